@@ -1,0 +1,159 @@
+//! JSON access-log lines, read with a lenient scanner: templates leave values unquoted (`"status": 403`)
+//! or empty (`"status": -`), so the line need not be valid JSON. Nested objects are walked so that
+//! `"error": {"responseType": …}` is found, while a nested `status` (e.g. `integration.status`) is not
+//! taken for the response status.
+
+use super::{record, AccessRecord};
+
+const STATUS_KEYS: [&str; 5] = ["status", "statusCode", "httpStatus", "status_code", "httpStatusCode"];
+const METHOD_KEYS: [&str; 3] = ["httpMethod", "method", "http_method"];
+const ROUTE_KEYS: [&str; 3] = ["resourcePath", "resource_path", "route"];
+const RESPONSE_TYPE_KEYS: [&str; 5] =
+    ["errorResponseType", "error.responseType", "error_response_type", "gatewayResponseType", "responseType"];
+
+#[derive(Default)]
+struct Fields<'a> {
+    status: Option<&'a str>,
+    method: Option<&'a str>,
+    route: Option<&'a str>,
+    route_key: Option<&'a str>,
+    response_type: Option<&'a str>,
+}
+
+pub(super) fn parse(line: &str) -> Option<AccessRecord<'_>> {
+    let mut f = Fields::default();
+    let mut s = Scanner { b: line.as_bytes(), s: line, i: 0 };
+    s.object(0, None, &mut f)?;
+    record(f.status, f.method, f.route, f.route_key, f.response_type)
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && self.b[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        self.ws();
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A quoted string's raw contents (escapes left as they are: the values we keep never need them).
+    fn string(&mut self) -> Option<&'a str> {
+        let start = self.i + 1;
+        let mut j = start;
+        loop {
+            let k = j + memchr::memchr2(b'"', b'\\', self.b.get(j..)?)?;
+            if self.b[k] == b'\\' {
+                j = k + 2;
+            } else {
+                self.i = k + 1;
+                return self.s.get(start..k);
+            }
+        }
+    }
+
+    /// An unquoted value: everything up to the next `,` or `}` at this level.
+    fn bare(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        while self.i < self.b.len() && !matches!(self.b[self.i], b',' | b'}' | b']') {
+            self.i += 1;
+        }
+        self.s.get(start..self.i).map(str::trim)
+    }
+
+    fn array(&mut self, depth: u8) -> Option<()> {
+        self.i += 1;
+        if self.eat(b']') {
+            return Some(());
+        }
+        loop {
+            self.value(depth, None, None, &mut Fields::default())?;
+            if self.eat(b']') {
+                return Some(());
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+
+    /// One value; scalars under a known key are recorded in `f`.
+    fn value(&mut self, depth: u8, parent: Option<&str>, key: Option<&'a str>, f: &mut Fields<'a>) -> Option<()> {
+        self.ws();
+        let v = match self.b.get(self.i)? {
+            b'"' => self.string()?,
+            b'{' => return self.object(depth + 1, key, f),
+            b'[' => return self.array(depth + 1),
+            _ => self.bare()?,
+        };
+        if let Some(k) = key {
+            keep(depth, parent, k, v, f);
+        }
+        Some(())
+    }
+
+    fn object(&mut self, depth: u8, parent: Option<&str>, f: &mut Fields<'a>) -> Option<()> {
+        // Deeper than any access-log template nests: refuse rather than recurse without bound.
+        if depth > 8 || !self.eat(b'{') {
+            return None;
+        }
+        if self.eat(b'}') {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            if self.b.get(self.i) != Some(&b'"') {
+                return None;
+            }
+            let key = self.string()?;
+            if !self.eat(b':') {
+                return None;
+            }
+            self.value(depth, parent, Some(key), f)?;
+            if self.eat(b'}') {
+                return Some(());
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+}
+
+fn keep<'a>(depth: u8, parent: Option<&str>, key: &str, v: &'a str, f: &mut Fields<'a>) {
+    let slot = if depth == 0 {
+        if STATUS_KEYS.contains(&key) {
+            &mut f.status
+        } else if METHOD_KEYS.contains(&key) {
+            &mut f.method
+        } else if ROUTE_KEYS.contains(&key) {
+            &mut f.route
+        } else if key == "routeKey" {
+            &mut f.route_key
+        } else if RESPONSE_TYPE_KEYS.contains(&key) {
+            &mut f.response_type
+        } else {
+            return;
+        }
+    } else if parent == Some("error") && key == "responseType" {
+        &mut f.response_type
+    } else {
+        return;
+    };
+    if slot.is_none() {
+        *slot = Some(v);
+    }
+}

@@ -1,0 +1,101 @@
+//! One access-log line in, its status (and method, route, gateway response type when present) out.
+//!
+//! Two paths: [`LineParser::Auto`] detects the console's formats (JSON, CLF, XML, CSV), HTTP API JSON,
+//! renamed status keys and REST execution-log lines; [`LineParser::Template`] is the stage's own
+//! `$context` template compiled into an exact parser. Everything borrows from the line: no allocation.
+
+mod json;
+mod text;
+mod template;
+
+pub use template::{Template, TemplateError};
+
+use crate::status::parse_status;
+
+/// What one access-log line says about its request. Fields borrow from the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccessRecord<'a> {
+    /// The response status, 100..=599.
+    pub status: u16,
+    /// `$context.httpMethod`, or the method of an HTTP API `routeKey`.
+    pub method: Option<&'a str>,
+    /// `$context.resourcePath` or the path of `$context.routeKey`: templated, low-cardinality.
+    pub route: Option<&'a str>,
+    /// `$context.error.responseType`, the gateway response type (`MISSING_AUTHENTICATION_TOKEN`, …).
+    pub response_type: Option<&'a str>,
+}
+
+/// The verdict on one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A request with a valid status.
+    Request(AccessRecord<'a>),
+    /// A line that is not a request by design (an execution-log line other than the final one).
+    NotARequest,
+    /// A line with no valid status: counted as unparsed, never as a request.
+    Unparsed,
+}
+
+/// How lines are read: detected per line, or with the stage's compiled template.
+#[derive(Debug, Clone, Default)]
+pub enum LineParser {
+    /// Detect the format of each line.
+    #[default]
+    Auto,
+    /// The stage's `$context` template, compiled.
+    Template(Template),
+}
+
+impl LineParser {
+    /// Parses one line.
+    pub fn parse<'a>(&self, line: &'a str) -> Line<'a> {
+        match self {
+            LineParser::Auto => parse_detected(line),
+            LineParser::Template(t) => t.parse(line),
+        }
+    }
+}
+
+/// Detects the format of one line and parses it.
+pub fn parse_detected(line: &str) -> Line<'_> {
+    let line = line.trim();
+    let found = match line.as_bytes().first() {
+        Some(b'{') => json::parse(line),
+        Some(b'<') => text::parse_xml(line),
+        Some(b'(') => return text::parse_execution(line),
+        Some(_) => text::parse_clf(line).or_else(|| text::parse_csv(line)),
+        None => None,
+    };
+    found.map_or(Line::Unparsed, Line::Request)
+}
+
+/// A value of `-` (API Gateway's "no value") or an empty one is absent.
+fn present(v: &str) -> Option<&str> {
+    let v = v.trim();
+    (!v.is_empty() && v != "-").then_some(v)
+}
+
+/// Builds the record once the status is known; `routeKey` (`GET /items/{id}`) is split into method and route.
+fn record<'a>(
+    status: Option<&str>,
+    method: Option<&'a str>,
+    route: Option<&'a str>,
+    route_key: Option<&'a str>,
+    response_type: Option<&'a str>,
+) -> Option<AccessRecord<'a>> {
+    let status = parse_status(status?)?;
+    let (mut method, mut route) = (method.and_then(present), route.and_then(present));
+    if let Some(key) = route_key.and_then(present) {
+        match key.split_once(' ') {
+            Some((m, r)) => {
+                method = method.or(present(m));
+                route = route.or(present(r));
+            }
+            None => route = route.or(Some(key)),
+        }
+    }
+    Some(AccessRecord { status, method, route, response_type: response_type.and_then(present) })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,141 @@
+//! The stage's own access-log template (`$context.…` variables between literal text), compiled into
+//! an exact parser: the precise path, where detection is the convenient one.
+
+use super::{record, Line};
+use std::fmt;
+
+/// Why a template cannot be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// The template never logs the status.
+    #[error("the access-log template has no $context.status variable")]
+    NoStatus,
+    /// Two variables touch: their boundary cannot be found in a line.
+    #[error("the access-log template puts ${0} and ${1} side by side with no text between them")]
+    Adjacent(String, String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Status,
+    Method,
+    Route,
+    RouteKey,
+    ResponseType,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Var(Field, String),
+}
+
+/// A compiled `$context` template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    segments: Vec<Segment>,
+    source: String,
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+impl Template {
+    /// Compiles a template such as `{"status":"$context.status","path":"$context.resourcePath"}`.
+    pub fn compile(source: &str) -> Result<Template, TemplateError> {
+        let source = source.trim();
+        let mut segments = Vec::new();
+        let mut rest = source;
+        while let Some(at) = rest.find("$context.") {
+            if at > 0 {
+                segments.push(Segment::Literal(rest[..at].to_string()));
+            }
+            let after = &rest[at + "$context.".len()..];
+            let mut len = after.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.').count();
+            while len > 0 && after.as_bytes()[len - 1] == b'.' {
+                len -= 1;
+            }
+            let name = &after[..len];
+            if let Some(Segment::Var(_, prev)) = segments.last() {
+                return Err(TemplateError::Adjacent(format!("context.{prev}"), format!("context.{name}")));
+            }
+            let field = match name {
+                "status" => Field::Status,
+                "httpMethod" => Field::Method,
+                "resourcePath" => Field::Route,
+                "routeKey" => Field::RouteKey,
+                "error.responseType" => Field::ResponseType,
+                _ => Field::Other,
+            };
+            segments.push(Segment::Var(field, name.to_string()));
+            rest = &after[len..];
+        }
+        if !rest.is_empty() {
+            segments.push(Segment::Literal(rest.to_string()));
+        }
+        if !segments.iter().any(|s| matches!(s, Segment::Var(Field::Status, _))) {
+            return Err(TemplateError::NoStatus);
+        }
+        Ok(Template { segments, source: source.to_string() })
+    }
+
+    /// The JSON key under which the template logs `$context.x`, when the template is JSON-like
+    /// (`"status":"$context.status"` → `status`): used to write Logs Insights queries.
+    pub fn json_key_of(&self, variable: &str) -> Option<&str> {
+        self.segments.windows(2).find_map(|w| match w {
+            [Segment::Literal(lit), Segment::Var(_, name)] if name == variable => {
+                let before = lit.trim_end().trim_end_matches('"').trim_end().strip_suffix(':')?;
+                let before = before.trim_end().strip_suffix('"')?;
+                Some(&before[before.rfind('"')? + 1..])
+            }
+            _ => None,
+        })
+    }
+
+    /// Parses one line written by this template.
+    pub fn parse<'a>(&self, line: &'a str) -> Line<'a> {
+        self.fields(line.trim()).map_or(Line::Unparsed, Line::Request)
+    }
+
+    fn fields<'a>(&self, line: &'a str) -> Option<super::AccessRecord<'a>> {
+        let (mut status, mut method, mut route, mut route_key, mut response_type) = (None, None, None, None, None);
+        let mut at = 0;
+        for (i, segment) in self.segments.iter().enumerate() {
+            match segment {
+                Segment::Literal(lit) => {
+                    if !line[at..].starts_with(lit.as_str()) {
+                        return None;
+                    }
+                    at += lit.len();
+                }
+                Segment::Var(field, _) => {
+                    let rest = &line[at..];
+                    let len = match self.segments.get(i + 1) {
+                        // The closing literal is matched from the end, so a value may contain it.
+                        Some(Segment::Literal(lit)) if i + 2 == self.segments.len() => rest.rfind(lit.as_str())?,
+                        Some(Segment::Literal(lit)) => rest.find(lit.as_str())?,
+                        _ => rest.len(),
+                    };
+                    let value = &rest[..len];
+                    match field {
+                        Field::Status => status = Some(value),
+                        Field::Method => method = Some(value),
+                        Field::Route => route = Some(value),
+                        Field::RouteKey => route_key = Some(value),
+                        Field::ResponseType => response_type = Some(value),
+                        Field::Other => {}
+                    }
+                    at += len;
+                }
+            }
+        }
+        if at != line.len() {
+            return None;
+        }
+        record(status, method, route, route_key, response_type)
+    }
+}

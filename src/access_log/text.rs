@@ -1,0 +1,70 @@
+//! The console's non-JSON formats (CLF, CSV, XML) and REST execution-log lines.
+
+use super::{record, AccessRecord, Line};
+use crate::status::parse_status;
+
+/// CLF, current (`…]"GET /p HTTP/1.1" 403 …`) and older (`…] "GET /p HTTP/1.1" 403 …`): the status
+/// is the first token after the quoted request line.
+pub(super) fn parse_clf(line: &str) -> Option<AccessRecord<'_>> {
+    let open = line.find('"')?;
+    let close = open + 1 + line[open + 1..].find('"')?;
+    let mut request = line[open + 1..close].split_ascii_whitespace();
+    let (method, route) = (request.next(), request.next());
+    let status = line[close + 1..].split_ascii_whitespace().next();
+    record(status, method, route, None, None)
+}
+
+const METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"];
+
+/// The console's CSV: `ip,caller,user,time,method,resourcePath,protocol,status,length,requestId`. The
+/// status follows the protocol field; without one, the console's column order is assumed.
+pub(super) fn parse_csv(line: &str) -> Option<AccessRecord<'_>> {
+    let fields: [&str; 16] = {
+        let mut a = [""; 16];
+        let mut n = 0;
+        for (slot, f) in a.iter_mut().zip(line.split(',')) {
+            *slot = f.trim();
+            n += 1;
+        }
+        if n < 8 {
+            return None;
+        }
+        a
+    };
+    let status_at = fields.iter().position(|f| f.starts_with("HTTP/")).map_or(7, |p| p + 1);
+    let method = fields.iter().find(|f| METHODS.contains(f)).copied();
+    let route = fields.iter().find(|f| f.starts_with('/')).copied();
+    record(fields.get(status_at).copied(), method, route, None, None)
+}
+
+/// The console's XML: `<request id="…"> … <status>403</status> … </request>`.
+pub(super) fn parse_xml(line: &str) -> Option<AccessRecord<'_>> {
+    let element = |open: &str| {
+        let start = line.find(open)? + open.len();
+        let len = line[start..].find("</")?;
+        Some(&line[start..start + len])
+    };
+    record(
+        element("<status>"),
+        element("<httpMethod>"),
+        element("<resourcePath>"),
+        element("<routeKey>"),
+        element("<responseType>"),
+    )
+}
+
+const COMPLETED: &str = "Method completed with status: ";
+
+/// REST execution logs: `(<request id>) Method completed with status: 403` is the request's final
+/// line; every other execution line is not a request.
+pub(super) fn parse_execution(line: &str) -> Line<'_> {
+    let Some(at) = line.find(COMPLETED) else {
+        // `(` also opens lines of no known format; only an execution line has `) ` after its id.
+        return if line.contains(") ") { Line::NotARequest } else { Line::Unparsed };
+    };
+    let rest = &line[at + COMPLETED.len()..];
+    match parse_status(rest.get(..3).unwrap_or(rest)) {
+        Some(status) => Line::Request(AccessRecord { status, ..AccessRecord::default() }),
+        None => Line::Unparsed,
+    }
+}

@@ -1,0 +1,99 @@
+use super::*;
+
+#[derive(Default)]
+struct Collect {
+    batches: Vec<(BatchInfo, Vec<(Option<EpochMillis>, String)>)>,
+    current: Vec<(Option<EpochMillis>, String)>,
+}
+
+impl EventSink for Collect {
+    fn begin_batch(&mut self) {
+        self.current.clear();
+    }
+    fn event(&mut self, timestamp: Option<EpochMillis>, message: &str) {
+        self.current.push((timestamp, message.to_string()));
+    }
+    fn end_batch(&mut self, batch: &BatchInfo) {
+        self.batches.push((batch.clone(), std::mem::take(&mut self.current)));
+    }
+}
+
+const PAYLOAD: &str = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/apigateway/prod","logStream":"s","subscriptionFilters":["f"],"policyLevel":"ACCOUNT_LEVEL_POLICY","logEvents":[{"id":"1","timestamp":1764000000000,"message":"{\"status\":\"403\"}"},{"id":"2","timestamp":1764000000020,"message":"line two"}]}"#;
+
+fn event_json(payload: &str) -> String {
+    format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, encode_data(payload.as_bytes()))
+}
+
+fn decode_doc(doc: &str, limits: Limits) -> Result<Collect, DecodeError> {
+    let mut c = Collect::default();
+    read_document(doc.as_bytes(), limits, &mut c).map(|()| c)
+}
+
+#[test]
+fn subscription_event_streams_events_with_unknown_fields() {
+    let c = decode_doc(&event_json(PAYLOAD), Limits::default()).unwrap();
+    assert_eq!(c.batches.len(), 1);
+    let (info, events) = &c.batches[0];
+    assert_eq!(info, &BatchInfo { kind: BatchKind::Data, log_group: Some("/aws/apigateway/prod".into()) });
+    assert_eq!(events[0], (Some(1_764_000_000_000), r#"{"status":"403"}"#.to_string()));
+    assert_eq!(events[1].1, "line two");
+}
+
+#[test]
+fn decoded_payload_array_and_export_shapes() {
+    assert_eq!(decode_doc(PAYLOAD, Limits::default()).unwrap().batches[0].1.len(), 2);
+    let arr = format!("[{},{}]", event_json(PAYLOAD), event_json(PAYLOAD));
+    assert_eq!(decode_doc(&arr, Limits::default()).unwrap().batches.len(), 2);
+    let export = r#"{"events":[{"logStreamName":"s","timestamp":5,"message":"m","ingestionTime":6,"eventId":"e"}],"searchedLogStreams":[]}"#;
+    let c = decode_doc(export, Limits::default()).unwrap();
+    assert_eq!(c.batches[0].0.kind, BatchKind::Export);
+    assert_eq!(c.batches[0].1, vec![(Some(5), "m".to_string())]);
+}
+
+#[test]
+fn control_message_is_reported_as_control_whatever_the_key_order() {
+    let ctl = r#"{"logEvents":[{"id":"1","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}],"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[]}"#;
+    let c = decode_doc(&event_json(ctl), Limits::default()).unwrap();
+    assert_eq!(c.batches[0].0.kind, BatchKind::Control);
+}
+
+#[test]
+fn unpadded_base64_is_accepted() {
+    let data = encode_data(PAYLOAD.as_bytes());
+    let mut c = Collect::default();
+    decode_data(data.trim_end_matches('='), Limits::default(), &mut c).unwrap();
+    assert_eq!(c.batches.len(), 1);
+}
+
+#[test]
+fn each_stage_fails_with_its_own_error() {
+    let mut c = Collect::default();
+    assert!(matches!(decode_data("not base64!", Limits::default(), &mut c), Err(DecodeError::Base64(_))));
+    let full = BASE64.decode(encode_data(PAYLOAD.as_bytes())).unwrap();
+    let truncated = BASE64.encode(&full[..full.len() / 2]);
+    assert!(matches!(decode_data(&truncated, Limits::default(), &mut c), Err(DecodeError::Gzip(_))), "truncated gzip");
+    let not_json = encode_data(b"hello, I am not JSON");
+    assert!(matches!(decode_data(&not_json, Limits::default(), &mut c), Err(DecodeError::Json(_))));
+    let wrong = encode_data(br#"{"hello":"world"}"#);
+    assert!(matches!(decode_data(&wrong, Limits::default(), &mut c), Err(DecodeError::Shape(_))));
+    let wrong_type = encode_data(br#"{"logEvents":{"a":1}}"#);
+    assert!(matches!(decode_data(&wrong_type, Limits::default(), &mut c), Err(DecodeError::Shape(_))));
+    assert!(matches!(decode_doc(r#"{"awslogs":{}}"#, Limits::default()), Err(DecodeError::Shape(_))));
+    assert!(matches!(decode_doc(r#"{"awslogs":{"data":"%%%"}}"#, Limits::default()), Err(DecodeError::Base64(_))));
+}
+
+#[test]
+fn gzip_bomb_hits_the_cap() {
+    let zeros = vec![b' '; 8 * 1024 * 1024];
+    let bomb = encode_data(&zeros);
+    assert!(bomb.len() < 64 * 1024, "a bomb is small: {}", bomb.len());
+    let mut c = Collect::default();
+    let err = decode_data(&bomb, Limits { max_inner_bytes: 1024 * 1024 }, &mut c).unwrap_err();
+    assert!(matches!(err, DecodeError::TooLarge { limit: 1_048_576 }), "{err}");
+}
+
+#[test]
+fn nested_arrays_are_bounded() {
+    let deep = format!("{}{}", "[".repeat(50), "]".repeat(50));
+    assert!(matches!(decode_doc(&deep, Limits::default()), Err(DecodeError::Shape(_))));
+}

@@ -1,0 +1,13 @@
+//! apigw-4xx: tells, within minutes, when an unusual share of API Gateway traffic is rejected with
+//! 4xx errors, and why.
+//!
+//! The crate is a functional core: bytes → log events ([`decode`]) → access records ([`access_log`])
+//! → window tallies ([`tally`]) → severity ([`severity`]) → finding ([`finding`]). The Lambda
+//! function and the `apigw-4xx` CLI are thin shells around it.
+
+pub mod access_log;
+pub mod decode;
+pub mod severity;
+pub mod status;
+pub mod tally;
+pub mod time;

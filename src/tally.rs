@@ -1,0 +1,316 @@
+//! Counting: requests by status, unparsed lines, and for 4xx the methods, routes and gateway response
+//! types that explain them; overall and per time bucket (a tumbling window, or a minute for metrics).
+
+use crate::access_log::{AccessRecord, Line, LineParser};
+use crate::status::is_client_error;
+use crate::time::{window_start, EpochMillis};
+use std::collections::{BTreeMap, HashMap};
+
+/// Distinct values kept per field and status; past this, values fold into [`OTHER_VALUES`] so that a
+/// format that logs raw paths cannot grow memory without bound.
+pub const MAX_DISTINCT_VALUES: usize = 1000;
+/// The bucket that values past [`MAX_DISTINCT_VALUES`] fold into.
+pub const OTHER_VALUES: &str = "(other)";
+/// Longest unparsed example line kept, in bytes.
+const EXAMPLE_LEN: usize = 200;
+
+/// Requests per status code (100..=599) and unparsed lines: additive, fixed size.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Counts {
+    by_status: Box<[u64; 500]>,
+    /// Lines with no valid status.
+    pub unparsed: u64,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts { by_status: Box::new([0; 500]), unparsed: 0 }
+    }
+}
+
+impl std::fmt::Debug for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counts").field("by_status", &self.iter().collect::<Vec<_>>()).field("unparsed", &self.unparsed).finish()
+    }
+}
+
+impl Counts {
+    /// Counts `n` requests answered with `status` (which must be 100..=599).
+    pub fn add_status(&mut self, status: u16, n: u64) {
+        if let Some(slot) = self.by_status.get_mut(usize::from(status).wrapping_sub(100)) {
+            *slot += n;
+        }
+    }
+
+    /// Requests answered with `status`.
+    pub fn get(&self, status: u16) -> u64 {
+        self.by_status.get(usize::from(status).wrapping_sub(100)).copied().unwrap_or(0)
+    }
+
+    /// `(status, count)` for every status seen, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.by_status.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (i as u16 + 100, *n))
+    }
+
+    /// All requests (lines with a valid status).
+    pub fn requests(&self) -> u64 {
+        self.by_status.iter().sum()
+    }
+
+    /// Requests with a 4xx status.
+    pub fn client_errors(&self) -> u64 {
+        self.by_status[300..400].iter().sum()
+    }
+
+    /// Adds another set of counts.
+    pub fn merge(&mut self, other: &Counts) {
+        for (a, b) in self.by_status.iter_mut().zip(other.by_status.iter()) {
+            *a += b;
+        }
+        self.unparsed += other.unparsed;
+    }
+}
+
+/// Counts of one field's values (bounded by [`MAX_DISTINCT_VALUES`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValueCounts(HashMap<Box<str>, u64>);
+
+impl ValueCounts {
+    fn add(&mut self, value: &str, n: u64) {
+        if let Some(c) = self.0.get_mut(value) {
+            *c += n;
+        } else if self.0.len() < MAX_DISTINCT_VALUES {
+            self.0.insert(value.into(), n);
+        } else {
+            *self.0.entry(OTHER_VALUES.into()).or_default() += n;
+        }
+    }
+
+    fn merge(&mut self, other: &ValueCounts) {
+        for (v, n) in &other.0 {
+            self.add(v, *n);
+        }
+    }
+
+    /// The `k` most frequent values, by count then value.
+    pub fn top(&self, k: usize) -> Vec<(&str, u64)> {
+        let mut v: Vec<_> = self.0.iter().map(|(s, n)| (&**s, *n)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v.truncate(k);
+        v
+    }
+
+    /// Count of one value.
+    pub fn get(&self, value: &str) -> u64 {
+        self.0.get(value).copied().unwrap_or(0)
+    }
+
+    /// Sum of all counts.
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    /// True when nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What the logs say about the 4xx of one status code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// Counts by HTTP method.
+    pub methods: ValueCounts,
+    /// Counts by templated route.
+    pub routes: ValueCounts,
+    /// Counts by gateway response type.
+    pub response_types: ValueCounts,
+}
+
+impl Evidence {
+    fn merge(&mut self, other: &Evidence) {
+        self.methods.merge(&other.methods);
+        self.routes.merge(&other.routes);
+        self.response_types.merge(&other.response_types);
+    }
+}
+
+/// All counts of an analysis: overall, per 4xx status evidence, and per time bucket.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    /// Everything counted.
+    pub overall: Counts,
+    /// Per 4xx status: methods, routes, response types.
+    pub evidence: BTreeMap<u16, Evidence>,
+    /// Per bucket start (when bucketing): counts.
+    pub buckets: BTreeMap<EpochMillis, Counts>,
+    /// Requests with no timestamp while bucketing: in `overall`, in no bucket.
+    pub untimed: u64,
+    /// Lines that are not requests by design (execution-log lines other than the last).
+    pub not_requests: u64,
+    /// The first unparsed line (truncated), to show the user what did not match.
+    pub unparsed_example: Option<String>,
+    bucket_minutes: Option<u32>,
+    current: Option<(EpochMillis, Counts)>,
+}
+
+impl Tally {
+    /// A tally without buckets (`None`) or with tumbling buckets of `minutes`.
+    pub fn new(bucket_minutes: Option<u32>) -> Self {
+        Tally {
+            overall: Counts::default(),
+            evidence: BTreeMap::new(),
+            buckets: BTreeMap::new(),
+            untimed: 0,
+            not_requests: 0,
+            unparsed_example: None,
+            bucket_minutes,
+            current: None,
+        }
+    }
+
+    /// The bucket width in minutes, if bucketing.
+    pub fn bucket_minutes(&self) -> Option<u32> {
+        self.bucket_minutes
+    }
+
+    /// Parses one log line with `parser` and counts it.
+    pub fn add_line(&mut self, parser: &LineParser, timestamp: Option<EpochMillis>, line: &str) {
+        match parser.parse(line) {
+            Line::Request(r) => self.add_request(timestamp, &r),
+            Line::NotARequest => self.not_requests += 1,
+            Line::Unparsed => self.add_unparsed(timestamp, line),
+        }
+    }
+
+    /// Counts one request.
+    pub fn add_request(&mut self, timestamp: Option<EpochMillis>, r: &AccessRecord<'_>) {
+        self.overall.add_status(r.status, 1);
+        if let Some(b) = self.bucket(timestamp) {
+            b.add_status(r.status, 1);
+        }
+        if is_client_error(r.status) && (r.method.is_some() || r.route.is_some() || r.response_type.is_some()) {
+            let e = self.evidence.entry(r.status).or_default();
+            for (counts, value) in
+                [(&mut e.methods, r.method), (&mut e.routes, r.route), (&mut e.response_types, r.response_type)]
+            {
+                if let Some(v) = value {
+                    counts.add(v, 1);
+                }
+            }
+        }
+    }
+
+    /// Counts one line with no valid status.
+    pub fn add_unparsed(&mut self, timestamp: Option<EpochMillis>, line: &str) {
+        self.overall.unparsed += 1;
+        if let Some(b) = self.bucket(timestamp) {
+            b.unparsed += 1;
+        }
+        if self.unparsed_example.is_none() {
+            let mut end = line.len().min(EXAMPLE_LEN);
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.unparsed_example = Some(line[..end].to_string());
+        }
+    }
+
+    /// The bucket for `timestamp`; events mostly arrive in order, so the current one is kept at hand.
+    fn bucket(&mut self, timestamp: Option<EpochMillis>) -> Option<&mut Counts> {
+        let minutes = self.bucket_minutes?;
+        let Some(t) = timestamp else {
+            self.untimed += 1;
+            return None;
+        };
+        let start = window_start(t, minutes);
+        if self.current.as_ref().is_none_or(|(s, _)| *s != start) {
+            self.flush_current();
+            let counts = self.buckets.remove(&start).unwrap_or_default();
+            self.current = Some((start, counts));
+        }
+        self.current.as_mut().map(|(_, c)| c)
+    }
+
+    fn flush_current(&mut self) {
+        if let Some((start, counts)) = self.current.take() {
+            self.buckets.insert(start, counts);
+        }
+    }
+
+    /// Ends counting: every bucket is in `buckets`.
+    pub fn finish(mut self) -> Self {
+        self.flush_current();
+        self
+    }
+
+    /// Adds another (finished) tally with the same bucketing.
+    pub fn merge(&mut self, other: Tally) {
+        let other = other.finish();
+        self.flush_current();
+        self.overall.merge(&other.overall);
+        for (status, e) in &other.evidence {
+            self.evidence.entry(*status).or_default().merge(e);
+        }
+        for (start, c) in &other.buckets {
+            self.buckets.entry(*start).or_default().merge(c);
+        }
+        self.untimed += other.untimed;
+        self.not_requests += other.not_requests;
+        if self.unparsed_example.is_none() {
+            self.unparsed_example = other.unparsed_example;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_status_and_bucket() {
+        let mut t = Tally::new(Some(5));
+        let p = LineParser::Auto;
+        t.add_line(&p, Some(0), r#"{"status":"403","httpMethod":"OPTIONS","resourcePath":"/a"}"#);
+        t.add_line(&p, Some(299_999), r#"{"status":"200"}"#);
+        t.add_line(&p, Some(300_000), r#"{"status":"404","resourcePath":"/old"}"#);
+        t.add_line(&p, Some(1), "garbage");
+        t.add_line(&p, None, r#"{"status":"200"}"#);
+        t.add_line(&p, Some(2), "(id) Method request path: {}");
+        let t = t.finish();
+        assert_eq!((t.overall.requests(), t.overall.client_errors(), t.overall.unparsed), (4, 2, 1));
+        assert_eq!(t.buckets[&0].requests(), 2);
+        assert_eq!(t.buckets[&0].unparsed, 1);
+        assert_eq!(t.buckets[&300_000].get(404), 1);
+        assert_eq!((t.untimed, t.not_requests), (1, 1));
+        assert_eq!(t.evidence[&403].methods.get("OPTIONS"), 1);
+        assert_eq!(t.evidence[&404].routes.top(1), vec![("/old", 1)]);
+        assert_eq!(t.unparsed_example.as_deref(), Some("garbage"));
+    }
+
+    #[test]
+    fn merge_adds_everything() {
+        let p = LineParser::Auto;
+        let mut a = Tally::new(Some(1));
+        a.add_line(&p, Some(0), r#"{"status":"401"}"#);
+        let mut b = Tally::new(Some(1));
+        b.add_line(&p, Some(0), r#"{"status":"401"}"#);
+        b.add_line(&p, Some(60_000), "junk");
+        a.merge(b);
+        let a = a.finish();
+        assert_eq!(a.overall.get(401), 2);
+        assert_eq!(a.buckets[&0].get(401), 2);
+        assert_eq!(a.buckets[&60_000].unparsed, 1);
+    }
+
+    #[test]
+    fn distinct_values_are_bounded() {
+        let mut v = ValueCounts::default();
+        for i in 0..MAX_DISTINCT_VALUES + 50 {
+            v.add(&format!("/raw/{i}"), 1);
+        }
+        assert_eq!(v.0.len(), MAX_DISTINCT_VALUES + 1);
+        assert_eq!(v.get(OTHER_VALUES), 50);
+        assert_eq!(v.total(), (MAX_DISTINCT_VALUES + 50) as u64);
+    }
+}

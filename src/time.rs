@@ -1,0 +1,100 @@
+//! UTC timestamps: ISO-8601 in (exports), ISO-8601 out (windows), with no time-zone database.
+
+/// Milliseconds since the Unix epoch.
+pub type EpochMillis = i64;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+}
+
+/// Parses `2026-11-25T10:00:00.123Z`, `2026-11-25T10:00:00Z`, `2026-11-25 10:00:00.123` (Logs
+/// Insights) or with a `+hh:mm` offset. Returns `None` for anything else.
+pub fn parse_iso8601(s: &str) -> Option<EpochMillis> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(r)?;
+        part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0i64, |a, c| a * 10 + i64::from(c - b'0')))
+    };
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start + b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let digits = &b[start..i.min(start + 3)];
+        millis = digits.iter().fold(0i64, |a, c| a * 10 + i64::from(c - b'0')) * 10i64.pow(3 - digits.len() as u32);
+    }
+    let offset_min = match b.get(i) {
+        None | Some(b'Z') => 0,
+        Some(sign @ (b'+' | b'-')) => {
+            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            if *sign == b'+' { oh * 60 + om } else { -(oh * 60 + om) }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    Some(((days * 24 + h) * 60 + mi - offset_min) * 60_000 + sec * 1000 + millis)
+}
+
+/// `2026-11-25T10:05:00Z`.
+pub fn format_iso8601(t: EpochMillis) -> String {
+    let secs = t.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The start of the tumbling window of `minutes` (aligned to the epoch) that holds `t`.
+pub fn window_start(t: EpochMillis, minutes: u32) -> EpochMillis {
+    let w = i64::from(minutes.max(1)) * 60_000;
+    t.div_euclid(w) * w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_round_trip_and_forms() {
+        let t = 1_764_000_000_000;
+        assert_eq!(format_iso8601(t), "2025-11-24T16:00:00Z");
+        assert_eq!(parse_iso8601("2025-11-24T16:00:00Z"), Some(t));
+        assert_eq!(parse_iso8601("2025-11-24T16:00:00.250Z"), Some(t + 250));
+        assert_eq!(parse_iso8601("2025-11-24 16:00:00.5"), Some(t + 500));
+        assert_eq!(parse_iso8601("2025-11-24T17:00:00+01:00"), Some(t));
+        for bad in ["2025-13-24T16:00:00Z", "yesterday", "2025-11-24T16:00", "2025-11-24T16:00:00Q"] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn windows_align_to_the_epoch() {
+        assert_eq!(window_start(1_764_000_299_999, 5), 1_764_000_000_000);
+        assert_eq!(window_start(1_764_000_300_000, 5), 1_764_000_300_000);
+        assert_eq!(window_start(-1, 5), -300_000);
+    }
+}
