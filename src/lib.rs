@@ -6,7 +6,12 @@
 //! function and the `apigw-4xx` CLI are thin shells around it.
 
 pub mod access_log;
+pub mod analysis;
 pub mod decode;
+pub mod finding;
+pub mod input;
+pub mod recommendation;
+pub mod report;
 pub mod severity;
 pub mod status;
 pub mod tally;

@@ -166,6 +166,39 @@ impl fmt::Display for Severity {
     }
 }
 
+/// 4xx codes left out of the rate (e.g. `401,404` for expected auth challenges or discovery probes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IgnoredStatuses(Vec<u16>);
+
+impl IgnoredStatuses {
+    /// True when `code` is left out of the rate.
+    pub fn contains(&self, code: u16) -> bool {
+        self.0.contains(&code)
+    }
+
+    /// The codes, ascending.
+    pub fn codes(&self) -> &[u16] {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for IgnoredStatuses {
+    type Err = String;
+    /// `401,404` (spaces allowed, empty for none); only 4xx codes make sense here.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut codes = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match crate::status::parse_status(part) {
+                Some(c) if crate::status::is_client_error(c) => codes.push(c),
+                _ => return Err(format!("'{part}' is not a 4xx status code")),
+            }
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        Ok(IgnoredStatuses(codes))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +232,14 @@ mod tests {
         for bad in ["", "-1", "101", "1.234", "x", "1e2"] {
             assert!(bad.parse::<Percent>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ignored_statuses_parse_4xx_only() {
+        assert_eq!("404, 401".parse::<IgnoredStatuses>().map(|i| i.codes().to_vec()), Ok(vec![401, 404]));
+        assert_eq!("".parse::<IgnoredStatuses>(), Ok(IgnoredStatuses::default()));
+        assert!("500".parse::<IgnoredStatuses>().is_err());
+        assert!("40x".parse::<IgnoredStatuses>().is_err());
     }
 
     #[test]

@@ -128,7 +128,8 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    fn merge(&mut self, other: &Evidence) {
+    /// Adds another evidence record.
+    pub fn merge(&mut self, other: &Evidence) {
         self.methods.merge(&other.methods);
         self.routes.merge(&other.routes);
         self.response_types.merge(&other.response_types);

@@ -1,0 +1,63 @@
+use super::*;
+
+pub(crate) const REFERENCE: &str = "HIGH Elevated Client Error Rate (4xx)
+
+31.2% of API Gateway requests returned 4xx errors (4,680 of 15,000 requests). Breakdown: 403 Forbidden (2,891), 400 Bad Request (1,204), 404 Not Found (585).
+
+Recommendation: Review API request validation rules and model schemas. Check authentication/authorization configuration. The high 403 count suggests API key or IAM policy misconfiguration.";
+
+fn counts(pairs: &[(u16, u64)]) -> Counts {
+    let mut c = Counts::default();
+    for (s, n) in pairs {
+        c.add_status(*s, *n);
+    }
+    c
+}
+
+#[test]
+fn reference_example_exactly() {
+    let c = counts(&[(200, 10_320), (403, 2891), (400, 1204), (404, 585)]);
+    let rules = Rules::default();
+    let f = Finding::new(&Totals::from(&c), &BTreeMap::new(), &rules);
+    assert_eq!(f.to_text(&rules), REFERENCE);
+}
+
+#[test]
+fn ignored_codes_leave_the_rate_but_stay_listed() {
+    let c = counts(&[(200, 850), (404, 100), (403, 50)]);
+    let rules = Rules { ignored: "404".parse().unwrap(), ..Rules::default() };
+    let f = Finding::new(&Totals::from(&c), &BTreeMap::new(), &rules);
+    assert_eq!((f.rate.client_errors, f.rate.requests), (50, 900));
+    assert_eq!(f.severity, Severity::Ok);
+    assert!(f.to_text(&rules).contains("Breakdown: 403 Forbidden (50), 404 Not Found (100, ignored)."), "{}", f.to_text(&rules));
+}
+
+#[test]
+fn ok_and_insufficient_say_so() {
+    let rules = Rules::default();
+    let ok = Finding::new(&Totals::from(&counts(&[(200, 990), (404, 10)])), &BTreeMap::new(), &rules);
+    assert!(ok.to_text(&rules).starts_with("OK Client Error Rate (4xx)\n\n1.0% of API Gateway requests returned 4xx errors (10 of 1,000 requests)."));
+    assert!(ok.to_text(&rules).ends_with("No action needed: the rate is at or below the ELEVATED level (10%)."));
+    let few = Finding::new(&Totals::from(&counts(&[(200, 1), (403, 1)])), &BTreeMap::new(), &rules);
+    assert_eq!(few.severity, Severity::InsufficientData);
+    assert!(few.to_text(&rules).ends_with("Too few requests to judge: 2 counted, 100 needed."));
+}
+
+#[test]
+fn other_4xx_from_metrics_is_a_bucket() {
+    let mut t = Totals { requests: 1000, ..Totals::default() };
+    t.client_errors.insert(ClientErrorCode::Other4xx, 300);
+    t.client_errors.insert(ClientErrorCode::Status(403), 100);
+    let rules = Rules::default();
+    let f = Finding::new(&t, &BTreeMap::new(), &rules);
+    assert_eq!(f.severity, Severity::High);
+    assert!(f.to_text(&rules).contains("Breakdown: Other 4xx (300), 403 Forbidden (100)."));
+}
+
+#[test]
+fn thousands_separators() {
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(1000), "1,000");
+    assert_eq!(thousands(1_234_567), "1,234,567");
+}
