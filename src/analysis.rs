@@ -3,8 +3,8 @@
 
 use crate::access_log::LineParser;
 use crate::decode::{BatchInfo, BatchKind, EventSink};
-use crate::time::EpochMillis;
 use crate::tally::Tally;
+use crate::time::EpochMillis;
 use std::collections::BTreeMap;
 
 /// Counts decoded events per log group (`""` when the input does not name one).

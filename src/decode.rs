@@ -206,7 +206,11 @@ impl<'de> Visitor<'de> for Document<'_> {
         while let Some(key) = map.next_key::<Key>()? {
             match key {
                 Key::AwsLogs if self.allow_envelope => {
-                    map.next_value_seed(AwsLogs { sink: &mut *self.sink, limits: self.limits, failure: &mut *self.failure })?;
+                    map.next_value_seed(AwsLogs {
+                        sink: &mut *self.sink,
+                        limits: self.limits,
+                        failure: &mut *self.failure,
+                    })?;
                     envelope = true;
                 }
                 k @ (Key::LogEvents | Key::Events) => {

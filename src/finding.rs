@@ -53,7 +53,11 @@ impl From<&Counts> for Totals {
     fn from(c: &Counts) -> Self {
         Totals {
             requests: c.requests(),
-            client_errors: c.iter().filter(|(s, _)| is_client_error(*s)).map(|(s, n)| (ClientErrorCode::Status(s), n)).collect(),
+            client_errors: c
+                .iter()
+                .filter(|(s, _)| is_client_error(*s))
+                .map(|(s, n)| (ClientErrorCode::Status(s), n))
+                .collect(),
             unparsed: c.unparsed,
         }
     }
@@ -108,8 +112,12 @@ impl Finding {
         let severity = rules.thresholds.classify(rate);
         let is_ignored = |c: &ClientErrorCode| matches!(c, ClientErrorCode::Status(s) if rules.ignored.contains(*s));
         let sorted = |keep: bool| {
-            let mut v: Vec<_> =
-                totals.client_errors.iter().filter(|(c, n)| **n > 0 && is_ignored(c) != keep).map(|(c, n)| (*c, *n)).collect();
+            let mut v: Vec<_> = totals
+                .client_errors
+                .iter()
+                .filter(|(c, n)| **n > 0 && is_ignored(c) != keep)
+                .map(|(c, n)| (*c, *n))
+                .collect();
             v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             v
         };
@@ -125,7 +133,15 @@ impl Finding {
             (Severity::Elevated | Severity::High, _) => Some(recommendation(0, None)),
             _ => None,
         };
-        Finding { severity, rate, breakdown, ignored: sorted(false), unparsed: totals.unparsed, recommendation, evidence: merged }
+        Finding {
+            severity,
+            rate,
+            breakdown,
+            ignored: sorted(false),
+            unparsed: totals.unparsed,
+            recommendation,
+            evidence: merged,
+        }
     }
 
     /// The finding as text: title, blank line, finding, blank line, recommendation (and evidence).
@@ -141,7 +157,8 @@ impl Finding {
             thousands(self.rate.client_errors),
             thousands(self.rate.requests)
         );
-        let mut items: Vec<String> = self.breakdown.iter().map(|(c, n)| format!("{} ({})", c.label(), thousands(*n))).collect();
+        let mut items: Vec<String> =
+            self.breakdown.iter().map(|(c, n)| format!("{} ({})", c.label(), thousands(*n))).collect();
         items.extend(self.ignored.iter().map(|(c, n)| format!("{} ({}, ignored)", c.label(), thousands(*n))));
         if !items.is_empty() {
             out.push_str(&format!(" Breakdown: {}.", items.join(", ")));
@@ -153,7 +170,9 @@ impl Finding {
                 thousands(self.rate.requests),
                 thousands(rules.thresholds.min_requests)
             ),
-            (None, _) => format!("No action needed: the rate is at or below the ELEVATED level ({}).", rules.thresholds.elevated),
+            (None, _) => {
+                format!("No action needed: the rate is at or below the ELEVATED level ({}).", rules.thresholds.elevated)
+            }
         };
         out.push_str("\n\n");
         out.push_str(&advice);
@@ -182,7 +201,9 @@ impl Finding {
             Some(c) => c.iter().map(|(s, n)| (s.to_string(), n)).collect(),
             None => totals.client_errors.iter().map(|(c, n)| (c.key(), *n)).collect(),
         };
-        let values = |v: &ValueCounts| v.top(EVIDENCE_TOP).into_iter().map(|(value, count)| Valued { value: value.to_string(), count }).collect();
+        let values = |v: &ValueCounts| {
+            v.top(EVIDENCE_TOP).into_iter().map(|(value, count)| Valued { value: value.to_string(), count }).collect()
+        };
         FindingJson {
             requests: self.rate.requests,
             client_errors: self.rate.client_errors,

@@ -6,10 +6,14 @@
 //! function and the `apigw-4xx` CLI are thin shells around it.
 
 pub mod access_log;
+pub mod alert;
+pub mod alerting;
 pub mod analysis;
+pub mod config;
 pub mod decode;
 pub mod finding;
 pub mod input;
+pub mod metrics;
 pub mod recommendation;
 pub mod report;
 pub mod severity;

@@ -4,7 +4,8 @@
 use crate::tally::Evidence;
 
 /// Said of every 4xx finding before the code-specific advice.
-const GENERAL: &str = "Review API request validation rules and model schemas. Check authentication/authorization configuration.";
+const GENERAL: &str =
+    "Review API request validation rules and model schemas. Check authentication/authorization configuration.";
 
 /// The recommendation for a finding whose most frequent 4xx is `dominant`.
 pub fn recommendation(dominant: u16, evidence: Option<&Evidence>) -> String {
@@ -90,6 +91,8 @@ mod tests {
     fn every_code_gets_advice() {
         assert!(recommendation(429, None).contains("usage-plan quotas"));
         assert!(recommendation(404, None).contains("301 or 410"));
-        assert!(recommendation(418, None).ends_with("Investigate the 418 responses first: they are the most frequent 4xx."));
+        assert!(
+            recommendation(418, None).ends_with("Investigate the 418 responses first: they are the most frequent 4xx.")
+        );
     }
 }

@@ -30,7 +30,10 @@ impl Default for Counts {
 
 impl std::fmt::Debug for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Counts").field("by_status", &self.iter().collect::<Vec<_>>()).field("unparsed", &self.unparsed).finish()
+        f.debug_struct("Counts")
+            .field("by_status", &self.iter().collect::<Vec<_>>())
+            .field("unparsed", &self.unparsed)
+            .finish()
     }
 }
 

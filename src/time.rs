@@ -52,7 +52,11 @@ pub fn parse_iso8601(s: &str) -> Option<EpochMillis> {
         None | Some(b'Z') => 0,
         Some(sign @ (b'+' | b'-')) => {
             let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
-            if *sign == b'+' { oh * 60 + om } else { -(oh * 60 + om) }
+            if *sign == b'+' {
+                oh * 60 + om
+            } else {
+                -(oh * 60 + om)
+            }
         }
         _ => return None,
     };

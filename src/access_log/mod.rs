@@ -5,8 +5,8 @@
 //! `$context` template compiled into an exact parser. Everything borrows from the line: no allocation.
 
 mod json;
-mod text;
 mod template;
+mod text;
 
 pub use template::{Template, TemplateError};
 

@@ -13,7 +13,10 @@ const CONSOLE_JSON: &str = r#"{ "requestId":"c0ffee", "ip": "203.0.113.9", "call
 #[test]
 fn console_json() {
     let Line::Request(r) = parse_detected(CONSOLE_JSON) else { panic!("not parsed") };
-    assert_eq!(r, AccessRecord { status: 403, method: Some("OPTIONS"), route: Some("/v1/orders/{id}"), response_type: None });
+    assert_eq!(
+        r,
+        AccessRecord { status: 403, method: Some("OPTIONS"), route: Some("/v1/orders/{id}"), response_type: None }
+    );
 }
 
 #[test]
@@ -23,7 +26,11 @@ fn json_variants_unquoted_renamed_nested() {
     assert_eq!(status(r#"{"requestId":"x","httpStatus": 429 }"#), Some(429));
     assert_eq!(status(r#"{"requestId":"x","status_code":"400"}"#), Some(400));
     assert_eq!(status(r#"{"requestId":"x","status": - }"#), None);
-    assert_eq!(status(r#"{"integration":{"status":"200"},"requestId":"x"}"#), None, "nested status is not the response");
+    assert_eq!(
+        status(r#"{"integration":{"status":"200"},"requestId":"x"}"#),
+        None,
+        "nested status is not the response"
+    );
     let Line::Request(r) = parse_detected(
         r#"{"requestId":"x","integration":{"status":"200"},"status":"403","error":{"responseType":"MISSING_AUTHENTICATION_TOKEN","message":"Missing \"token\""}}"#,
     ) else {
@@ -87,7 +94,15 @@ fn template_compiles_and_parses_exactly() {
     .unwrap();
     let line = r#"{"id":"abc","verb":"GET","path":"/a/{b}","code":403,"type":"INVALID_API_KEY"}"#;
     let Line::Request(r) = t.parse(line) else { panic!("not parsed") };
-    assert_eq!(r, AccessRecord { status: 403, method: Some("GET"), route: Some("/a/{b}"), response_type: Some("INVALID_API_KEY") });
+    assert_eq!(
+        r,
+        AccessRecord {
+            status: 403,
+            method: Some("GET"),
+            route: Some("/a/{b}"),
+            response_type: Some("INVALID_API_KEY")
+        }
+    );
     assert_eq!(t.parse(r#"{"id":"abc","verb":"GET"}"#), Line::Unparsed);
     assert_eq!(t.json_key_of("status"), Some("code"), "unquoted values have keys too");
     assert_eq!(t.json_key_of("resourcePath"), Some("path"));
@@ -96,7 +111,9 @@ fn template_compiles_and_parses_exactly() {
 #[test]
 fn template_clf_with_spaces_in_values() {
     let t = Template::compile("$context.identity.sourceIp [$context.requestTime] \"$context.httpMethod $context.resourcePath\" $context.status $context.requestId").unwrap();
-    let Line::Request(r) = t.parse("1.2.3.4 [25/Nov/2026:10:00:00 +0000] \"GET /x\" 404 id-1") else { panic!("not parsed") };
+    let Line::Request(r) = t.parse("1.2.3.4 [25/Nov/2026:10:00:00 +0000] \"GET /x\" 404 id-1") else {
+        panic!("not parsed")
+    };
     assert_eq!((r.status, r.method, r.route), (404, Some("GET"), Some("/x")));
 }
 

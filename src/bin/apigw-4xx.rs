@@ -93,9 +93,10 @@ fn parser(log_format: Option<&str>) -> Result<LineParser> {
 }
 
 fn analyze(args: &Analyze) -> Result<ExitCode> {
-    let thresholds = Thresholds { elevated: args.elevated_percent, high: args.high_percent, min_requests: args.min_requests }
-        .validate()
-        .map_err(anyhow::Error::msg)?;
+    let thresholds =
+        Thresholds { elevated: args.elevated_percent, high: args.high_percent, min_requests: args.min_requests }
+            .validate()
+            .map_err(anyhow::Error::msg)?;
     let rules = Rules { thresholds, ignored: args.ignore_status.clone() };
     let limits = Limits { max_inner_bytes: args.max_inner_mib.saturating_mul(1024 * 1024) };
     let mut analyzer = Analyzer::new(parser(args.log_format.as_deref())?, args.window);

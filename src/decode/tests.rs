@@ -1,9 +1,11 @@
 use super::*;
 
+type Events = Vec<(Option<EpochMillis>, String)>;
+
 #[derive(Default)]
 struct Collect {
-    batches: Vec<(BatchInfo, Vec<(Option<EpochMillis>, String)>)>,
-    current: Vec<(Option<EpochMillis>, String)>,
+    batches: Vec<(BatchInfo, Events)>,
+    current: Events,
 }
 
 impl EventSink for Collect {

@@ -29,14 +29,20 @@ fn ignored_codes_leave_the_rate_but_stay_listed() {
     let f = Finding::new(&Totals::from(&c), &BTreeMap::new(), &rules);
     assert_eq!((f.rate.client_errors, f.rate.requests), (50, 900));
     assert_eq!(f.severity, Severity::Ok);
-    assert!(f.to_text(&rules).contains("Breakdown: 403 Forbidden (50), 404 Not Found (100, ignored)."), "{}", f.to_text(&rules));
+    assert!(
+        f.to_text(&rules).contains("Breakdown: 403 Forbidden (50), 404 Not Found (100, ignored)."),
+        "{}",
+        f.to_text(&rules)
+    );
 }
 
 #[test]
 fn ok_and_insufficient_say_so() {
     let rules = Rules::default();
     let ok = Finding::new(&Totals::from(&counts(&[(200, 990), (404, 10)])), &BTreeMap::new(), &rules);
-    assert!(ok.to_text(&rules).starts_with("OK Client Error Rate (4xx)\n\n1.0% of API Gateway requests returned 4xx errors (10 of 1,000 requests)."));
+    assert!(ok.to_text(&rules).starts_with(
+        "OK Client Error Rate (4xx)\n\n1.0% of API Gateway requests returned 4xx errors (10 of 1,000 requests)."
+    ));
     assert!(ok.to_text(&rules).ends_with("No action needed: the rate is at or below the ELEVATED level (10%)."));
     let few = Finding::new(&Totals::from(&counts(&[(200, 1), (403, 1)])), &BTreeMap::new(), &rules);
     assert_eq!(few.severity, Severity::InsufficientData);

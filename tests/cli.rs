@@ -1,0 +1,267 @@
+//! The `apigw-4xx analyze` CLI, end to end: every input shape and line format, the thresholds, the
+//! options, and every kind of bad input.
+
+mod support;
+
+use assert_cmd::Command;
+use flate2::{write::GzEncoder, Compression};
+use predicates::prelude::*;
+use std::io::Write;
+use support::*;
+
+fn cli() -> Command {
+    Command::cargo_bin("apigw-4xx").unwrap()
+}
+
+fn file(dir: &tempfile::TempDir, name: &str, content: &[u8]) -> std::path::PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+fn json_of(args: &[&str], stdin: &str) -> serde_json::Value {
+    let out = cli().arg("analyze").args(args).arg("--json").write_stdin(stdin).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn reference_example_from_a_subscription_event() {
+    cli().arg("analyze").write_stdin(reference_event()).assert().success().stdout(format!("{REFERENCE_TEXT}\n"));
+}
+
+#[test]
+fn every_input_shape_gives_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(Format::MinimalJson, &statuses(&REFERENCE_MIX), T0, 10);
+    let payload = payload("/aws/apigateway/prod-access", &evs);
+    let (half_a, half_b) = evs.split_at(7000);
+    let array = format!(
+        "[{},{}]",
+        subscription_event(&support::payload("g", half_a)),
+        subscription_event(&support::payload("g", half_b))
+    );
+    let filter = serde_json::json!({"events": evs.iter().map(|(t, m)| serde_json::json!({
+        "logStreamName": "s", "timestamp": t, "message": m, "ingestionTime": t + 5, "eventId": "e"
+    })).collect::<Vec<_>>(), "searchedLogStreams": []});
+    let export: String = evs
+        .iter()
+        .map(|(t, m)| format!("{} {m}\n", apigw_4xx::time::format_iso8601(*t).replace('Z', ".000Z")))
+        .collect();
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(["@timestamp", "@message"]).unwrap();
+    for (t, m) in &evs {
+        csv.write_record([apigw_4xx::time::format_iso8601(*t).replace('T', " ").replace('Z', ".000"), m.clone()])
+            .unwrap();
+    }
+    let plain: String = evs.iter().map(|(_, m)| format!("{m}\n")).collect();
+    let inputs: Vec<(&str, Vec<u8>)> = vec![
+        ("event.json", reference_event().into_bytes()),
+        ("array.json", array.into_bytes()),
+        ("payload.json", payload.into_bytes()),
+        ("filter.json", serde_json::to_vec_pretty(&filter).unwrap()),
+        ("export.gz", gzip(export.as_bytes())),
+        ("insights.csv", csv.into_inner().unwrap()),
+        ("plain.log", plain.into_bytes()),
+        ("event.json.gz", gzip(reference_event().as_bytes())),
+    ];
+    for (name, content) in inputs {
+        let p = file(&dir, name, &content);
+        cli().arg("analyze").arg(&p).assert().success().stdout(format!("{REFERENCE_TEXT}\n"));
+    }
+}
+
+#[test]
+fn every_line_format_is_detected() {
+    let mix = statuses(&[(200, 70), (403, 20), (404, 10)]);
+    for format in FORMATS {
+        let lines: String = mix.iter().enumerate().map(|(i, s)| line(format, i as u64, *s) + "\n").collect();
+        let v = json_of(&[], &lines);
+        assert_eq!((v["requests"].as_u64(), v["client_errors"].as_u64()), (Some(100), Some(30)), "{format:?}");
+        assert_eq!(v["severity"], "HIGH", "{format:?}");
+        assert_eq!(v["unparsed"], 0, "{format:?}");
+    }
+}
+
+#[test]
+fn execution_log_counts_only_final_lines() {
+    let lines = "(a) Method request path: {}\n(a) Method completed with status: 403\n(b) Endpoint response body before transformations: {}\n(b) Method completed with status: 200\n";
+    let v = json_of(&["--min-requests", "1"], lines);
+    assert_eq!(
+        (v["requests"].as_u64(), v["client_errors"].as_u64(), v["unparsed"].as_u64()),
+        (Some(2), Some(1), Some(0))
+    );
+}
+
+fn mix_lines(ok: u64, bad: u64) -> String {
+    statuses(&[(200, ok), (403, bad)]).iter().enumerate().map(|(i, s)| line(Format::Clf, i as u64, *s) + "\n").collect()
+}
+
+#[test]
+fn boundaries_are_strict() {
+    for (ok, bad, want) in [(90, 10, "OK"), (89, 11, "ELEVATED"), (75, 25, "ELEVATED"), (74, 26, "HIGH")] {
+        assert_eq!(json_of(&[], &mix_lines(ok, bad))["severity"], want, "{bad}%");
+    }
+    assert_eq!(
+        json_of(&["--elevated-percent", "12.5", "--high-percent", "30"], &mix_lines(87, 13))["severity"],
+        "ELEVATED"
+    );
+    assert_eq!(json_of(&["--elevated-percent", "12.5"], &mix_lines(875, 125))["severity"], "OK", "exactly 12.5%");
+}
+
+#[test]
+fn minimum_volume() {
+    assert_eq!(json_of(&[], &mix_lines(1, 1))["severity"], "INSUFFICIENT_DATA");
+    assert_eq!(json_of(&[], &mix_lines(49, 50))["severity"], "INSUFFICIENT_DATA");
+    assert_eq!(json_of(&["--min-requests", "2"], &mix_lines(1, 1))["severity"], "HIGH");
+}
+
+#[test]
+fn control_messages_are_ignored() {
+    let input = format!("[{},{}]", control_event(), reference_event());
+    cli().arg("analyze").write_stdin(input).assert().success().stdout(format!("{REFERENCE_TEXT}\n"));
+    let v = json_of(&[], &control_event());
+    assert_eq!((v["requests"].as_u64(), v["unparsed"].as_u64()), (Some(0), Some(0)));
+}
+
+#[test]
+fn json_output_contract() {
+    let v = json_of(&[], &reference_event());
+    assert_eq!(v["requests"], 15_000);
+    assert_eq!(v["client_errors"], 4_680);
+    assert_eq!(v["rate_percent"], "31.2");
+    assert!((v["rate"].as_f64().unwrap() - 0.312).abs() < 1e-9);
+    assert_eq!(v["severity"], "HIGH");
+    assert_eq!(v["by_status"]["403"], 2_891);
+    assert_eq!(v["by_status"]["200"], 10_320);
+    assert_eq!(v["dominant_status"], "403");
+    assert_eq!(v["unparsed"], 0);
+    assert!(v.get("windows").is_none());
+}
+
+#[test]
+fn windows_by_event_time() {
+    let mut evs = events(Format::MinimalJson, &statuses(&[(200, 100)]), T0, 100);
+    evs.extend(events(Format::MinimalJson, &statuses(&[(200, 50), (429, 50)]), T0 + 300_000, 100));
+    let v = json_of(&["--window", "5"], &subscription_event(&payload("g", &evs)));
+    let w = v["windows"].as_array().unwrap();
+    assert_eq!(w.len(), 2);
+    assert_eq!((w[0]["start"].as_str(), w[0]["severity"].as_str()), (Some("2025-11-24T16:00:00Z"), Some("OK")));
+    assert_eq!((w[1]["end"].as_str(), w[1]["severity"].as_str()), (Some("2025-11-24T16:10:00Z"), Some("HIGH")));
+    assert_eq!(v["severity"], "ELEVATED", "overall 50 of 200 is exactly 25%: not HIGH");
+}
+
+#[test]
+fn fail_on_exits_3_only_when_reached() {
+    cli().args(["analyze", "--fail-on", "high"]).write_stdin(reference_event()).assert().code(3);
+    cli().args(["analyze", "--fail-on", "elevated"]).write_stdin(mix_lines(89, 11)).assert().code(3);
+    cli().args(["analyze", "--fail-on", "high"]).write_stdin(mix_lines(89, 11)).assert().code(0);
+}
+
+#[test]
+fn ignore_status_leaves_codes_out_of_the_rate() {
+    let lines: String = statuses(&[(200, 80), (404, 15), (403, 5)])
+        .iter()
+        .enumerate()
+        .map(|(i, s)| line(Format::Clf, i as u64, *s) + "\n")
+        .collect();
+    cli().args(["analyze", "--ignore-status", "404"]).write_stdin(lines.clone()).assert().success().stdout(
+        predicate::str::contains("(5 of 85 requests). Breakdown: 403 Forbidden (5), 404 Not Found (15, ignored)."),
+    );
+    assert_eq!(json_of(&["--ignore-status", "404"], &lines)["ignored"]["404"], 15);
+}
+
+#[test]
+fn log_format_template_and_file() {
+    let template = r#"$context.requestId|$context.httpMethod|$context.resourcePath|$context.status"#;
+    let lines: String = (0..100).map(|i| format!("id{i}|GET|/a|{}\n", if i < 30 { 401 } else { 200 })).collect();
+    assert_eq!(json_of(&["--log-format", template], &lines)["client_errors"], 30);
+    let dir = tempfile::tempdir().unwrap();
+    let f = file(&dir, "format.txt", template.as_bytes());
+    assert_eq!(json_of(&["--log-format", f.to_str().unwrap()], &lines)["severity"], "HIGH");
+    cli()
+        .args(["analyze", "--log-format", "$context.requestId"])
+        .write_stdin("x")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no $context.status"));
+}
+
+#[test]
+fn mostly_unparsed_input_says_so() {
+    cli()
+        .arg("analyze")
+        .write_stdin("id1 GET /a 403\nid2 GET /a 200\n")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("2 of 2 lines did not parse").and(predicate::str::contains("--log-format")))
+        .stdout(predicate::str::contains("Unparsed lines (not counted as requests): 2."));
+}
+
+#[test]
+fn evidence_sharpens_the_recommendation() {
+    let lines: String = (0..100)
+        .map(|i| {
+            let (m, s) = if i < 40 { ("OPTIONS", 403) } else { ("GET", 200) };
+            format!(r#"{{"requestId":"{i}","httpMethod":"{m}","resourcePath":"/v1/orders","status":"{s}"}}"#) + "\n"
+        })
+        .collect();
+    cli().arg("analyze").write_stdin(lines).assert().success().stdout(
+        predicate::str::contains("CORS preflight").and(predicate::str::contains("4xx by method: OPTIONS (40).")),
+    );
+}
+
+/// Each bad input: non-zero exit, one line on stderr naming the file and the stage.
+#[test]
+fn bad_input_fails_with_one_line_naming_file_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = apigw_4xx::decode::encode_data(b"{}");
+    let gz = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(apigw_4xx::decode::encode_data(payload("g", &events(Format::Clf, &[200; 50], T0, 1)).as_bytes()))
+            .unwrap()
+    };
+    let truncated = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&gz[..gz.len() / 2])
+    };
+    let bomb = apigw_4xx::decode::encode_data(&vec![b' '; 3 * 1024 * 1024]);
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("b64.json", r#"{"awslogs":{"data":"@@@not base64@@@"}}"#.into(), "not valid base64"),
+        ("trunc.json", format!(r#"{{"awslogs":{{"data":"{truncated}"}}}}"#), "gzip data is corrupt or truncated"),
+        (
+            "notjson.json",
+            format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, apigw_4xx::decode::encode_data(b"hello")),
+            "not valid JSON",
+        ),
+        ("shape.json", format!(r#"{{"awslogs":{{"data":"{good}"}}}}"#), "unexpected JSON shape"),
+        ("bomb.json", format!(r#"{{"awslogs":{{"data":"{bomb}"}}}}"#), "exceeds the cap"),
+        ("broken.json", r#"{"events":[{"message":"x""#.into(), "not valid JSON"),
+    ];
+    for (name, content, expect) in cases {
+        let p = file(&dir, name, content.as_bytes());
+        let out = cli().args(["analyze", "--max-inner-mib", "2"]).arg(&p).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(name) && err.contains(expect), "{name}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
+        assert!(out.stdout.is_empty(), "{name}: no finding on bad input");
+    }
+    let out = cli().args(["analyze", "/no/such/file.json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file.json"));
+    cli().args(["analyze", "--window", "0"]).assert().code(2);
+    cli()
+        .args(["analyze", "--elevated-percent", "30"])
+        .write_stdin("")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("must be below"));
+}
