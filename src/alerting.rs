@@ -46,7 +46,7 @@ pub fn decide(
         .iter()
         .map(|(key, add)| {
             let mut state = known.get(key).cloned().unwrap_or_default();
-            state.add(add);
+            state.totals.add(add);
             let finding = Finding::new(&state.totals, &BTreeMap::new(), rules);
             let severity = finding.severity;
             let previous_alerted =

@@ -64,6 +64,15 @@ impl From<&Counts> for Totals {
 }
 
 impl Totals {
+    /// Adds another set of totals.
+    pub fn add(&mut self, other: &Totals) {
+        self.requests += other.requests;
+        self.unparsed += other.unparsed;
+        for (code, n) in &other.client_errors {
+            *self.client_errors.entry(*code).or_default() += n;
+        }
+    }
+
     /// The rate with `ignored` codes left out of both sides.
     pub fn rate(&self, ignored: &IgnoredStatuses) -> ClientErrorRate {
         let (mut counted, mut left_out) = (0, 0);

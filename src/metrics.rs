@@ -29,7 +29,7 @@ pub struct Datum {
     /// Metric name.
     pub name: &'static str,
     /// `(name, value)` pairs, in this order.
-    pub dimensions: Vec<(&'static str, String)>,
+    pub dimensions: Vec<Dim>,
     /// The minute (or window start, for markers).
     pub timestamp: EpochMillis,
     /// The count.
@@ -44,7 +44,7 @@ pub struct Query {
     /// Metric name.
     pub name: &'static str,
     /// `(name, value)` pairs, in the order they were written.
-    pub dimensions: Vec<(&'static str, String)>,
+    pub dimensions: Vec<Dim>,
 }
 
 /// What a query means for a window's totals.
@@ -87,14 +87,6 @@ impl WindowState {
         }
     }
 
-    /// Adds a batch's counts.
-    pub fn add(&mut self, batch: &Totals) {
-        self.totals.requests += batch.requests;
-        self.totals.unparsed += batch.unparsed;
-        for (code, n) in &batch.client_errors {
-            *self.totals.client_errors.entry(*code).or_default() += n;
-        }
-    }
 }
 
 /// The metric contract for one namespace and tracked-code set.
@@ -103,7 +95,10 @@ pub struct MetricPlan {
     tracked: Vec<u16>,
 }
 
-fn group_dim(log_group: &str) -> (&'static str, String) {
+/// A dimension: `(name, value)`.
+type Dim = (&'static str, String);
+
+fn group_dim(log_group: &str) -> Dim {
     ("LogGroup", log_group.to_string())
 }
 
@@ -158,7 +153,7 @@ impl MetricPlan {
         }
     }
 
-    fn slots(&self) -> Vec<(Slot, &'static str, Option<(&'static str, String)>)> {
+    fn slots(&self) -> Vec<(Slot, &'static str, Option<Dim>)> {
         let mut v = vec![(Slot::Requests, REQUESTS, None), (Slot::Unparsed, UNPARSED_LINES, None)];
         let codes = self.tracked.iter().map(|c| ClientErrorCode::Status(*c)).chain([ClientErrorCode::Other4xx]);
         v.extend(codes.map(|c| (Slot::Code(c), CLIENT_ERRORS, Some(("StatusCode", c.key())))));
