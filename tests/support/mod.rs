@@ -147,3 +147,5 @@ pub fn reference_event() -> String {
     let evs = events(Format::MinimalJson, &statuses(&REFERENCE_MIX), T0, 10);
     subscription_event(&payload("/aws/apigateway/prod-access", &evs))
 }
+
+pub mod emulator;

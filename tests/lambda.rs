@@ -1,0 +1,253 @@
+//! The function's handler end to end against a real AWS emulator (moto, through the CBOR translator):
+//! events in, alerts read back from SNS and window totals read back with GetMetricData.
+
+mod support;
+
+use apigw_4xx::aws::{AlertSink, AwsError, CloudWatchStore, SnsAlerts};
+use apigw_4xx::alert::AlertMessage;
+use apigw_4xx::config::Config;
+use apigw_4xx::handler::{Function, HandlerError, IncomingEvent};
+use apigw_4xx::time::window_start;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use support::emulator::{Emulator, SentMessage};
+use support::*;
+
+/// Each test has its own log group: moto 5.2.5's GetMetricData ignores the namespace when a query
+/// has dimensions, so the `LogGroup` dimension is what keeps tests apart.
+struct Env {
+    group: String,
+    topic: String,
+    namespace: String,
+    cw: aws_sdk_cloudwatch::Client,
+    sns: aws_sdk_sns::Client,
+}
+
+async fn env(name: &str) -> Env {
+    let sdk = Emulator::shared().sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic = sns.create_topic().name(format!("alerts-{name}")).send().await.unwrap().topic_arn.unwrap();
+    Env {
+        group: format!("/aws/apigateway/{name}-access"),
+        topic,
+        namespace: format!("Test/{name}"),
+        cw: aws_sdk_cloudwatch::Client::new(&sdk),
+        sns,
+    }
+}
+
+impl Env {
+    fn config(&self, extra: &[(&str, &str)]) -> Config {
+        let mut vars = vec![("ALERT_TOPIC_ARN", self.topic.as_str()), ("METRIC_NAMESPACE", self.namespace.as_str())];
+        vars.extend_from_slice(extra);
+        Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap()
+    }
+
+    fn function(&self, extra: &[(&str, &str)]) -> Function<CloudWatchStore, SnsAlerts> {
+        let c = self.config(extra);
+        Function::new(c.clone(), CloudWatchStore::new(self.cw.clone(), &c.namespace), SnsAlerts::new(self.sns.clone(), &c.alert_topic_arn))
+    }
+
+    fn alerts(&self) -> Vec<SentMessage> {
+        Emulator::shared().sns_messages(&self.topic)
+    }
+
+    /// Sum of a metric over `[start, start + 5 min)`, read independently of the function's own reader.
+    async fn sum(&self, name: &str, extra: Option<(&str, &str)>, start: i64) -> f64 {
+        let mut dims = vec![Dimension::builder().name("LogGroup").value(&self.group).build()];
+        dims.extend(extra.map(|(n, v)| Dimension::builder().name(n).value(v).build()));
+        let metric = Metric::builder().namespace(&self.namespace).metric_name(name).set_dimensions(Some(dims)).build();
+        let q = MetricDataQuery::builder()
+            .id("q")
+            .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Sum").build())
+            .build();
+        let out = self
+            .cw
+            .get_metric_data()
+            .metric_data_queries(q)
+            .start_time(DateTime::from_millis(start))
+            .end_time(DateTime::from_millis(start + 300_000))
+            .send()
+            .await
+            .unwrap();
+        out.metric_data_results().iter().flat_map(|r| r.values().to_vec()).sum()
+    }
+}
+
+/// A window start half an hour ago: recent enough for CloudWatch to accept.
+fn recent_window() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    window_start(now - 30 * 60_000, 5)
+}
+
+impl Env {
+    fn event(&self, statuses: &[u16], t0: i64, step_ms: i64) -> IncomingEvent {
+        let evs = events(Format::ConsoleJson, statuses, t0, step_ms);
+        serde_json::from_str(&subscription_event(&payload(&self.group, &evs))).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn reference_example_in_six_batches_alerts_once() {
+    let e = env("reference").await;
+    let f = e.function(&[]);
+    let w = recent_window();
+    let all = statuses(&REFERENCE_MIX);
+    for (i, batch) in all.chunks(2500).enumerate() {
+        let s = f.handle(&e.event(batch, w + i as i64 * 40_000, 1)).await.unwrap();
+        assert_eq!(s.aws_calls, if i == 0 { 3 } else { 2 }, "batch {i}: Get + Put (+ Publish on the crossing)");
+    }
+    let alerts = e.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].subject.starts_with("HIGH: ") && alerts[0].subject.ends_with(&format!("on {} (5 min)", e.group)));
+    assert!(alerts[0].message.starts_with("HIGH Elevated Client Error Rate (4xx)\n\n"));
+    assert_eq!(alerts[0].attribute("severity"), Some("HIGH"));
+    assert_eq!(alerts[0].attribute("logGroup"), Some(e.group.as_str()));
+    assert_eq!(e.sum("Requests", None, w).await, 15_000.0);
+    assert_eq!(e.sum("ClientErrors", None, w).await, 4_680.0);
+    assert_eq!(e.sum("ClientErrors", Some(("StatusCode", "403")), w).await, 2_891.0);
+    assert_eq!(e.sum("ClientErrors", Some(("StatusCode", "400")), w).await, 1_204.0);
+    assert_eq!(e.sum("ClientErrors", Some(("StatusCode", "404")), w).await, 585.0);
+    assert_eq!(e.sum("AlertsPublished", Some(("Severity", "HIGH")), w).await, 1.0);
+
+    // A cold container (no memory) reads the same window back and does not alert again.
+    let cold = e.function(&[]);
+    cold.handle(&e.event(&statuses(&[(403, 100)]), w + 250_000, 1)).await.unwrap();
+    assert_eq!(e.alerts().len(), 1);
+
+    // All 15,000 in one batch: the alert body opens with the reference finding, exactly.
+    let one = env("reference-one").await;
+    one.function(&[]).handle(&one.event(&all, w, 1)).await.unwrap();
+    let body = &one.alerts()[0].message;
+    assert!(body.starts_with(&format!("{REFERENCE_TEXT}\n\nWindow: ")), "{body}");
+}
+
+#[tokio::test]
+async fn elevated_then_high_in_one_window_and_no_repeats() {
+    let e = env("escalation").await;
+    let f = e.function(&[]);
+    let w = recent_window();
+    f.handle(&e.event(&statuses(&[(200, 170), (401, 30)]), w, 100)).await.unwrap();
+    f.handle(&e.event(&statuses(&[(200, 170), (401, 30)]), w + 30_000, 100)).await.unwrap();
+    assert_eq!(e.alerts().len(), 1, "ELEVATED once");
+    f.handle(&e.event(&statuses(&[(429, 300)]), w + 60_000, 100)).await.unwrap();
+    f.handle(&e.event(&statuses(&[(429, 300)]), w + 90_000, 100)).await.unwrap();
+    let alerts = e.alerts();
+    let levels: Vec<_> = alerts.iter().map(|a| a.attribute("severity").unwrap_or_default().to_string()).collect();
+    assert_eq!(levels, ["ELEVATED", "HIGH"]);
+    assert!(alerts[0].message.contains("The high 401 count"));
+    assert!(alerts[1].message.contains("The high 429 count"));
+}
+
+#[tokio::test]
+async fn two_windows_alert_independently_and_late_events_land_in_their_own() {
+    let e = env("windows").await;
+    let f = e.function(&[]);
+    let w = recent_window();
+    let mut evs = events(Format::Clf, &statuses(&[(200, 100), (403, 100)]), w, 10);
+    evs.extend(events(Format::Clf, &statuses(&[(200, 100), (404, 100)]), w + 300_000, 10));
+    let both: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &evs))).unwrap();
+    let s = f.handle(&both).await.unwrap();
+    assert_eq!((s.windows, s.alerts), (2, 2));
+    let alerts = e.alerts();
+    assert!(alerts.iter().any(|a| a.message.contains("The high 403 count")));
+    assert!(alerts.iter().any(|a| a.message.contains("The high 404 count")));
+
+    // Events an hour late: counted in their own window, not in the current ones.
+    let late = w - 3_600_000;
+    f.handle(&e.event(&statuses(&[(200, 10), (400, 5)]), late, 1000)).await.unwrap();
+    assert_eq!(e.sum("Requests", None, late).await, 15.0);
+    assert_eq!(e.sum("Requests", None, w).await, 200.0);
+    assert_eq!(e.alerts().len(), 2, "15 requests are too few to alert");
+}
+
+#[tokio::test]
+async fn control_message_succeeds_and_writes_nothing() {
+    let e = env("control").await;
+    let f = e.function(&[]);
+    let ev: IncomingEvent = serde_json::from_str(&control_event()).unwrap();
+    let s = f.handle(&ev).await.unwrap();
+    assert_eq!((s.control_messages, s.requests, s.aws_calls), (1, 0, 0));
+    assert!(e.alerts().is_empty());
+}
+
+/// Fails the first `n` publishes, then publishes for real.
+struct FlakySns {
+    inner: SnsAlerts,
+    fail: AtomicUsize,
+}
+
+impl AlertSink for FlakySns {
+    async fn publish(&self, m: &AlertMessage) -> Result<(), AwsError> {
+        if self.fail.load(Ordering::SeqCst) > 0 {
+            self.fail.fetch_sub(1, Ordering::SeqCst);
+            return Err(AwsError("injected publish failure".into()));
+        }
+        self.inner.publish(m).await
+    }
+}
+
+#[tokio::test]
+async fn retried_batch_after_publish_failure_counts_once_and_alerts() {
+    let e = env("retry").await;
+    let c = e.config(&[]);
+    let sns = FlakySns { inner: SnsAlerts::new(e.sns.clone(), &e.topic), fail: AtomicUsize::new(1) };
+    let f = Function::new(c.clone(), CloudWatchStore::new(e.cw.clone(), &c.namespace), sns);
+    let w = recent_window();
+    let batch = e.event(&statuses(&[(200, 100), (403, 100)]), w, 10);
+    let err = f.handle(&batch).await.unwrap_err();
+    assert!(matches!(err, HandlerError::Publish(_)), "{err}");
+    assert_eq!(err.error_type(), "SNS.Publish");
+    assert_eq!(e.sum("Requests", None, w).await, 0.0, "nothing counted before the alert is out");
+    f.handle(&batch).await.unwrap();
+    assert_eq!(e.sum("Requests", None, w).await, 200.0);
+    assert_eq!(e.alerts().len(), 1);
+}
+
+#[tokio::test]
+async fn recovery_notice_closes_the_loop() {
+    let e = env("recovery").await;
+    let f = e.function(&[]);
+    let w = recent_window();
+    f.handle(&e.event(&statuses(&[(200, 100), (403, 100)]), w, 10)).await.unwrap();
+    f.handle(&e.event(&statuses(&[(200, 199), (403, 1)]), w + 300_000, 10)).await.unwrap();
+    f.handle(&e.event(&statuses(&[(200, 100)]), w + 310_000, 10)).await.unwrap();
+    let alerts = e.alerts();
+    let levels: Vec<_> = alerts.iter().map(|a| a.attribute("severity").unwrap_or_default().to_string()).collect();
+    assert_eq!(levels, ["HIGH", "RECOVERED"]);
+    assert!(alerts[1].subject.starts_with("RECOVERED: 0.5% 4xx"));
+    let quiet = env("recovery-off").await;
+    let g = quiet.function(&[("NOTIFY_RECOVERY", "false")]);
+    g.handle(&quiet.event(&statuses(&[(200, 100), (403, 100)]), w, 10)).await.unwrap();
+    g.handle(&quiet.event(&statuses(&[(200, 200)]), w + 300_000, 10)).await.unwrap();
+    assert_eq!(quiet.alerts().len(), 1);
+}
+
+#[tokio::test]
+async fn kinesis_http_api_and_chat_format() {
+    let e = env("kinesis").await;
+    let f = e.function(&[("ALERT_FORMAT", "chat")]);
+    let w = recent_window();
+    let p1 = payload(&e.group, &events(Format::HttpApi, &statuses(&[(200, 60), (404, 40)]), w, 10));
+    let p2 = payload(&e.group, &events(Format::HttpApi, &statuses(&[(200, 60), (404, 40)]), w + 1000, 10));
+    let ev: IncomingEvent = serde_json::from_str(&kinesis_event(&[p1, p2])).unwrap();
+    let s = f.handle(&ev).await.unwrap();
+    assert_eq!((s.requests, s.client_errors, s.alerts), (200, 80, 1));
+    let alerts = e.alerts();
+    let chat: serde_json::Value = serde_json::from_str(&alerts[0].message).unwrap();
+    assert_eq!(chat["source"], "custom");
+    assert!(chat["content"]["description"].as_str().unwrap().contains("The high 404 count"));
+}
+
+#[tokio::test]
+async fn malformed_events_fail_with_the_stage() {
+    let e = env("malformed").await;
+    let f = e.function(&[]);
+    let bad: IncomingEvent = serde_json::from_str(r#"{"awslogs":{"data":"!!!"}}"#).unwrap();
+    assert_eq!(f.handle(&bad).await.unwrap_err().error_type(), "Decode.Base64");
+    let none: IncomingEvent = serde_json::from_str(r#"{"hello":1}"#).unwrap();
+    assert_eq!(f.handle(&none).await.unwrap_err().error_type(), "EventShape");
+    let junk = e.event(&[], recent_window(), 1);
+    assert_eq!(f.handle(&junk).await.unwrap().requests, 0);
+}
