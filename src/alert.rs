@@ -57,9 +57,8 @@ pub fn message(
     let console = console_link(region, group);
     let mut finding = d.finding.to_text(rules);
     if action == Action::Recovery {
-        finding.push_str(
-            "\n\nRecovered: the previous window alerted; this one is back at or below the ELEVATED level.",
-        );
+        finding
+            .push_str("\n\nRecovered: the previous window alerted; this one is back at or below the ELEVATED level.");
     }
     let context = format!(
         "Window: {} to {} (UTC, {window_minutes} min)\nLog group: {group}",
@@ -84,7 +83,8 @@ pub fn subject(level: &str, rate: &str, log_group: &str, window_minutes: u32) ->
     let head = format!("{level}: {rate} 4xx on ");
     let tail = format!(" ({window_minutes} min)");
     let room = MAX_SUBJECT.saturating_sub(head.len() + tail.len());
-    let group = if clean.len() <= room { clean } else { format!("...{}", &clean[clean.len() - room.saturating_sub(3)..]) };
+    let group =
+        if clean.len() <= room { clean } else { format!("...{}", &clean[clean.len() - room.saturating_sub(3)..]) };
     format!("{head}{group}{tail}")
 }
 
@@ -97,7 +97,10 @@ fn insights_query(f: &QueryFields) -> String {
 }
 
 fn console_link(region: &str, log_group: &str) -> String {
-    format!("https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}", log_group.replace('/', "$252F"))
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}",
+        log_group.replace('/', "$252F")
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -151,7 +154,8 @@ mod tests {
 
     #[test]
     fn text_alert_carries_the_reference_finding() {
-        let m = message(&decision(), &Rules::default(), 5, AlertFormat::Text, &QueryFields::default(), "eu-west-1").unwrap();
+        let m = message(&decision(), &Rules::default(), 5, AlertFormat::Text, &QueryFields::default(), "eu-west-1")
+            .unwrap();
         assert_eq!(m.subject, "HIGH: 31.2% 4xx on /aws/apigateway/prod-access (5 min)");
         assert!(m.body.starts_with("HIGH Elevated Client Error Rate (4xx)\n\n31.2% of API Gateway requests"));
         assert!(m.body.contains("Window: 2025-11-24T16:00:00Z to 2025-11-24T16:05:00Z (UTC, 5 min)"));
@@ -162,7 +166,8 @@ mod tests {
 
     #[test]
     fn chat_alert_is_a_custom_notification() {
-        let m = message(&decision(), &Rules::default(), 5, AlertFormat::Chat, &QueryFields::default(), "us-east-1").unwrap();
+        let m = message(&decision(), &Rules::default(), 5, AlertFormat::Chat, &QueryFields::default(), "us-east-1")
+            .unwrap();
         let v: serde_json::Value = serde_json::from_str(&m.body).unwrap();
         assert_eq!((v["version"].as_str(), v["source"].as_str()), (Some("1.0"), Some("custom")));
         assert_eq!(v["content"]["textType"], "client-markdown");

@@ -5,10 +5,10 @@
 use crate::alert::AlertMessage;
 use crate::metrics::{Datum, Query};
 use crate::time::EpochMillis;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, StandardUnit};
-use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_cloudwatch::error::DisplayErrorContext;
 use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, StandardUnit};
+use aws_sdk_sns::types::MessageAttributeValue;
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -149,7 +149,8 @@ impl AlertSink for SnsAlerts {
     async fn publish(&self, m: &AlertMessage) -> Result<(), AwsError> {
         let mut req = self.client.publish().topic_arn(&self.topic_arn).subject(&m.subject).message(&m.body);
         for (name, value) in &m.attributes {
-            let attr = MessageAttributeValue::builder().data_type("String").string_value(value).build().map_err(aws_error)?;
+            let attr =
+                MessageAttributeValue::builder().data_type("String").string_value(value).build().map_err(aws_error)?;
             req = req.message_attributes(*name, attr);
         }
         req.send().await.map_err(aws_error)?;

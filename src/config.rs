@@ -65,17 +65,15 @@ impl Config {
     /// Reads the configuration through `var` (the process environment in production).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        fn parsed<T: std::str::FromStr>(
-            name: &'static str,
-            value: Option<String>,
-            default: T,
-        ) -> Result<T, ConfigError>
+        fn parsed<T: std::str::FromStr>(name: &'static str, value: Option<String>, default: T) -> Result<T, ConfigError>
         where
             T::Err: std::fmt::Display,
         {
             match value {
                 None => Ok(default),
-                Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid { name, value: v, reason: e.to_string() }),
+                Some(v) => {
+                    v.parse().map_err(|e: T::Err| ConfigError::Invalid { name, value: v, reason: e.to_string() })
+                }
             }
         }
         let invalid = |name: &'static str, value: &str, reason: String| ConfigError::Invalid {
@@ -161,10 +159,16 @@ mod tests {
     fn errors_name_the_variable() {
         assert_eq!(config(&[]).unwrap_err().to_string(), "ALERT_TOPIC_ARN is required but not set");
         let arn = ("ALERT_TOPIC_ARN", "arn");
-        assert!(config(&[arn, ("WINDOW_MINUTES", "five")]).unwrap_err().to_string().starts_with("WINDOW_MINUTES=\"five\""));
+        assert!(config(&[arn, ("WINDOW_MINUTES", "five")])
+            .unwrap_err()
+            .to_string()
+            .starts_with("WINDOW_MINUTES=\"five\""));
         assert!(config(&[arn, ("HIGH_PERCENT", "5")]).unwrap_err().to_string().contains("must be below"));
         assert!(config(&[arn, ("ALERT_FORMAT", "pager")]).unwrap_err().to_string().contains("text or chat"));
-        assert!(config(&[arn, ("ACCESS_LOG_FORMAT", "$context.path")]).unwrap_err().to_string().contains("no $context.status"));
+        assert!(config(&[arn, ("ACCESS_LOG_FORMAT", "$context.path")])
+            .unwrap_err()
+            .to_string()
+            .contains("no $context.status"));
         assert!(config(&[arn, ("WINDOW_MINUTES", "0")]).is_err());
     }
 

@@ -6,7 +6,7 @@
 //! alert and never double-counts (alerts are at-least-once, counts exactly-once per success).
 
 use crate::alert::{message, QueryFields};
-use crate::alerting::{decide, Action, WindowKey};
+use crate::alerting::{decide, WindowKey};
 use crate::analysis::Analyzer;
 use crate::aws::{AlertSink, AwsError, MetricsStore};
 use crate::config::Config;
@@ -137,13 +137,22 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
         Function { config, plan, fields, metrics, alerts, memory: Mutex::new(BTreeMap::new()) }
     }
 
+    /// The same function (configuration and memory) over another metrics store: a warm container
+    /// whose next call meets different AWS behaviour, for fault tests.
+    pub fn with_metrics<N: MetricsStore>(self, metrics: N) -> Function<N, A> {
+        let Function { config, plan, fields, alerts, memory, .. } = self;
+        Function { config, plan, fields, metrics, alerts, memory }
+    }
+
     /// Handles one invocation.
     pub async fn handle(&self, event: &IncomingEvent) -> Result<Summary, HandlerError> {
         let c = &self.config;
         let mut analyzer = Analyzer::new(c.parser.clone(), Some(1));
         let data: Vec<&str> = match (&event.awslogs, &event.records) {
             (Some(a), _) => vec![&a.data],
-            (None, Some(records)) => records.iter().filter_map(|r| r.kinesis.as_ref()).map(|k| k.data.as_str()).collect(),
+            (None, Some(records)) => {
+                records.iter().filter_map(|r| r.kinesis.as_ref()).map(|k| k.data.as_str()).collect()
+            }
             (None, None) => return Err(HandlerError::Shape),
         };
         for d in data {
@@ -171,26 +180,33 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
             return Ok(summary);
         }
 
-        let known = self.known_windows(&batch, &mut summary).await?;
+        let (stored, known) = self.known_windows(&batch, &mut summary).await?;
         let decisions = decide(&batch, &known, &c.rules, c.window_minutes, c.notify_recovery);
 
-        for d in decisions.iter().filter(|d| d.action.is_some()) {
+        for d in &decisions {
             let Some(m) = message(d, &c.rules, c.window_minutes, c.alert_format, &self.fields, &c.region) else {
                 continue;
             };
             summary.aws_calls += 1;
             self.alerts.publish(&m).await.map_err(HandlerError::Publish)?;
             summary.alerts += 1;
-            let level = match d.action {
-                Some(Action::Alert(s)) => s.as_str(),
-                _ => crate::metrics::RECOVERED,
-            };
-            datums.push(self.plan.marker(&d.key.0, d.key.1, level));
             // Remembered at once: if the put fails, a warm retry does not alert again.
             let mut memory = self.memory.lock().await;
             let seen = memory.entry(d.key.clone()).or_default();
             seen.alerted = seen.alerted.max(d.state.alerted);
             seen.recovered |= d.state.recovered;
+        }
+        // Markers for every level known but not yet stored: new alerts, and those of a warm retry
+        // whose earlier put failed.
+        for d in &decisions {
+            let before = stored.get(&d.key);
+            if d.state.alerted > before.and_then(|b| b.alerted) {
+                let level = d.state.alerted.map_or("", |a| a.as_str());
+                datums.push(self.plan.marker(&d.key.0, d.key.1, level));
+            }
+            if d.state.recovered && !before.is_some_and(|b| b.recovered) {
+                datums.push(self.plan.marker(&d.key.0, d.key.1, crate::metrics::RECOVERED));
+            }
         }
 
         summary.aws_calls += 1;
@@ -206,13 +222,13 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
         Ok(summary)
     }
 
-    /// What is known of the touched windows and the ones just before them: one GetMetricData call
-    /// (more only past 500 queries), merged with this container's memory.
+    /// What is stored for the touched windows and the ones just before them (one GetMetricData call,
+    /// more only past 500 queries), and that merged with this container's memory.
     async fn known_windows(
         &self,
         batch: &BTreeMap<WindowKey, Totals>,
         summary: &mut Summary,
-    ) -> Result<BTreeMap<WindowKey, WindowState>, HandlerError> {
+    ) -> Result<(BTreeMap<WindowKey, WindowState>, BTreeMap<WindowKey, WindowState>), HandlerError> {
         let width = i64::from(self.config.window_minutes) * 60_000;
         let groups: Vec<&str> = {
             let mut g: Vec<&str> = batch.keys().map(|(g, _)| g.as_str()).collect();
@@ -224,7 +240,8 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
         let queries = self.plan.queries(&groups);
         summary.aws_calls += queries.len().div_ceil(crate::aws::MAX_QUERIES_PER_GET);
         let results = self.metrics.read(&queries, first, end).await.map_err(HandlerError::ReadMetrics)?;
-        let mut known = self.plan.window_states(&groups, &results, self.config.window_minutes);
+        let stored = self.plan.window_states(&groups, &results, self.config.window_minutes);
+        let mut known = stored.clone();
         let memory = self.memory.lock().await;
         for (key, remembered) in memory.iter() {
             if let Some(k) = known.get_mut(key) {
@@ -233,6 +250,6 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
                 known.insert(key.clone(), remembered.clone());
             }
         }
-        Ok(known)
+        Ok((stored, known))
     }
 }

@@ -86,7 +86,6 @@ impl WindowState {
             recovered: self.recovered || other.recovered,
         }
     }
-
 }
 
 /// The metric contract for one namespace and tracked-code set.
@@ -226,9 +225,7 @@ mod tests {
         c.unparsed = 3;
         let d = plan.count_datums("/g", 60_000, &c);
         let find = |name: &str, code: Option<&str>| {
-            d.iter()
-                .find(|x| x.name == name && x.dimensions.get(1).map(|(_, v)| v.as_str()) == code)
-                .map(|x| x.value)
+            d.iter().find(|x| x.name == name && x.dimensions.get(1).map(|(_, v)| v.as_str()) == code).map(|x| x.value)
         };
         assert_eq!(find(REQUESTS, None), Some(10.0));
         assert_eq!(find(CLIENT_ERRORS, None), Some(3.0));

@@ -3,8 +3,8 @@
 
 mod support;
 
-use apigw_4xx::aws::{AlertSink, AwsError, CloudWatchStore, SnsAlerts};
 use apigw_4xx::alert::AlertMessage;
+use apigw_4xx::aws::{AlertSink, AwsError, CloudWatchStore, SnsAlerts};
 use apigw_4xx::config::Config;
 use apigw_4xx::handler::{Function, HandlerError, IncomingEvent};
 use apigw_4xx::time::window_start;
@@ -46,7 +46,11 @@ impl Env {
 
     fn function(&self, extra: &[(&str, &str)]) -> Function<CloudWatchStore, SnsAlerts> {
         let c = self.config(extra);
-        Function::new(c.clone(), CloudWatchStore::new(self.cw.clone(), &c.namespace), SnsAlerts::new(self.sns.clone(), &c.alert_topic_arn))
+        Function::new(
+            c.clone(),
+            CloudWatchStore::new(self.cw.clone(), &c.namespace),
+            SnsAlerts::new(self.sns.clone(), &c.alert_topic_arn),
+        )
     }
 
     fn alerts(&self) -> Vec<SentMessage> {

@@ -45,8 +45,13 @@ impl Emulator {
             .expect("start tests/emulator/serve.py");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("emulator ready line");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("emulator said {line:?}: {e}"));
-        Emulator { _child: child, endpoint: v["endpoint"].as_str().unwrap().into(), moto: v["moto"].as_str().unwrap().into() }
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("emulator said {line:?}: {e}"));
+        Emulator {
+            _child: child,
+            endpoint: v["endpoint"].as_str().unwrap().into(),
+            moto: v["moto"].as_str().unwrap().into(),
+        }
     }
 
     /// One emulator per test binary, shared by its tests (each test uses its own namespace and topic).
