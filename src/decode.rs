@@ -5,9 +5,10 @@
 
 use crate::time::EpochMillis;
 use base64::engine::{general_purpose::GeneralPurposeConfig, DecodePaddingMode, Engine, GeneralPurpose};
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use std::fmt;
-use std::io::{self, BufReader, Read};
+use json_stream::{JsonStream, StreamError};
+use std::io::{self, Read};
+
+mod json_stream;
 
 /// Default cap on the decompressed size of one subscription payload.
 pub const DEFAULT_MAX_INNER_BYTES: u64 = 64 * 1024 * 1024;
@@ -31,7 +32,7 @@ pub enum DecodeError {
     },
     /// The (decompressed) data is not JSON.
     #[error("payload is not valid JSON: {0}")]
-    Json(serde_json::Error),
+    Json(String),
     /// Valid JSON that is none of the known shapes.
     #[error("unexpected JSON shape: {0}")]
     Shape(String),
@@ -120,18 +121,20 @@ fn read_json<R: Read>(
     allow_envelope: bool,
     sink: &mut dyn EventSink,
 ) -> Result<(), DecodeError> {
-    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, reader));
-    let mut failure = None;
-    let doc = Document { sink, limits, allow_envelope, failure: &mut failure, depth: 0 };
-    let result = doc.deserialize(&mut de).and_then(|()| de.end());
-    match (failure, result) {
-        (Some(e), _) => Err(e),
-        (None, Ok(())) => Ok(()),
-        (None, Err(e)) => Err(match e.classify() {
-            serde_json::error::Category::Io => DecodeError::Io(e.into()),
-            serde_json::error::Category::Data => DecodeError::Shape(e.to_string()),
-            _ => DecodeError::Json(e),
-        }),
+    let mut doc = Document { s: JsonStream::new(reader), sink, limits, allow_envelope, message: Vec::new() };
+    doc.value(0)?;
+    match doc.s.peek()? {
+        None => Ok(()),
+        Some(_) => Err(doc.s.syntax("trailing characters").into()),
+    }
+}
+
+impl From<StreamError> for DecodeError {
+    fn from(e: StreamError) -> Self {
+        match e {
+            StreamError::Io(e) => DecodeError::Io(e),
+            StreamError::Syntax(what) => DecodeError::Json(what),
+        }
     }
 }
 
@@ -158,70 +161,78 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
-/// A top-level JSON value: an object of a known shape or an array of them.
-struct Document<'a> {
+const EXPECTED: &str = "expected an object with awslogs, logEvents or events";
+
+/// Walks a document of a known shape: an object, or (for exports) an array of them.
+struct Document<'a, R> {
+    s: JsonStream<R>,
     sink: &'a mut dyn EventSink,
     limits: Limits,
     allow_envelope: bool,
-    failure: &'a mut Option<DecodeError>,
-    depth: u8,
+    /// Reused for every event's message: no allocation per event.
+    message: Vec<u8>,
 }
 
-impl<'de> DeserializeSeed<'de> for Document<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+/// serde_json's verdict on a value we parse: syntax is `Json`, a wrong type is `Shape`.
+fn parsed(e: serde_json::Error) -> DecodeError {
+    match e.classify() {
+        serde_json::error::Category::Data => DecodeError::Shape(e.to_string()),
+        _ => DecodeError::Json(e.to_string()),
     }
 }
 
-const EXPECTED: &str = "an object with awslogs, logEvents or events";
-
-impl<'de> Visitor<'de> for Document<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(EXPECTED)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if !self.allow_envelope || self.depth >= MAX_ARRAY_DEPTH {
-            return Err(de::Error::custom(format!("expected {EXPECTED}, found an array")));
+impl<R: Read> Document<'_, R> {
+    fn value(&mut self, depth: u8) -> Result<(), DecodeError> {
+        match self.s.peek()? {
+            Some(b'{') => self.object(),
+            Some(b'[') if self.allow_envelope && depth < MAX_ARRAY_DEPTH => {
+                self.s.expect(b'[')?;
+                if self.s.empty(b']')? {
+                    return Ok(());
+                }
+                loop {
+                    self.value(depth + 1)?;
+                    if !self.s.more(b']')? {
+                        return Ok(());
+                    }
+                }
+            }
+            Some(b'[') => Err(DecodeError::Shape(format!("{EXPECTED}, found an array"))),
+            Some(b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => Err(DecodeError::Shape(EXPECTED.into())),
+            Some(_) => Err(self.s.syntax("not JSON").into()),
+            None => Err(DecodeError::Json("empty input".into())),
         }
-        while seq
-            .next_element_seed(Document {
-                sink: &mut *self.sink,
-                limits: self.limits,
-                allow_envelope: true,
-                failure: &mut *self.failure,
-                depth: self.depth + 1,
-            })?
-            .is_some()
-        {}
-        Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    /// Parses the next value with serde_json.
+    fn parse<'de, T: serde::Deserialize<'de>>(&'de mut self) -> Result<T, DecodeError> {
+        let r = self.s.value()?;
+        serde_json::from_slice(&self.s.bytes()[r]).map_err(parsed)
+    }
+
+    fn object(&mut self) -> Result<(), DecodeError> {
+        self.s.expect(b'{')?;
         let (mut message_type, mut log_group, mut events_key, mut envelope) = (None::<String>, None, None, false);
-        let mut message = String::new();
-        while let Some(key) = map.next_key::<Key>()? {
-            match key {
-                Key::AwsLogs if self.allow_envelope => {
-                    map.next_value_seed(AwsLogs {
-                        sink: &mut *self.sink,
-                        limits: self.limits,
-                        failure: &mut *self.failure,
-                    })?;
-                    envelope = true;
+        if !self.s.empty(b'}')? {
+            loop {
+                match self.s.key(&[b"awslogs", b"logEvents", b"events", b"messageType", b"logGroup"])? {
+                    Some(0) if self.allow_envelope => {
+                        self.awslogs()?;
+                        envelope = true;
+                    }
+                    Some(k @ (1 | 2)) => {
+                        events_key = Some(k == 1);
+                        self.sink.begin_batch();
+                        self.events()?;
+                    }
+                    Some(3) => message_type = Some(self.parse::<String>()?),
+                    Some(4) => log_group = self.parse::<Option<String>>()?,
+                    _ => {
+                        self.s.value()?;
+                    }
                 }
-                k @ (Key::LogEvents | Key::Events) => {
-                    self.sink.begin_batch();
-                    map.next_value_seed(Events { sink: &mut *self.sink, message: &mut message })?;
-                    events_key = Some(k == Key::LogEvents);
-                }
-                Key::MessageType => message_type = Some(map.next_value::<String>()?),
-                Key::LogGroup => log_group = map.next_value::<Option<String>>()?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
+                if !self.s.more(b'}')? {
+                    break;
                 }
             }
         }
@@ -235,183 +246,92 @@ impl<'de> Visitor<'de> for Document<'_> {
                 BatchKind::Control
             }
             (None, _) if envelope => return Ok(()),
-            (None, _) => return Err(de::Error::custom(format!("expected {EXPECTED}"))),
+            (None, _) => return Err(DecodeError::Shape(EXPECTED.into())),
         };
         self.sink.end_batch(&BatchInfo { kind, log_group });
         Ok(())
     }
-}
 
-/// The object keys this module reads, matched without allocating.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Key {
-    AwsLogs,
-    LogEvents,
-    Events,
-    MessageType,
-    LogGroup,
-    Data,
-    Message,
-    Timestamp,
-    Other,
-}
-
-impl<'de> de::Deserialize<'de> for Key {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object key")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(match v {
-                    "awslogs" => Key::AwsLogs,
-                    "logEvents" => Key::LogEvents,
-                    "events" => Key::Events,
-                    "messageType" => Key::MessageType,
-                    "logGroup" => Key::LogGroup,
-                    "data" => Key::Data,
-                    "message" => Key::Message,
-                    "timestamp" => Key::Timestamp,
-                    _ => Key::Other,
-                })
-            }
+    /// `{"data": "<base64>"}`: decoded on the spot, so only one payload is in flight at a time.
+    fn awslogs(&mut self) -> Result<(), DecodeError> {
+        if self.s.peek()? != Some(b'{') {
+            return Err(DecodeError::Shape("awslogs must be an object with a data string".into()));
         }
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
-/// `{"data": "<base64>"}`: decoded on the spot, so only one payload is in flight at a time.
-struct AwsLogs<'a> {
-    sink: &'a mut dyn EventSink,
-    limits: Limits,
-    failure: &'a mut Option<DecodeError>,
-}
-
-impl<'de> DeserializeSeed<'de> for AwsLogs<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for AwsLogs<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("awslogs: an object with a data string")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.s.expect(b'{')?;
         let mut seen = false;
-        while let Some(key) = map.next_key::<Key>()? {
-            if key == Key::Data {
-                let data = map.next_value::<std::borrow::Cow<'_, str>>()?;
-                if let Err(e) = decode_data(&data, self.limits, &mut *self.sink) {
-                    let line = e.to_string();
-                    *self.failure = Some(e);
-                    return Err(de::Error::custom(line));
+        if !self.s.empty(b'}')? {
+            loop {
+                if self.s.key(&[b"data"])? == Some(0) {
+                    let data: std::borrow::Cow<'_, str> = self.parse()?;
+                    let data = data.into_owned();
+                    decode_data(&data, self.limits, &mut *self.sink)?;
+                    seen = true;
+                } else {
+                    self.s.value()?;
                 }
-                seen = true;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+                if !self.s.more(b'}')? {
+                    break;
+                }
             }
         }
         if seen {
             Ok(())
         } else {
-            Err(de::Error::custom("awslogs has no data"))
+            Err(DecodeError::Shape("awslogs has no data".into()))
         }
     }
-}
 
-/// `logEvents` / `events`: each element goes to the sink as soon as it is read.
-struct Events<'a> {
-    sink: &'a mut dyn EventSink,
-    message: &'a mut String,
-}
-
-impl<'de> DeserializeSeed<'de> for Events<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Events<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of log events")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(timestamp) = seq.next_element_seed(Event { message: &mut *self.message })? {
-            self.sink.event(timestamp, self.message);
+    /// `logEvents` / `events`: each element goes to the sink as soon as it is read.
+    fn events(&mut self) -> Result<(), DecodeError> {
+        if self.s.peek()? != Some(b'[') {
+            return Err(DecodeError::Shape("logEvents must be an array".into()));
         }
-        Ok(())
-    }
-}
-
-/// One log event: its timestamp is returned, its message left in the reused buffer.
-struct Event<'a> {
-    message: &'a mut String,
-}
-
-impl<'de> DeserializeSeed<'de> for Event<'_> {
-    type Value = Option<EpochMillis>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Event<'_> {
-    type Value = Option<EpochMillis>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a log event object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        self.message.clear();
-        let mut timestamp = None;
-        while let Some(key) = map.next_key::<Key>()? {
-            match key {
-                Key::Message => map.next_value_seed(Message(&mut *self.message))?,
-                Key::Timestamp => timestamp = map.next_value::<Option<f64>>()?.map(|t| t as EpochMillis),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        self.s.expect(b'[')?;
+        if self.s.empty(b']')? {
+            return Ok(());
+        }
+        loop {
+            let timestamp = self.event()?;
+            match std::str::from_utf8(&self.message) {
+                Ok(m) => self.sink.event(timestamp, m),
+                // Not UTF-8: kept (as an unparsed line), never dropped.
+                Err(_) => self.sink.event(timestamp, &String::from_utf8_lossy(&self.message)),
+            }
+            if !self.s.more(b']')? {
+                return Ok(());
             }
         }
-        Ok(timestamp)
+    }
+
+    /// One log event: its timestamp is returned, its message left in `self.message`.
+    fn event(&mut self) -> Result<Option<EpochMillis>, DecodeError> {
+        self.message.clear();
+        if self.s.peek()? != Some(b'{') {
+            return Err(DecodeError::Shape("a log event must be an object".into()));
+        }
+        self.s.expect(b'{')?;
+        let mut timestamp = None;
+        if self.s.empty(b'}')? {
+            return Ok(None);
+        }
+        loop {
+            match self.s.key(&[b"message", b"timestamp"])? {
+                Some(0) if self.s.peek()? == Some(b'"') => self.s.string_into(&mut self.message)?,
+                Some(0) => match self.parse::<Option<serde::de::IgnoredAny>>()? {
+                    None => {}
+                    Some(_) => return Err(DecodeError::Shape("a log event's message must be a string".into())),
+                },
+                Some(_) => timestamp = self.parse::<Option<f64>>()?.map(|t| t as EpochMillis),
+                None => {
+                    self.s.value()?;
+                }
+            }
+            if !self.s.more(b'}')? {
+                return Ok(timestamp);
+            }
+        }
     }
 }
-
-/// A message string copied into a reused buffer: no allocation per event.
-struct Message<'a>(&'a mut String);
-
-impl<'de> DeserializeSeed<'de> for Message<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Message<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a message string")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        self.0.push_str(v);
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests;
 
 /// The inverse of [`decode_data`]: gzip, then padded base64, as CloudWatch Logs sends it. For event
 /// generators and tests.
@@ -422,3 +342,6 @@ pub fn encode_data(payload_json: &[u8]) -> String {
     let _ = gz.write_all(payload_json);
     BASE64.encode(gz.finish().unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,5 @@
 use super::*;
+use std::io;
 
 type Events = Vec<(Option<EpochMillis>, String)>;
 
@@ -98,4 +99,61 @@ fn gzip_bomb_hits_the_cap() {
 fn nested_arrays_are_bounded() {
     let deep = format!("{}{}", "[".repeat(50), "]".repeat(50));
     assert!(matches!(decode_doc(&deep, Limits::default()), Err(DecodeError::Shape(_))));
+}
+
+/// Yields one byte per read: every value straddles a chunk edge.
+struct Trickle<'a>(&'a [u8]);
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match (self.0.split_first(), buf.first_mut()) {
+            (Some((b, rest)), Some(slot)) => {
+                *slot = *b;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+#[test]
+fn chunk_edges_anywhere_give_the_same_events() {
+    let tricky = r#"{"logGroup":"g","skip":{"a":[1,{"b":"}]\"["}],"c":null},"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","message":"esc \\ \" \u00e9 }]","timestamp":7},{"timestamp":-1,"message":""}]}"#;
+    let mut whole = Collect::default();
+    read_document(tricky.as_bytes(), Limits::default(), &mut whole).unwrap();
+    let mut trickled = Collect::default();
+    read_document(Trickle(tricky.as_bytes()), Limits::default(), &mut trickled).unwrap();
+    assert_eq!(whole.batches, trickled.batches);
+    assert_eq!(whole.batches[0].1[0], (Some(7), "esc \\ \" é }]".to_string()));
+    let big = PAYLOAD.replace("line two", &"x\\\"".repeat(100_000));
+    let mut c = Collect::default();
+    read_document(Trickle(big.as_bytes()), Limits::default(), &mut c).unwrap();
+    assert_eq!(c.batches[0].1[1].1.len(), 200_000);
+}
+
+#[test]
+fn broken_json_is_a_json_error_with_an_offset() {
+    for (doc, what) in [
+        (r#"{"logEvents":[{"message":"x"}"#, "end of input"),
+        (r#"{"logEvents":[{"message":"x"}] "#, "end of input"),
+        (r#"{"logEvents":[]}}"#, "trailing"),
+        (r#"{"logEvents" [] }"#, "expected ':'"),
+    ] {
+        let err = decode_doc(doc, Limits::default()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains(what) && err.contains("at byte"), "{doc}: {err}");
+    }
+}
+
+#[test]
+fn unicode_escapes_and_surrogates_across_edges() {
+    let doc = r#"{"logEvents":[{"message":"\u00e9\ud83d\ude00\ud83d!\/\t","timestamp":1}]}"#;
+    let mut c = Collect::default();
+    read_document(Trickle(doc.as_bytes()), Limits::default(), &mut c).unwrap();
+    assert_eq!(c.batches[0].1[0].1, "é😀\u{FFFD}!/\t");
+    for bad in [r#"{"logEvents":[{"message":"\x"}]}"#, r#"{"logEvents":[{"message":"\u12"}]}"#] {
+        assert!(matches!(decode_doc(bad, Limits::default()), Err(DecodeError::Json(_))), "{bad}");
+    }
+    assert!(matches!(decode_doc(r#"{"logEvents":[{"message":5}]}"#, Limits::default()), Err(DecodeError::Shape(_))));
+    assert!(matches!(decode_doc(r#"{"logEvents":[7]}"#, Limits::default()), Err(DecodeError::Shape(_))));
 }
