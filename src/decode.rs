@@ -292,18 +292,21 @@ impl<R: Read> Document<'_, R> {
         }
         loop {
             let timestamp = self.event()?;
-            match std::str::from_utf8(&self.message) {
+            let bytes = self.s.pinned().unwrap_or(&self.message);
+            match std::str::from_utf8(bytes) {
                 Ok(m) => self.sink.event(timestamp, m),
                 // Not UTF-8: kept (as an unparsed line), never dropped.
-                Err(_) => self.sink.event(timestamp, &String::from_utf8_lossy(&self.message)),
+                Err(_) => self.sink.event(timestamp, &String::from_utf8_lossy(bytes)),
             }
+            self.s.unpin();
             if !self.s.more(b']')? {
                 return Ok(());
             }
         }
     }
 
-    /// One log event: its timestamp is returned, its message left in `self.message`.
+    /// One log event: its timestamp is returned; its message is left pinned in the stream (when it
+    /// is the last field, as CloudWatch writes it) or copied into `self.message`.
     fn event(&mut self) -> Result<Option<EpochMillis>, DecodeError> {
         self.message.clear();
         if self.s.peek()? != Some(b'{') {
@@ -316,7 +319,10 @@ impl<R: Read> Document<'_, R> {
         }
         loop {
             match self.s.key(&[b"message", b"timestamp"])? {
-                Some(0) if self.s.peek()? == Some(b'"') => self.s.string_into(&mut self.message)?,
+                Some(0) if self.s.peek()? == Some(b'"') => {
+                    let r = self.s.string()?;
+                    self.s.pin(r);
+                }
                 Some(0) => match self.parse::<Option<serde::de::IgnoredAny>>()? {
                     None => {}
                     Some(_) => return Err(DecodeError::Shape("a log event's message must be a string".into())),
@@ -328,6 +334,12 @@ impl<R: Read> Document<'_, R> {
             }
             if !self.s.more(b'}')? {
                 return Ok(timestamp);
+            }
+            if let Some(m) = self.s.pinned() {
+                // Another field follows: keep the message aside rather than pin the stream long.
+                self.message.clear();
+                self.message.extend_from_slice(m);
+                self.s.unpin();
             }
         }
     }

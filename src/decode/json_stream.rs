@@ -28,6 +28,8 @@ pub(super) struct JsonStream<R> {
     buf: Vec<u8>,
     filled: usize,
     pos: usize,
+    /// A range the caller still needs (a message unescaped in place): compaction keeps it.
+    pinned: Option<Range<usize>>,
     /// Bytes drained from the front of `buf` so far: offsets in errors are absolute.
     drained: u64,
     eof: bool,
@@ -35,7 +37,7 @@ pub(super) struct JsonStream<R> {
 
 impl<R: Read> JsonStream<R> {
     pub(super) fn new(reader: R) -> Self {
-        JsonStream { reader, buf: vec![0; CHUNK], filled: 0, pos: 0, drained: 0, eof: false }
+        JsonStream { reader, buf: vec![0; CHUNK], filled: 0, pos: 0, pinned: None, drained: 0, eof: false }
     }
 
     /// Reads more, first moving the unconsumed bytes to the front (or growing the buffer when a
@@ -44,11 +46,13 @@ impl<R: Read> JsonStream<R> {
         if self.eof {
             return Ok(false);
         }
-        if self.pos > 0 && self.buf.len() - self.filled < CHUNK / 2 {
-            self.buf.copy_within(self.pos..self.filled, 0);
-            self.filled -= self.pos;
-            self.drained += self.pos as u64;
-            self.pos = 0;
+        let keep = self.pinned.as_ref().map_or(self.pos, |p| p.start.min(self.pos));
+        if keep > 0 && self.buf.len() - self.filled < CHUNK / 2 {
+            self.buf.copy_within(keep..self.filled, 0);
+            self.filled -= keep;
+            self.drained += keep as u64;
+            self.pos -= keep;
+            self.pinned = self.pinned.take().map(|p| p.start - keep..p.end - keep);
         }
         if self.buf.len() - self.filled < CHUNK / 2 {
             self.buf.resize(self.buf.len() * 2, 0);
@@ -204,84 +208,137 @@ impl<R: Read> JsonStream<R> {
         Ok(found)
     }
 
-    /// Reads a string value, unescaped, into `out` (cleared first): one pass, no allocation once
-    /// `out` has grown to the longest string.
-    pub(super) fn string_into(&mut self, out: &mut Vec<u8>) -> Result<(), StreamError> {
-        out.clear();
+    /// Reads a string value and unescapes it in place (the unescaped text is never longer): the
+    /// range indexes `self.bytes()` until the next call. One pass, eight bytes at a time between
+    /// escapes, no copy when the string has none.
+    pub(super) fn string(&mut self) -> Result<Range<usize>, StreamError> {
         self.expect(b'"')?;
+        // `pos` stays at the string's start while scanning, so compaction keeps it; `w` and `r`
+        // (write and read offsets from the start) satisfy w <= r.
+        let (mut w, mut r) = (0usize, 0usize);
         loop {
-            let hay = &self.buf[self.pos..self.filled];
-            let Some(k) = memchr::memchr2(b'"', b'\\', hay) else {
-                out.extend_from_slice(hay);
-                self.pos = self.filled;
-                if !self.fill()? {
-                    return Err(self.syntax("unexpected end of input inside a string"));
-                }
-                continue;
-            };
-            out.extend_from_slice(&hay[..k]);
-            self.pos += k + 1;
-            if hay[k] == b'"' {
-                return Ok(());
-            }
-            self.escape(out)?;
-        }
-    }
-
-    fn byte(&mut self) -> Result<u8, StreamError> {
-        if self.pos >= self.filled && !self.fill()? {
-            return Err(self.syntax("unexpected end of input inside a string"));
-        }
-        self.pos += 1;
-        Ok(self.buf[self.pos - 1])
-    }
-
-    fn hex4(&mut self) -> Result<u32, StreamError> {
-        let mut v = 0;
-        for _ in 0..4 {
-            let d = (self.byte()? as char).to_digit(16).ok_or_else(|| self.syntax("bad \\u escape"))?;
-            v = v * 16 + d;
-        }
-        Ok(v)
-    }
-
-    /// One escape sequence, the backslash already consumed.
-    fn escape(&mut self, out: &mut Vec<u8>) -> Result<(), StreamError> {
-        let c = match self.byte()? {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                let hi = self.hex4()?;
-                // A surrogate pair may straddle a chunk edge: have its second half in view.
-                while (0xD800..0xDC00).contains(&hi) && self.filled - self.pos < 2 && self.fill()? {}
-                let code = if (0xD800..0xDC00).contains(&hi) && self.buf[self.pos..self.filled].starts_with(b"\\u") {
-                    self.pos += 2;
-                    let lo = self.hex4()?;
-                    if (0xDC00..0xE000).contains(&lo) {
-                        0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                    } else {
-                        0xFFFD
+            let start = self.pos;
+            let end = self.filled - start;
+            let buf = &mut self.buf[start..self.filled];
+            while r + 8 <= end {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(&buf[r..r + 8]);
+                let word = u64::from_le_bytes(bytes);
+                let hit = special(word);
+                if hit != 0 {
+                    let j = (hit.trailing_zeros() / 8) as usize;
+                    if r - w >= 8 {
+                        // The whole word fits in the gap: one store (bytes past `j` are rewritten later).
+                        buf[w..w + 8].copy_from_slice(&bytes);
+                    } else if w != r {
+                        buf.copy_within(r..r + j, w);
                     }
-                } else {
-                    hi
-                };
-                char::from_u32(code).unwrap_or('\u{FFFD}')
+                    r += j;
+                    w += j;
+                    // The usual escapes (`\"`, `\\`, `\/`) inline; the rest below.
+                    if buf[r] == b'\\' && r + 1 < end && matches!(buf[r + 1], b'"' | b'\\' | b'/') {
+                        buf[w] = buf[r + 1];
+                        r += 2;
+                        w += 1;
+                        continue;
+                    }
+                    break;
+                }
+                if w != r {
+                    buf[w..w + 8].copy_from_slice(&bytes);
+                }
+                r += 8;
+                w += 8;
             }
-            _ => return Err(self.syntax("bad escape in a string")),
-        };
-        let mut utf8 = [0; 4];
-        out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-        Ok(())
+            while r < end && !matches!(buf[r], b'"' | b'\\') {
+                buf[w] = buf[r];
+                r += 1;
+                w += 1;
+            }
+            if r < end && buf[r] == b'"' {
+                self.pos = start + r + 1;
+                return Ok(start..start + w);
+            }
+            // A backslash needs its whole escape in view (`\uXXXX\uXXXX` at most); the end of the
+            // buffer needs more input. Either way: close the gap, read on.
+            if r < end && (end - r >= 12 || self.eof) {
+                let (read, written) = unescape(&mut buf[..end], r, w).map_err(|what| self.syntax(what))?;
+                r += read;
+                w += written;
+                continue;
+            }
+            buf.copy_within(r..end, w);
+            self.filled = start + w + (end - r);
+            r = w;
+            if !self.fill()? && r >= self.filled - self.pos {
+                return Err(self.syntax("unexpected end of input inside a string"));
+            }
+        }
+    }
+
+    /// Keeps `range` (from [`Self::string`]) readable through later reads, until [`Self::unpin`].
+    pub(super) fn pin(&mut self, range: Range<usize>) {
+        self.pinned = Some(range);
+    }
+
+    /// The pinned bytes, if any.
+    pub(super) fn pinned(&self) -> Option<&[u8]> {
+        self.pinned.as_ref().map(|r| &self.buf[r.clone()])
+    }
+
+    /// Releases the pinned range.
+    pub(super) fn unpin(&mut self) {
+        self.pinned = None;
     }
 
     /// The buffered bytes (index with a range from [`Self::value`]).
     pub(super) fn bytes(&self) -> &[u8] {
         &self.buf[..self.filled]
     }
+}
+
+/// Bytes of `word` that are `"` or `\`: the lowest set high bit marks the first (exact; higher bits
+/// may be false positives, which the caller never uses).
+fn special(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\')))
+}
+
+/// Decodes the escape at `buf[r]` (a backslash) into `buf[w..]`; returns (bytes read, bytes written).
+fn unescape(buf: &mut [u8], r: usize, w: usize) -> Result<(usize, usize), &'static str> {
+    const EOF: &str = "unexpected end of input inside a string";
+    let hex4 = |buf: &[u8], at: usize| -> Result<u32, &'static str> {
+        let digits = buf.get(at..at + 4).ok_or(EOF)?;
+        digits.iter().try_fold(0u32, |v, d| Ok(v * 16 + (*d as char).to_digit(16).ok_or("bad \\u escape")?))
+    };
+    let (c, read) = match buf.get(r + 1).ok_or(EOF)? {
+        b'"' => ('"', 2),
+        b'\\' => ('\\', 2),
+        b'/' => ('/', 2),
+        b'b' => ('\u{8}', 2),
+        b'f' => ('\u{c}', 2),
+        b'n' => ('\n', 2),
+        b'r' => ('\r', 2),
+        b't' => ('\t', 2),
+        b'u' => {
+            let hi = hex4(buf, r + 2)?;
+            if (0xD800..0xDC00).contains(&hi) && buf.get(r + 6..r + 8) == Some(b"\\u") {
+                let lo = hex4(buf, r + 8)?;
+                if (0xDC00..0xE000).contains(&lo) {
+                    (char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).unwrap_or('\u{FFFD}'), 12)
+                } else {
+                    ('\u{FFFD}', 6)
+                }
+            } else {
+                (char::from_u32(hi).unwrap_or('\u{FFFD}'), 6)
+            }
+        }
+        _ => return Err("bad escape in a string"),
+    };
+    let mut utf8 = [0; 4];
+    let bytes = c.encode_utf8(&mut utf8).as_bytes();
+    buf[w..w + bytes.len()].copy_from_slice(bytes);
+    Ok((read, bytes.len()))
 }
