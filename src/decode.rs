@@ -161,7 +161,7 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
-const EXPECTED: &str = "expected an object with awslogs, logEvents or events";
+const EXPECTED: &str = "expected an object with awslogs, Records, logEvents or events";
 
 /// Walks a document of a known shape: an object, or (for exports) an array of them.
 struct Document<'a, R> {
@@ -215,9 +215,13 @@ impl<R: Read> Document<'_, R> {
         let (mut message_type, mut log_group, mut events_key, mut envelope) = (None::<String>, None, None, false);
         if !self.s.empty(b'}')? {
             loop {
-                match self.s.key(&[b"awslogs", b"logEvents", b"events", b"messageType", b"logGroup"])? {
+                match self.s.key(&[b"awslogs", b"logEvents", b"events", b"messageType", b"logGroup", b"Records"])? {
                     Some(0) if self.allow_envelope => {
-                        self.awslogs()?;
+                        self.data_object("awslogs")?;
+                        envelope = true;
+                    }
+                    Some(5) if self.allow_envelope => {
+                        self.kinesis_records()?;
                         envelope = true;
                     }
                     Some(k @ (1 | 2)) => {
@@ -252,10 +256,40 @@ impl<R: Read> Document<'_, R> {
         Ok(())
     }
 
-    /// `{"data": "<base64>"}`: decoded on the spot, so only one payload is in flight at a time.
-    fn awslogs(&mut self) -> Result<(), DecodeError> {
+    /// Kinesis `Records`: each record's `kinesis.data` is one payload.
+    fn kinesis_records(&mut self) -> Result<(), DecodeError> {
+        if self.s.peek()? != Some(b'[') {
+            return Err(DecodeError::Shape("Records must be an array".into()));
+        }
+        self.s.expect(b'[')?;
+        if self.s.empty(b']')? {
+            return Ok(());
+        }
+        loop {
+            self.s.expect(b'{')?;
+            if !self.s.empty(b'}')? {
+                loop {
+                    if self.s.key(&[b"kinesis"])? == Some(0) {
+                        self.data_object("kinesis")?;
+                    } else {
+                        self.s.value()?;
+                    }
+                    if !self.s.more(b'}')? {
+                        break;
+                    }
+                }
+            }
+            if !self.s.more(b']')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// `{"data": "<base64>"}` (`awslogs`, or a Kinesis record's `kinesis`): decoded on the spot, so
+    /// only one payload is in flight at a time.
+    fn data_object(&mut self, name: &str) -> Result<(), DecodeError> {
         if self.s.peek()? != Some(b'{') {
-            return Err(DecodeError::Shape("awslogs must be an object with a data string".into()));
+            return Err(DecodeError::Shape(format!("{name} must be an object with a data string")));
         }
         self.s.expect(b'{')?;
         let mut seen = false;
@@ -277,7 +311,7 @@ impl<R: Read> Document<'_, R> {
         if seen {
             Ok(())
         } else {
-            Err(DecodeError::Shape("awslogs has no data".into()))
+            Err(DecodeError::Shape(format!("{name} has no data")))
         }
     }
 

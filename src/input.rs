@@ -7,8 +7,9 @@ use crate::time::parse_iso8601;
 use std::io::{self, BufRead, BufReader, Read};
 
 /// Keys that mark a JSON document (rather than a file of JSON access-log lines).
-const DOCUMENT_KEYS: [&str; 9] = [
+const DOCUMENT_KEYS: [&str; 10] = [
     "awslogs",
+    "Records",
     "messageType",
     "owner",
     "logGroup",

@@ -70,6 +70,7 @@ fn every_input_shape_gives_the_reference() {
         ("insights.csv", csv.into_inner().unwrap()),
         ("plain.log", plain.into_bytes()),
         ("event.json.gz", gzip(reference_event().as_bytes())),
+        ("kinesis.json", kinesis_event(&[support::payload("g", half_a), support::payload("g", half_b)]).into_bytes()),
     ];
     for (name, content) in inputs {
         let p = file(&dir, name, &content);

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""`make demo`: the function, locally, against a local AWS emulator; no AWS account, no Docker.
+
+Starts moto + the CBOR translator (tests/emulator/serve.py), creates the alert topic, runs the
+`bootstrap` function under `cargo lambda watch` with its environment pointing at the emulator,
+invokes it with each sample event in events/, then prints the alerts SNS received and the window
+metrics CloudWatch holds. Everything stops at the end.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+
+import boto3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+EVENTS = ["ok", "elevated", "high", "recovered", "control", "http-api", "kinesis"]
+NAMESPACE = "ApiGateway4xx"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise SystemExit(f"nothing listening on port {port} after {seconds}s")
+
+
+def main():
+    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
+    emulator = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/serve.py")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    urls = json.loads(emulator.stdout.readline())
+    print(f"emulator: moto at {urls['moto']}, translator at {urls['endpoint']}")
+    creds = dict(region_name="us-east-1", aws_access_key_id="demo", aws_secret_access_key="demo")
+    sns = boto3.client("sns", endpoint_url=urls["moto"], **creds)
+    topic = sns.create_topic(Name="apigw-4xx-alerts")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="oncall@example.com")
+    port = free_port()
+    fn_env = {
+        "AWS_ENDPOINT_URL": urls["endpoint"], "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
+        "ALERT_TOPIC_ARN": topic, "METRIC_NAMESPACE": NAMESPACE, "WINDOW_MINUTES": "5",
+        "RUST_LOG": "info",
+    }
+    watch = subprocess.Popen(
+        ["cargo", "lambda", "watch", "--bin", "bootstrap", "--ignore-changes", "--invoke-address", "127.0.0.1",
+         "--invoke-port", str(port), "--env-var", ",".join(f"{k}={v}" for k, v in fn_env.items())],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(ROOT, "target", "demo-function.log"), "w"))
+    try:
+        wait_for_port(port, 600)
+        print(f"function: cargo lambda watch on 127.0.0.1:{port} (log: target/demo-function.log)\n")
+        for name in EVENTS:
+            path = os.path.join(ROOT, "events", f"{name}.json")
+            out = subprocess.run(
+                ["cargo", "lambda", "invoke", "bootstrap", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
+                 "--data-file", path, "--output-format", "json"],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+            try:
+                result = json.dumps(json.loads(out.stdout), separators=(",", ":"))
+            except ValueError:
+                result = (out.stdout + out.stderr).strip()
+            print(f"invoke events/{name}.json -> {result}")
+        data = json.load(urllib.request.urlopen(urls["moto"] + "/moto-api/data.json"))
+        sent = [n for t in data["sns"]["Topic"] if t["arn"] == topic for n in t["sent_notifications"]]
+        print(f"\n=== {len(sent)} alerts published to {topic} ===")
+        for _, message, subject, attrs, _ in sent:
+            print(f"\nSubject: {subject}\nAttributes: " +
+                  ", ".join(f"{k}={v['Value']}" for k, v in attrs.items()) + f"\n\n{message}\n" + "-" * 72)
+        cw = boto3.client("cloudwatch", endpoint_url=urls["moto"], **creds)
+        print("\n=== window metrics (namespace %s, Sum per 5 min) ===" % NAMESPACE)
+        for group in ["/aws/apigateway/demo-api-access", "/aws/apigateway/demo-http-api-access"]:
+            queries = [{"Id": f"m{i}", "MetricStat": {"Metric": {"Namespace": NAMESPACE, "MetricName": m,
+                        "Dimensions": [{"Name": "LogGroup", "Value": group}]}, "Period": 300, "Stat": "Sum"}}
+                       for i, m in enumerate(["Requests", "ClientErrors", "UnparsedLines"])]
+            r = cw.get_metric_data(MetricDataQueries=queries, StartTime=datetime(2025, 11, 24, 15, 55, tzinfo=timezone.utc),
+                                   EndTime=datetime(2025, 11, 24, 16, 30, tzinfo=timezone.utc))
+            rows = {}
+            for res, name in zip(r["MetricDataResults"], ["Requests", "ClientErrors", "UnparsedLines"]):
+                for t, v in zip(res["Timestamps"], res["Values"]):
+                    rows.setdefault(t, {})[name] = int(v)
+            print(f"\n{group}")
+            print(f"  {'window (UTC)':<22}{'Requests':>10}{'4xx':>8}{'rate':>8}{'unparsed':>10}")
+            for t in sorted(rows):
+                v = rows[t]
+                rate = 100 * v.get("ClientErrors", 0) / v["Requests"] if v.get("Requests") else 0
+                print(f"  {t.astimezone(timezone.utc):%Y-%m-%d %H:%M}      {v.get('Requests', 0):>10,}"
+                      f"{v.get('ClientErrors', 0):>8,}{rate:>7.1f}%{v.get('UnparsedLines', 0):>10,}")
+    finally:
+        watch.terminate()
+        try:
+            watch.wait(10)
+        except subprocess.TimeoutExpired:
+            watch.kill()
+        emulator.stdin.close()
+        emulator.wait(10)
+
+
+if __name__ == "__main__":
+    main()
