@@ -19,7 +19,8 @@ import boto3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
-EVENTS = ["ok", "elevated", "high", "recovered", "control", "http-api", "kinesis"]
+DEFAULT_EVENTS = ["ok", "elevated", "high", "recovered", "control", "http-api", "kinesis"]
+EVENTS = os.environ.get("DEMO_EVENTS", "").split() or [f"events/{name}.json" for name in DEFAULT_EVENTS]
 NAMESPACE = "ApiGateway4xx"
 
 
@@ -54,17 +55,18 @@ def main():
         "AWS_ENDPOINT_URL": urls["endpoint"], "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
         "ALERT_TOPIC_ARN": topic, "METRIC_NAMESPACE": NAMESPACE, "WINDOW_MINUTES": "5",
-        "RUST_LOG": "info",
+        "RUST_LOG": "info", "AWS_LAMBDA_LOG_FORMAT": "JSON",
     }
+    log = open(os.path.join(ROOT, "target", "demo-function.log"), "w")
     watch = subprocess.Popen(
         ["cargo", "lambda", "watch", "--bin", "bootstrap", "--ignore-changes", "--invoke-address", "127.0.0.1",
          "--invoke-port", str(port), "--env-var", ",".join(f"{k}={v}" for k, v in fn_env.items())],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(ROOT, "target", "demo-function.log"), "w"))
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, 600)
         print(f"function: cargo lambda watch on 127.0.0.1:{port} (log: target/demo-function.log)\n")
         for name in EVENTS:
-            path = os.path.join(ROOT, "events", f"{name}.json")
+            path = os.path.join(ROOT, name)
             out = subprocess.run(
                 ["cargo", "lambda", "invoke", "bootstrap", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
                  "--data-file", path, "--output-format", "json"],
@@ -73,7 +75,7 @@ def main():
                 result = json.dumps(json.loads(out.stdout), separators=(",", ":"))
             except ValueError:
                 result = (out.stdout + out.stderr).strip()
-            print(f"invoke events/{name}.json -> {result}")
+            print(f"invoke {name} -> {result}")
         data = json.load(urllib.request.urlopen(urls["moto"] + "/moto-api/data.json"))
         sent = [n for t in data["sns"]["Topic"] if t["arn"] == topic for n in t["sent_notifications"]]
         print(f"\n=== {len(sent)} alerts published to {topic} ===")

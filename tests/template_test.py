@@ -1,0 +1,141 @@
+"""Properties of template.yaml that must not regress: checked on the template as SAM translates it
+(the CloudFormation that would be deployed), offline. Run by `make test`."""
+import copy
+import json
+import unittest
+import os
+from pathlib import Path
+
+from cfnlint.decode import decode_str
+from samtranslator.translator.transform import transform
+
+ROOT = Path(__file__).resolve().parent.parent
+# The translator needs a region for pseudo parameters; nothing is called.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+class NoManagedPolicies:
+    """SAM asks IAM for managed-policy ARNs only when a template names one; this one names none."""
+
+    def load(self):
+        return {}
+
+
+def translated():
+    template, problems = decode_str((ROOT / "template.yaml").read_text())
+    assert not problems, problems
+    params = {"LogGroupNames": ["/aws/apigateway/a", "/aws/apigateway/b"]}
+    packaged = copy.deepcopy(template)
+    # As `sam package` would leave it: the code in S3.
+    packaged["Resources"]["Function"]["Properties"]["CodeUri"] = "s3://artifacts/apigw-4xx.zip"
+    return template, transform(packaged, params, NoManagedPolicies())
+
+
+TEMPLATE, OUT = translated()
+RESOURCES = OUT["Resources"]
+
+
+def of_type(kind):
+    return {name: r for name, r in RESOURCES.items() if r["Type"] == kind}
+
+
+def statements():
+    role = RESOURCES["FunctionRole"]["Properties"]
+    for policy in role.get("Policies", []):
+        yield from policy["PolicyDocument"]["Statement"]
+
+
+class FunctionTest(unittest.TestCase):
+    def test_runtime_and_build(self):
+        fn = RESOURCES["Function"]["Properties"]
+        self.assertEqual(fn["Runtime"], "provided.al2023")
+        self.assertEqual(fn["Handler"], "bootstrap")
+        self.assertEqual(fn["Architectures"], ["arm64"])
+        self.assertEqual(TEMPLATE["Resources"]["Function"]["Metadata"]["BuildMethod"], "rust-cargolambda")
+        self.assertEqual(fn["LoggingConfig"]["LogFormat"], "JSON")
+        self.assertEqual(fn["ReservedConcurrentExecutions"], {"Ref": "ReservedConcurrency"})
+        self.assertEqual(TEMPLATE["Parameters"]["ReservedConcurrency"]["Default"], 1)
+        self.assertEqual(TEMPLATE["Parameters"]["MemorySize"]["Default"], 128)
+
+    def test_no_managed_policies_only_scoped_statements(self):
+        role = RESOURCES["FunctionRole"]["Properties"]
+        managed = [json.dumps(a) for a in role.get("ManagedPolicyArns", [])]
+        self.assertTrue(all("AWSLambdaBasicExecutionRole" in a for a in managed), managed)
+        seen = {}
+        for st in statements():
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            for action in actions:
+                self.assertNotIn("*", action.split(":")[1].replace("GenerateDataKey*", "GenerateDataKey"), st)
+                seen[action] = st
+        self.assertEqual(
+            set(seen),
+            {"cloudwatch:PutMetricData", "cloudwatch:GetMetricData", "sns:Publish", "sqs:SendMessage",
+             "kms:Decrypt", "kms:GenerateDataKey*"},
+        )
+        put = seen["cloudwatch:PutMetricData"]
+        self.assertEqual(put["Condition"], {"StringEquals": {"cloudwatch:namespace": {"Ref": "MetricNamespace"}}})
+        self.assertEqual(seen["sns:Publish"]["Resource"], {"Ref": "AlertTopic"})
+        self.assertEqual(seen["sqs:SendMessage"]["Resource"], {"Fn::GetAtt": ["FailureQueue", "Arn"]})
+        self.assertEqual(seen["kms:Decrypt"]["Resource"], {"Fn::GetAtt": ["AlertKey", "Arn"]})
+        wildcard = [st for st in statements() if st["Resource"] == "*"]
+        self.assertEqual(sorted(json.dumps(st["Action"]) for st in wildcard),
+                         ['"cloudwatch:GetMetricData"', '"cloudwatch:PutMetricData"'])
+
+    def test_failed_batches_are_kept(self):
+        cfg = next(iter(of_type("AWS::Lambda::EventInvokeConfig").values()))["Properties"]
+        self.assertEqual(cfg["MaximumRetryAttempts"], 2)
+        self.assertEqual(cfg["DestinationConfig"]["OnFailure"]["Destination"], {"Fn::GetAtt": ["FailureQueue", "Arn"]})
+        queue = RESOURCES["FailureQueue"]["Properties"]
+        self.assertEqual(queue["MessageRetentionPeriod"], 1209600)
+        self.assertTrue(queue["SqsManagedSseEnabled"])
+
+
+class WatchedGroupsTest(unittest.TestCase):
+    def test_one_filter_and_scoped_permission_per_slot(self):
+        filters = of_type("AWS::Logs::SubscriptionFilter")
+        permissions = of_type("AWS::Lambda::Permission")
+        self.assertEqual(len(filters), 10)
+        self.assertEqual(len(permissions), 10)
+        for name, p in permissions.items():
+            props = p["Properties"]
+            self.assertEqual(props["Principal"], "logs.amazonaws.com", name)
+            self.assertEqual(props["SourceAccount"], {"Ref": "AWS::AccountId"}, name)
+            self.assertIn("log-group:${Group}:*", json.dumps(props["SourceArn"]), name)
+            self.assertTrue(p.get("Condition", "").startswith("WatchGroup"), name)
+        for name, f in filters.items():
+            self.assertEqual(f["Properties"]["FilterPattern"], "", name)
+            self.assertEqual(f["Properties"]["DestinationArn"], {"Fn::GetAtt": ["Function", "Arn"]}, name)
+
+    def test_unused_slots_are_conditional(self):
+        for i in range(10):
+            self.assertIn(f"WatchGroup{i}", OUT["Conditions"])
+
+
+class AlertsTest(unittest.TestCase):
+    def test_topic_encrypted_and_policy_scoped(self):
+        topic = RESOURCES["AlertTopic"]["Properties"]
+        self.assertEqual(topic["KmsMasterKeyId"], {"Ref": "AlertKey"})
+        policy = RESOURCES["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        allow = [s for s in policy if s["Effect"] == "Allow"]
+        self.assertTrue(all("aws:SourceAccount" in json.dumps(s.get("Condition")) for s in allow))
+        self.assertTrue(RESOURCES["AlertEmailSubscription"]["Condition"] == "HasEmail")
+
+    def test_the_watcher_is_watched(self):
+        alarms = of_type("AWS::CloudWatch::Alarm")
+        metrics = {a["Properties"].get("MetricName") for a in alarms.values()}
+        self.assertTrue({"Errors", "Throttles", "ApproximateNumberOfMessagesVisible"} <= metrics)
+        self.assertEqual(len([n for n in alarms if n.startswith("UnparsedAlarm")]), 10)
+        for name, a in alarms.items():
+            self.assertEqual(a["Properties"]["AlarmActions"], [{"Ref": "AlertTopic"}], name)
+
+    def test_dashboard_rate_and_levels(self):
+        body = json.dumps(RESOURCES["Dashboard"]["Properties"]["DashboardBody"])
+        self.assertIn("100*SUM(c4)/SUM(req)", body)
+        self.assertIn("ELEVATED", body)
+        self.assertIn("HIGH", body)
+        self.assertIn("StatusCode", body)
+        self.assertIn("AlertsPublished", body)
+
+
+if __name__ == "__main__":
+    unittest.main()
