@@ -9,10 +9,12 @@ pub mod access_log;
 pub mod alert;
 pub mod alerting;
 pub mod analysis;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
 pub mod decode;
 pub mod finding;
+#[cfg(feature = "aws")]
 pub mod handler;
 pub mod input;
 pub mod metrics;
