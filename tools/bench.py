@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Whole-process benchmarks (`make bench` runs them after criterion). Prints markdown tables.
+
+1. The same subscription event, side by side: apigw-4xx analyze, the yardsticks in ../shared/bench
+   (python_peer.py, the floor), and the naive Rust path (examples/naive.rs). Median wall time of
+   interleaved runs, peak RSS from wait4.
+2. A generated 1 GB create-export-task file, streamed: MB/s and peak RSS.
+3. The function (release `bootstrap`) under a minimal local Lambda Runtime API, against the emulator:
+   init time, per-invocation latency, AWS calls and peak RSS, for OK and crossing batches.
+"""
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "bench")
+WORK = os.path.join(ROOT, "target", "bench")
+RUNS = int(os.environ.get("BENCH_RUNS", "9"))
+
+
+def sh(cmd, **kw):
+    subprocess.run(cmd, check=True, cwd=ROOT, **kw)
+
+
+def measure(cmd):
+    """Wall seconds and peak RSS (MB) of one run, output discarded."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"{cmd} exited with {status}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def build():
+    os.makedirs(WORK, exist_ok=True)
+    floor_src = os.path.join(WORK, "floor")
+    if not os.path.exists(floor_src):
+        shutil.copytree(os.path.join(SHARED, "floor"), floor_src)
+        for d, _, files in os.walk(floor_src):
+            os.chmod(d, 0o755)
+            for f in files:
+                os.chmod(os.path.join(d, f), 0o644)
+    sh(["cargo", "build", "--release", "--quiet", "--manifest-path", os.path.join(floor_src, "Cargo.toml"),
+        "--target-dir", os.path.join(WORK, "floor-target")])
+    sh(["cargo", "build", "--release", "--quiet", "--bin", "apigw-4xx", "--bin", "bootstrap", "--example", "naive"])
+
+
+def events(n):
+    path = os.path.join(WORK, f"event-{n}.json")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            subprocess.run([sys.executable, os.path.join(SHARED, "gen_batch.py"), str(n)], stdout=f,
+                           stderr=subprocess.DEVNULL, check=True)
+    return path
+
+
+def side_by_side():
+    rel = os.path.join(ROOT, "target", "release")
+    tools = [
+        ("apigw-4xx analyze", lambda p: [os.path.join(rel, "apigw-4xx"), "analyze", p]),
+        ("floor (base64+gunzip+memmem)", lambda p: [os.path.join(WORK, "floor-target", "release", "floor"), p]),
+        ("naive Rust (aws_lambda_events + serde_json per line)", lambda p: [os.path.join(rel, "examples", "naive"), p]),
+        ("python_peer.py", lambda p: [sys.executable, os.path.join(SHARED, "python_peer.py"), p]),
+    ]
+    rows = []
+    for n in (10_000, 100_000):
+        path = events(n)
+        times = {name: [] for name, _ in tools}
+        rss = {name: 0.0 for name, _ in tools}
+        for i in range(RUNS + 1):
+            for name, cmd in tools:
+                wall, peak = measure(cmd(path))
+                if i:  # the first round warms the page cache
+                    times[name].append(wall)
+                rss[name] = max(rss[name], peak)
+        floor = statistics.median(times[tools[1][0]])
+        for name, _ in tools:
+            med = statistics.median(times[name])
+            rows.append((f"{n:,}", name, f"{med * 1000:.1f}", f"{med / floor:.2f}x", f"{rss[name]:.1f}"))
+    print("\n### Same subscription event, whole process (median of %d runs)\n" % RUNS)
+    print("| events | program | time (ms) | vs floor | peak RSS (MB) |\n|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+def export_1gb():
+    path = os.path.join(WORK, "export-1g.log")
+    target = 1 << 30
+    if not os.path.exists(path) or os.path.getsize(path) < target:
+        lines = []
+        for i in range(25_000):
+            status = (200, 200, 200, 201, 400, 403, 404, 429)[i % 8]
+            t = 1764000000 + i // 10
+            lines.append(f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t))}.{i % 1000:03d}Z "
+                         f'{{"requestId":"{i:08x}-0000-4000-8000-000000000000","ip":"203.0.113.{i % 256}",'
+                         f'"caller":"-","user":"-","requestTime":"24/Nov/2025:16:00:00 +0000","httpMethod":"GET",'
+                         f'"resourcePath":"/v1/items/{{id}}","status":"{status}","protocol":"HTTP/1.1",'
+                         f'"responseLength":"{i % 900}"}}\n')
+        chunk = "".join(lines).encode()
+        with open(path, "wb") as f:
+            written = 0
+            while written < target:
+                f.write(chunk)
+                written += len(chunk)
+    size = os.path.getsize(path)
+    cmd = [os.path.join(ROOT, "target", "release", "apigw-4xx"), "analyze", "--window", "5", path]
+    measure(cmd)
+    runs = [measure(cmd) for _ in range(3)]
+    wall = statistics.median(r[0] for r in runs)
+    print("\n### 1 GB create-export-task file, streamed (median of 3)\n")
+    print("| size | time (s) | throughput (MB/s) | peak RSS (MB) |\n|---|---|---|---|")
+    print(f"| {size / 1e9:.2f} GB | {wall:.2f} | {size / 1e6 / wall:.0f} | {max(r[1] for r in runs):.1f} |")
+
+
+class RuntimeApi(BaseHTTPRequestHandler):
+    """The Lambda Runtime API, minimally: hands out queued events, records responses."""
+    protocol_version = "HTTP/1.1"
+    queue = []
+    results = []
+    first_poll = None
+    cond = threading.Condition()
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        with self.cond:
+            if RuntimeApi.first_poll is None:
+                RuntimeApi.first_poll = time.perf_counter()
+                self.cond.notify_all()
+            while not self.queue:
+                self.cond.wait()
+            body = self.queue.pop(0)
+            RuntimeApi.sent = time.perf_counter()
+        self.send_response(200)
+        for k, v in [("Lambda-Runtime-Aws-Request-Id", f"req-{len(self.results)}"),
+                     ("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000)),
+                     ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:apigw-4xx"),
+                     ("Content-Type", "application/json"), ("Content-Length", str(len(body)))]:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.cond:
+            RuntimeApi.results.append((time.perf_counter() - RuntimeApi.sent, self.path.endswith("/error"), body))
+            self.cond.notify_all()
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # the function's last poll is cut off when it is stopped
+
+
+def invoke(body):
+    with RuntimeApi.cond:
+        n = len(RuntimeApi.results)
+        RuntimeApi.queue.append(body)
+        RuntimeApi.cond.notify_all()
+        while len(RuntimeApi.results) == n:
+            RuntimeApi.cond.wait()
+        return RuntimeApi.results[-1]
+
+
+def rss_hwm(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM"):
+                return int(line.split()[1]) / 1024
+
+
+def function():
+    sys.path.insert(0, ROOT)
+    emulator = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "emulator", "serve.py")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    urls = json.loads(emulator.stdout.readline())
+    import boto3
+    sns = boto3.client("sns", endpoint_url=urls["moto"], region_name="us-east-1",
+                       aws_access_key_id="bench", aws_secret_access_key="bench")
+    topic = sns.create_topic(Name="bench")["TopicArn"]
+    api = QuietServer(("127.0.0.1", 0), RuntimeApi)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{api.server_address[1]}",
+               AWS_ENDPOINT_URL=urls["endpoint"], AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench",
+               AWS_SECRET_ACCESS_KEY="bench", ALERT_TOPIC_ARN=topic, AWS_LAMBDA_FUNCTION_NAME="apigw-4xx",
+               AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128", AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+               AWS_LAMBDA_LOG_FORMAT="JSON", AWS_LAMBDA_LOG_LEVEL="warn")
+    start = time.perf_counter()
+    fn = subprocess.Popen([os.path.join(ROOT, "target", "release", "bootstrap")], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = []
+    try:
+        with RuntimeApi.cond:
+            while RuntimeApi.first_poll is None:
+                RuntimeApi.cond.wait()
+        init_ms = (RuntimeApi.first_poll - start) * 1000
+        gen = os.path.join(SHARED, "gen_batch.py")
+
+        def batch(n, seed, group, ok=False):
+            raw = subprocess.run([sys.executable, gen, str(n), str(seed)], capture_output=True, check=True).stdout
+            event = json.loads(raw)
+            # gen_batch.py's log group, renamed so each row has windows of its own.
+            import base64, gzip
+            inner = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+            inner["logGroup"] = group
+            if ok:  # keep one 4xx in twenty: an OK window
+                for i, e in enumerate(inner["logEvents"]):
+                    if i % 20:
+                        e["message"] = e["message"].replace('"status": "4', '"status": "2')
+            now_ms = int(time.time() * 1000) // 300_000 * 300_000 - 3_600_000
+            for i, e in enumerate(inner["logEvents"]):
+                e["timestamp"] = now_ms + i * 250_000 // max(n, 1)
+            data = base64.b64encode(gzip.compress(json.dumps(inner).encode(), 6)).decode()
+            return json.dumps({"awslogs": {"data": data}}).encode()
+
+        cases = [
+            ("10k events, OK window", batch(10_000, 3, "/bench/ok", ok=True)),
+            ("10k events, crossing (first batch of a HIGH window)", batch(10_000, 1, "/bench/crossing")),
+            ("10k events, same window again (no new alert)", None),
+            ("1k events, crossing", batch(1_000, 2, "/bench/small")),
+            ("100k events, crossing", batch(100_000, 4, "/bench/large")),
+        ]
+        first = True
+        for name, body in cases:
+            body = body or cases[1][1]
+            latency, failed, response = invoke(body)
+            summary = json.loads(response) if not failed else {"error": response.decode()[:200]}
+            rows.append((name + (" (cold: first invocation)" if first else ""), f"{latency * 1000:.0f}",
+                         str(summary.get("aws_calls", "-")), str(summary.get("alerts", "-")),
+                         f"{rss_hwm(fn.pid):.1f}"))
+            first = False
+    finally:
+        fn.terminate()
+        fn.wait(10)
+        api.shutdown()
+        emulator.stdin.close()
+        emulator.wait(10)
+    print("\n### The function (release bootstrap, local Runtime API, moto behind the CBOR translator)\n")
+    print(f"Init (process start to first poll, SDK clients built): {init_ms:.1f} ms\n")
+    print("| invocation | latency (ms) | AWS calls | alerts | peak RSS so far (MB) |\n|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    which = sys.argv[1:] or ["side", "export", "function"]
+    build()
+    print(f"Machine: {os.cpu_count()} cores, {os.uname().sysname} {os.uname().machine}; runs: {RUNS}")
+    if "side" in which:
+        side_by_side()
+    if "export" in which:
+        export_1gb()
+    if "function" in which:
+        function()
