@@ -4,12 +4,13 @@
 # commit only small `seed-*` files, and turn any crash into a regression test.
 set -euo pipefail
 secs=${1:-20}
+targets=${2:-decode line}
 cd "$(dirname "$0")/../fuzz"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 # cargo fuzz passes -Z flags; this machine has a stable toolchain only.
 export RUSTC_BOOTSTRAP=1
 mkdir -p target
-for target in decode line; do
+for target in $targets; do
   mkdir -p "corpus/$target"
   log="target/fuzz-$target.log"
   if ! cargo fuzz run --sanitizer address "$target" "corpus/$target" -- \

@@ -5,6 +5,9 @@
 
 use super::{record, AccessRecord};
 
+/// Deeper than any access-log template nests: refuse rather than recurse without bound.
+const MAX_DEPTH: u8 = 8;
+
 const STATUS_KEYS: [&str; 5] = ["status", "statusCode", "httpStatus", "status_code", "httpStatusCode"];
 const METHOD_KEYS: [&str; 3] = ["httpMethod", "method", "http_method"];
 const ROUTE_KEYS: [&str; 3] = ["resourcePath", "resource_path", "route"];
@@ -75,6 +78,9 @@ impl<'a> Scanner<'a> {
     }
 
     fn array(&mut self, depth: u8) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
         self.i += 1;
         if self.eat(b']') {
             return Some(());
@@ -106,8 +112,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn object(&mut self, depth: u8, parent: Option<&str>, f: &mut Fields<'a>) -> Option<()> {
-        // Deeper than any access-log template nests: refuse rather than recurse without bound.
-        if depth > 8 || !self.eat(b'{') {
+        if depth > MAX_DEPTH || !self.eat(b'{') {
             return None;
         }
         if self.eat(b'}') {

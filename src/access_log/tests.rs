@@ -87,6 +87,24 @@ fn deep_nesting_is_refused_not_recursed() {
 }
 
 #[test]
+fn deep_arrays_are_refused_not_recursed() {
+    let deep = format!("{{\"status\":\"403\",\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(parse_detected(&deep), Line::Unparsed);
+    assert_eq!(status(r#"{"status":"403","a":[[1,[2]],{"b":[3]}]}"#), Some(403), "shallow arrays are fine");
+}
+
+/// Inputs the fuzzer found crashing, kept as regression tests (fuzz/regressions/line).
+#[test]
+fn fuzz_regressions() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/line");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let line = String::from_utf8_lossy(&bytes);
+        let _ = parse_detected(&line);
+    }
+}
+
+#[test]
 fn template_compiles_and_parses_exactly() {
     let t = Template::compile(
         r#"{"id":"$context.requestId","verb":"$context.httpMethod","path":"$context.resourcePath","code":$context.status,"type":"$context.error.responseType"}"#,
