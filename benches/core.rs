@@ -46,7 +46,12 @@ fn parse(c: &mut Criterion) {
         let lines: Vec<String> = (0..1000).map(|i| line(format, i, if i % 3 == 0 { 403 } else { 200 })).collect();
         g.throughput(Throughput::Elements(lines.len() as u64));
         g.bench_function(format!("{format:?}"), |b| {
-            b.iter(|| lines.iter().filter(|l| matches!(parse_detected(black_box(l)), apigw_4xx::access_log::Line::Request(_))).count())
+            b.iter(|| {
+                lines
+                    .iter()
+                    .filter(|l| matches!(parse_detected(black_box(l)), apigw_4xx::access_log::Line::Request(_)))
+                    .count()
+            })
         });
     }
     let template = Template::compile(
@@ -56,13 +61,19 @@ fn parse(c: &mut Criterion) {
     let lines: Vec<String> = (0..1000).map(|i| line(Format::ConsoleJson, i, 403)).collect();
     g.throughput(Throughput::Elements(lines.len() as u64));
     g.bench_function("ConsoleJson, compiled template", |b| {
-        b.iter(|| lines.iter().filter(|l| matches!(template.parse(black_box(l)), apigw_4xx::access_log::Line::Request(_))).count())
+        b.iter(|| {
+            lines
+                .iter()
+                .filter(|l| matches!(template.parse(black_box(l)), apigw_4xx::access_log::Line::Request(_)))
+                .count()
+        })
     });
     g.finish();
 }
 
 fn tally(c: &mut Criterion) {
-    let lines: Vec<String> = (0..10_000).map(|i| line(Format::ConsoleJson, i, [200, 403, 404, 400][i as usize % 4])).collect();
+    let lines: Vec<String> =
+        (0..10_000).map(|i| line(Format::ConsoleJson, i, [200, 403, 404, 400][i as usize % 4])).collect();
     let mut g = c.benchmark_group("tally");
     g.throughput(Throughput::Elements(lines.len() as u64));
     g.bench_function("10k lines, 5-min windows", |b| {

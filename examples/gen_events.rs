@@ -3,7 +3,7 @@
 //!
 //! Timeline, one log group, 5-minute windows from 2025-11-24T16:00Z: `ok` (16:00), `elevated`
 //! (16:05), `high` (16:10, the reference example's mix), `recovered` (16:15), plus a control message,
-//! an HTTP API batch and a Kinesis event for another log group.
+//! an HTTP API batch and a Kinesis event (CLF lines, throttling), each for a log group of its own.
 
 #[path = "../tests/support/mod.rs"]
 #[allow(dead_code)]
@@ -31,7 +31,13 @@ fn main() -> std::io::Result<()> {
         ("recovered.json", rest(&[(200, 980), (404, 20)], 15)),
         ("control.json", control_event()),
         ("http-api.json", subscription_event(&http)),
-        ("kinesis.json", kinesis_event(&[http.clone()])),
+        (
+            "kinesis.json",
+            kinesis_event(&[payload(
+                "/aws/apigateway/demo-kinesis-access",
+                &events(Format::Clf, &statuses(&[(200, 400), (429, 80), (403, 20)]), at(20), 100),
+            )]),
+        ),
     ];
     for (name, body) in files {
         std::fs::write(format!("{dir}/{name}"), body + "\n")?;

@@ -20,6 +20,12 @@ use tokio::sync::Mutex;
 
 /// Windows remembered by a warm container, beyond which the oldest are forgotten.
 const MEMORY_WINDOWS: usize = 4096;
+/// Batches a warm container remembers, to recognise a re-delivered one.
+const MEMORY_BATCHES: usize = 1024;
+/// CloudWatch accepts metric timestamps up to two weeks back (a day's margin kept)…
+const OLDEST_ACCEPTED_MS: i64 = 13 * 24 * 3_600_000;
+/// …and up to two hours ahead (ten minutes' margin kept).
+const NEWEST_ACCEPTED_MS: i64 = 110 * 60_000;
 
 /// The invocation payload: a CloudWatch Logs subscription event, or a Kinesis Data Streams event
 /// whose records carry the same gzip'd payloads.
@@ -104,6 +110,11 @@ pub struct Summary {
     pub unparsed: u64,
     /// Events without a timestamp (counted in no window).
     pub untimed: u64,
+    /// Requests and unparsed lines timestamped where CloudWatch accepts no metrics (over two weeks
+    /// old, or ahead of the clock): logged, not counted.
+    pub out_of_range: u64,
+    /// The batch was delivered before (same data) and already counted by this container.
+    pub duplicate: bool,
     /// Control messages ignored.
     pub control_messages: u64,
     /// Windows touched.
@@ -122,6 +133,7 @@ pub struct Function<M, A> {
     metrics: M,
     alerts: A,
     memory: Mutex<BTreeMap<WindowKey, WindowState>>,
+    batches: Mutex<std::collections::VecDeque<u64>>,
 }
 
 impl<M: MetricsStore, A: AlertSink> Function<M, A> {
@@ -134,14 +146,14 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
             fields.status = key("status").unwrap_or(fields.status);
             fields.route = key("resourcePath").or_else(|| key("routeKey")).unwrap_or(fields.route);
         }
-        Function { config, plan, fields, metrics, alerts, memory: Mutex::new(BTreeMap::new()) }
+        Function { config, plan, fields, metrics, alerts, memory: Mutex::default(), batches: Mutex::default() }
     }
 
     /// The same function (configuration and memory) over another metrics store: a warm container
     /// whose next call meets different AWS behaviour, for fault tests.
     pub fn with_metrics<N: MetricsStore>(self, metrics: N) -> Function<N, A> {
-        let Function { config, plan, fields, alerts, memory, .. } = self;
-        Function { config, plan, fields, metrics, alerts, memory }
+        let Function { config, plan, fields, alerts, memory, batches, .. } = self;
+        Function { config, plan, fields, metrics, alerts, memory, batches }
     }
 
     /// Handles one invocation.
@@ -155,11 +167,24 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
             }
             (None, None) => return Err(HandlerError::Shape),
         };
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            data.hash(&mut h);
+            h.finish()
+        };
+        if self.batches.lock().await.contains(&fingerprint) {
+            return Ok(Summary { duplicate: true, ..Summary::default() });
+        }
         for d in data {
             decode_data(d, c.limits, &mut analyzer)?;
         }
         let mut summary =
             Summary { events: analyzer.events, control_messages: analyzer.control_messages, ..Summary::default() };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as EpochMillis);
+        let accepted = now - OLDEST_ACCEPTED_MS..now + NEWEST_ACCEPTED_MS;
 
         // Per minute for the metrics, per window for the decisions.
         let mut datums: Vec<Datum> = Vec::new();
@@ -170,6 +195,11 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
             summary.unparsed += tally.overall.unparsed;
             summary.untimed += tally.untimed;
             for (minute, counts) in &tally.buckets {
+                if !accepted.contains(minute) {
+                    summary.out_of_range += counts.requests() + counts.unparsed;
+                    tracing::warn!(log_group = %group, minute, "events outside the range CloudWatch accepts: not counted");
+                    continue;
+                }
                 datums.extend(self.plan.count_datums(group, *minute, counts));
                 let window = (group.clone(), window_start(*minute, c.window_minutes));
                 batch.entry(window).or_default().add(&self.plan.totals(counts));
@@ -177,6 +207,7 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
         }
         summary.windows = batch.len();
         if batch.is_empty() {
+            self.remember_batch(fingerprint).await;
             return Ok(summary);
         }
 
@@ -219,7 +250,18 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
         while memory.len() > MEMORY_WINDOWS {
             memory.pop_first();
         }
+        drop(memory);
+        self.remember_batch(fingerprint).await;
         Ok(summary)
+    }
+
+    /// Records a counted batch, so that a re-delivery to this container is not counted again.
+    async fn remember_batch(&self, fingerprint: u64) {
+        let mut batches = self.batches.lock().await;
+        batches.push_back(fingerprint);
+        if batches.len() > MEMORY_BATCHES {
+            batches.pop_front();
+        }
     }
 
     /// What is stored for the touched windows and the ones just before them (one GetMetricData call,

@@ -266,3 +266,55 @@ fn bad_input_fails_with_one_line_naming_file_and_problem() {
         .failure()
         .stderr(predicate::str::contains("must be below"));
 }
+
+/// The rows of docs/robustness.md that the CLI answers (the decode-stage rows are above).
+#[test]
+fn robustness_table_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    // Gzip bomb: 2 GiB of inner data in ~2 MB, stopped at the 64 MiB cap.
+    let bomb = gzip_bomb_data(256);
+    assert!(bomb.len() < 4 << 20, "{}", bomb.len());
+    let p = file(&dir, "bomb.json", format!(r#"{{"awslogs":{{"data":"{bomb}"}}}}"#).as_bytes());
+    let out = cli().arg("analyze").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exceeds the cap of 67108864 bytes"));
+
+    // A 300 KB line: unparsed when junk, parsed when it is a valid line with a huge field.
+    let junk = "x".repeat(300 * 1024);
+    let huge = format!(r#"{{"requestId":"r","status":"403","userAgent":"{junk}"}}"#);
+    let v = json_of(
+        &["--min-requests", "1"],
+        &format!("[{},{}]", event_with_message("g", &junk), event_with_message("g", &huge)),
+    );
+    assert_eq!(
+        (v["requests"].as_u64(), v["client_errors"].as_u64(), v["unparsed"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
+
+    // Binary junk: counted as unparsed lines, never as requests, never a crash.
+    let mut junk_bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    junk_bytes.retain(|b| *b != b'{' && *b != b'[' && *b != 0x1f);
+    let p = file(&dir, "junk.bin", &junk_bytes);
+    let out = cli().args(["analyze", "--json"]).arg(&p).output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["requests"], 0);
+    assert!(v["unparsed"].as_u64().unwrap() > 0);
+
+    // Status `-`, `abc`, `999`: unparsed.
+    let lines = ["-", "abc", "999"].map(|s| format!(r#"{{"requestId":"r","status":"{s}"}}"#)).join("\n");
+    let v = json_of(&[], &lines);
+    assert_eq!((v["requests"].as_u64(), v["unparsed"].as_u64()), (Some(0), Some(3)));
+
+    // Empty logEvents: nothing counted, not an error.
+    let empty = subscription_event(&payload("g", &[]));
+    let v = json_of(&[], &empty);
+    assert_eq!((v["requests"].as_u64(), v["severity"].as_str()), (Some(0), Some("INSUFFICIENT_DATA")));
+
+    // Deeply nested JSON: a clear shape error, no stack overflow.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let p = file(&dir, "deep.json", deep.as_bytes());
+    let out = cli().arg("analyze").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected JSON shape"));
+}

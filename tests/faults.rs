@@ -21,7 +21,7 @@ fn config() -> Config {
 }
 
 fn high_batch() -> IncomingEvent {
-    let evs = events(Format::ConsoleJson, &statuses(&[(200, 100), (403, 100)]), T0, 10);
+    let evs = events(Format::ConsoleJson, &statuses(&[(200, 100), (403, 100)]), recent_window(), 10);
     serde_json::from_str(&subscription_event(&payload("/aws/apigateway/faults", &evs))).unwrap()
 }
 

@@ -79,12 +79,6 @@ impl Env {
     }
 }
 
-/// A window start half an hour ago: recent enough for CloudWatch to accept.
-fn recent_window() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    window_start(now - 30 * 60_000, 5)
-}
-
 impl Env {
     fn event(&self, statuses: &[u16], t0: i64, step_ms: i64) -> IncomingEvent {
         let evs = events(Format::ConsoleJson, statuses, t0, step_ms);
@@ -254,4 +248,62 @@ async fn malformed_events_fail_with_the_stage() {
     assert_eq!(f.handle(&none).await.unwrap_err().error_type(), "EventShape");
     let junk = e.event(&[], recent_window(), 1);
     assert_eq!(f.handle(&junk).await.unwrap().requests, 0);
+}
+
+#[tokio::test]
+async fn redelivered_batch_is_counted_once_by_a_warm_container() {
+    let e = env("duplicate").await;
+    let f = e.function(&[]);
+    let w = recent_window();
+    let batch = e.event(&statuses(&[(200, 150), (403, 50)]), w, 10);
+    assert!(!f.handle(&batch).await.unwrap().duplicate);
+    let again = f.handle(&batch).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.aws_calls, 0);
+    assert_eq!(e.sum("Requests", None, w).await, 200.0);
+    assert_eq!(e.alerts().len(), 1);
+}
+
+#[tokio::test]
+async fn events_too_old_or_from_the_future_are_reported_not_counted() {
+    let e = env("out-of-range").await;
+    let f = e.function(&[]);
+    let w = recent_window();
+    let future = w + 4 * 3_600_000;
+    let ancient = w - 20 * 24 * 3_600_000;
+    let mut evs = events(Format::ConsoleJson, &statuses(&[(403, 50)]), future, 10);
+    evs.extend(events(Format::ConsoleJson, &statuses(&[(403, 30)]), ancient, 10));
+    evs.extend(events(Format::ConsoleJson, &statuses(&[(200, 20)]), w, 10));
+    let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &evs))).unwrap();
+    let s = f.handle(&ev).await.unwrap();
+    assert_eq!((s.requests, s.out_of_range, s.windows), (100, 80, 1));
+    assert_eq!(e.sum("Requests", None, w).await, 20.0);
+    assert_eq!(e.sum("Requests", None, window_start(future, 5)).await, 0.0);
+    assert!(e.alerts().is_empty(), "80 rejected-by-CloudWatch 4xx raise no alert");
+}
+
+/// The rows of docs/robustness.md that the function answers.
+#[tokio::test]
+async fn robustness_table_function() {
+    let e = env("robustness").await;
+    let f = e.function(&[]);
+    let ev = |s: String| -> IncomingEvent { serde_json::from_str(&s).unwrap() };
+    // Bomb: fails the invocation (retry, then the failure queue); nothing counted.
+    let bomb = ev(format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, gzip_bomb_data(256)));
+    assert_eq!(f.handle(&bomb).await.unwrap_err().error_type(), "Decode.TooLarge");
+    // A 300 KB junk line and binary junk: success, counted as UnparsedLines.
+    let junk = ev(event_with_message(&e.group, &"x".repeat(300 * 1024)));
+    let s = f.handle(&junk).await.unwrap();
+    assert_eq!((s.requests, s.unparsed), (0, 1));
+    let binary = ev(event_with_message(&e.group, "\u{0}\u{1}\u{fffd}\u{7f}{\"status\u{0}"));
+    assert_eq!(f.handle(&binary).await.unwrap().unparsed, 1);
+    assert_eq!(e.sum("UnparsedLines", None, recent_window()).await, 2.0);
+    // Empty logEvents: success, no AWS call.
+    let empty = ev(subscription_event(&payload(&e.group, &[])));
+    assert_eq!(f.handle(&empty).await.unwrap().aws_calls, 0);
+    // Not JSON inside: Decode.Json.
+    let not_json = ev(format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, apigw_4xx::decode::encode_data(b"<html>")));
+    assert_eq!(f.handle(&not_json).await.unwrap_err().error_type(), "Decode.Json");
+    let shape = ev(format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, apigw_4xx::decode::encode_data(b"[1]")));
+    assert_eq!(f.handle(&shape).await.unwrap_err().error_type(), "Decode.Shape");
 }

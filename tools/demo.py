@@ -6,6 +6,8 @@ Starts moto + the CBOR translator (tests/emulator/serve.py), creates the alert t
 invokes it with each sample event in events/, then prints the alerts SNS received and the window
 metrics CloudWatch holds. Everything stops at the end.
 """
+import base64
+import gzip
 import json
 import os
 import socket
@@ -13,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import boto3
 
@@ -22,6 +24,28 @@ VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 DEFAULT_EVENTS = ["ok", "elevated", "high", "recovered", "control", "http-api", "kinesis"]
 EVENTS = os.environ.get("DEMO_EVENTS", "").split() or [f"events/{name}.json" for name in DEFAULT_EVENTS]
 NAMESPACE = "ApiGateway4xx"
+# 2025-11-24T16:00:00Z: where the sample events start (examples/gen_events.rs).
+SAMPLE_START_MS = 1_764_000_000_000
+
+
+def refreshed(path):
+    """The event with its timestamps moved to the last half hour (spacing kept): CloudWatch, and so
+    the function, accepts metrics only up to two weeks back. Sample events carry fixed dates."""
+    event = json.load(open(path))
+    datas = ([event["awslogs"]] if "awslogs" in event else
+             [r["kinesis"] for r in event.get("Records", []) if "kinesis" in r])
+    payloads = [json.loads(gzip.decompress(base64.b64decode(d["data"]))) for d in datas]
+    stamps = [e["timestamp"] for p in payloads for e in p.get("logEvents", [])]
+    if stamps:
+        shift = (int(time.time() * 1000) - 30 * 60_000) // 300_000 * 300_000 - SAMPLE_START_MS
+        for d, p in zip(datas, payloads):
+            for e in p.get("logEvents", []):
+                e["timestamp"] += shift
+            d["data"] = base64.b64encode(gzip.compress(json.dumps(p).encode())).decode()
+    out = os.path.join(ROOT, "target", "demo-" + os.path.basename(path))
+    with open(out, "w") as f:
+        json.dump(event, f)
+    return out
 
 
 def free_port():
@@ -66,7 +90,7 @@ def main():
         wait_for_port(port, 600)
         print(f"function: cargo lambda watch on 127.0.0.1:{port} (log: target/demo-function.log)\n")
         for name in EVENTS:
-            path = os.path.join(ROOT, name)
+            path = refreshed(os.path.join(ROOT, name))
             out = subprocess.run(
                 ["cargo", "lambda", "invoke", "bootstrap", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
                  "--data-file", path, "--output-format", "json"],
@@ -84,12 +108,14 @@ def main():
                   ", ".join(f"{k}={v['Value']}" for k, v in attrs.items()) + f"\n\n{message}\n" + "-" * 72)
         cw = boto3.client("cloudwatch", endpoint_url=urls["moto"], **creds)
         print("\n=== window metrics (namespace %s, Sum per 5 min) ===" % NAMESPACE)
-        for group in ["/aws/apigateway/demo-api-access", "/aws/apigateway/demo-http-api-access"]:
+        for group in ["/aws/apigateway/demo-api-access", "/aws/apigateway/demo-http-api-access",
+                      "/aws/apigateway/demo-kinesis-access"]:
             queries = [{"Id": f"m{i}", "MetricStat": {"Metric": {"Namespace": NAMESPACE, "MetricName": m,
                         "Dimensions": [{"Name": "LogGroup", "Value": group}]}, "Period": 300, "Stat": "Sum"}}
                        for i, m in enumerate(["Requests", "ClientErrors", "UnparsedLines"])]
-            r = cw.get_metric_data(MetricDataQueries=queries, StartTime=datetime(2025, 11, 24, 15, 55, tzinfo=timezone.utc),
-                                   EndTime=datetime(2025, 11, 24, 16, 30, tzinfo=timezone.utc))
+            now = datetime.fromtimestamp(time.time() // 300 * 300, timezone.utc)
+            r = cw.get_metric_data(MetricDataQueries=queries, StartTime=now - timedelta(hours=1),
+                                   EndTime=now + timedelta(minutes=10))
             rows = {}
             for res, name in zip(r["MetricDataResults"], ["Requests", "ClientErrors", "UnparsedLines"]):
                 for t, v in zip(res["Timestamps"], res["Values"]):

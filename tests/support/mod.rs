@@ -18,6 +18,12 @@ Recommendation: Review API request validation rules and model schemas. Check aut
 /// 2025-11-24T16:00:00Z, the start of a 5-minute window.
 pub const T0: i64 = 1_764_000_000_000;
 
+/// A window start half an hour ago: recent enough for CloudWatch to accept metrics for it.
+pub fn recent_window() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    apigw_4xx::time::window_start(now - 30 * 60_000, 5)
+}
+
 /// Access-log formats the generator writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -149,3 +155,19 @@ pub fn reference_event() -> String {
 }
 
 pub mod emulator;
+
+/// `awslogs.data` of a gzip bomb: `members` concatenated gzip members of 8 MiB of spaces each
+/// (256 members: 2 GiB of inner data in about 2 MB of base64).
+pub fn gzip_bomb_data(members: usize) -> String {
+    use base64::Engine;
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&vec![b' '; 8 << 20]).expect("in memory");
+    let member = gz.finish().expect("in memory");
+    base64::engine::general_purpose::STANDARD.encode(member.repeat(members))
+}
+
+/// A subscription event for `log_group` whose one log event carries `message`.
+pub fn event_with_message(log_group: &str, message: &str) -> String {
+    subscription_event(&payload(log_group, &[(recent_window(), message.to_string())]))
+}
