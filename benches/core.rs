@@ -2,7 +2,6 @@
 //! template), tallying. `make bench` (or `cargo bench --bench core`).
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use apigw_4xx::access_log::{parse_detected, LineParser, Template};

@@ -6,7 +6,6 @@
 //! an HTTP API batch and a Kinesis event (CLF lines, throttling), each for a log group of its own.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use support::*;
