@@ -121,7 +121,7 @@ fn read_json<R: Read>(
     allow_envelope: bool,
     sink: &mut dyn EventSink,
 ) -> Result<(), DecodeError> {
-    let mut doc = Document { s: JsonStream::new(reader), sink, limits, allow_envelope, message: Vec::new() };
+    let mut doc = Document { s: JsonStream::new(reader), sink, limits, allow_envelope };
     doc.value(0)?;
     match doc.s.peek()? {
         None => Ok(()),
@@ -169,8 +169,6 @@ struct Document<'a, R> {
     sink: &'a mut dyn EventSink,
     limits: Limits,
     allow_envelope: bool,
-    /// Reused for every event's message: no allocation per event.
-    message: Vec<u8>,
 }
 
 /// serde_json's verdict on a value we parse: syntax is `Json`, a wrong type is `Shape`.
@@ -186,16 +184,7 @@ impl<R: Read> Document<'_, R> {
         match self.s.peek()? {
             Some(b'{') => self.object(),
             Some(b'[') if self.allow_envelope && depth < MAX_ARRAY_DEPTH => {
-                self.s.expect(b'[')?;
-                if self.s.empty(b']')? {
-                    return Ok(());
-                }
-                loop {
-                    self.value(depth + 1)?;
-                    if !self.s.more(b']')? {
-                        return Ok(());
-                    }
-                }
+                self.elements("an array of events", |d| d.value(depth + 1))
             }
             Some(b'[') => Err(DecodeError::Shape(format!("{EXPECTED}, found an array"))),
             Some(b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => Err(DecodeError::Shape(EXPECTED.into())),
@@ -210,36 +199,87 @@ impl<R: Read> Document<'_, R> {
         serde_json::from_slice(&self.s.bytes()[r]).map_err(parsed)
     }
 
-    fn object(&mut self) -> Result<(), DecodeError> {
+    /// Walks an object (`what` names it in errors): `field` gets the index of each key in `names`
+    /// (or `None`) and must consume its value.
+    fn fields(
+        &mut self,
+        what: &str,
+        names: &[&[u8]],
+        mut field: impl FnMut(&mut Self, Option<usize>) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        if self.s.peek()? != Some(b'{') {
+            return Err(DecodeError::Shape(format!("{what} must be an object")));
+        }
         self.s.expect(b'{')?;
-        let (mut message_type, mut log_group, mut events_key, mut envelope) = (None::<String>, None, None, false);
-        if !self.s.empty(b'}')? {
-            loop {
-                match self.s.key(&[b"awslogs", b"logEvents", b"events", b"messageType", b"logGroup", b"Records"])? {
-                    Some(0) if self.allow_envelope => {
-                        self.data_object("awslogs")?;
-                        envelope = true;
-                    }
-                    Some(5) if self.allow_envelope => {
-                        self.kinesis_records()?;
-                        envelope = true;
-                    }
-                    Some(k @ (1 | 2)) => {
-                        events_key = Some(k == 1);
-                        self.sink.begin_batch();
-                        self.events()?;
-                    }
-                    Some(3) => message_type = Some(self.parse::<String>()?),
-                    Some(4) => log_group = self.parse::<Option<String>>()?,
-                    _ => {
-                        self.s.value()?;
-                    }
-                }
-                if !self.s.more(b'}')? {
-                    break;
-                }
+        if self.s.empty(b'}')? {
+            return Ok(());
+        }
+        loop {
+            let key = self.s.key(names)?;
+            field(self, key)?;
+            if !self.s.more(b'}')? {
+                return Ok(());
             }
         }
+    }
+
+    /// Walks an array (`what` names it in errors): `element` must consume each element.
+    fn elements(
+        &mut self,
+        what: &str,
+        mut element: impl FnMut(&mut Self) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        if self.s.peek()? != Some(b'[') {
+            return Err(DecodeError::Shape(format!("{what} must be an array")));
+        }
+        self.s.expect(b'[')?;
+        if self.s.empty(b']')? {
+            return Ok(());
+        }
+        loop {
+            element(self)?;
+            if !self.s.more(b']')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Skips a value we do not read.
+    fn skip(&mut self) -> Result<(), DecodeError> {
+        self.s.value()?;
+        Ok(())
+    }
+
+    fn object(&mut self) -> Result<(), DecodeError> {
+        let (mut message_type, mut log_group, mut events_key, mut envelope) = (None::<String>, None, None, false);
+        let names: [&[u8]; 6] = [b"awslogs", b"logEvents", b"events", b"messageType", b"logGroup", b"Records"];
+        self.fields("a document", &names, |d, key| {
+            match key {
+                Some(0) if d.allow_envelope => {
+                    d.data_object("awslogs")?;
+                    envelope = true;
+                }
+                Some(5) if d.allow_envelope => {
+                    // Kinesis: each record's `kinesis.data` is one payload.
+                    d.elements("Records", |d| {
+                        d.fields("a Kinesis record", &[b"kinesis"], |d, k| match k {
+                            Some(_) => d.data_object("kinesis"),
+                            None => d.skip(),
+                        })
+                    })?;
+                    envelope = true;
+                }
+                Some(k @ (1 | 2)) => {
+                    events_key = Some(k == 1);
+                    d.sink.begin_batch();
+                    d.elements("logEvents", Self::event)?;
+                }
+                Some(3) => message_type = Some(d.parse::<String>()?),
+                Some(4) => log_group = d.parse::<Option<String>>()?,
+                _ => d.skip()?,
+            }
+            Ok(())
+        })?;
         let kind = match (events_key, message_type.as_deref()) {
             (Some(_), Some("CONTROL_MESSAGE")) => BatchKind::Control,
             (Some(true), _) => BatchKind::Data,
@@ -256,58 +296,19 @@ impl<R: Read> Document<'_, R> {
         Ok(())
     }
 
-    /// Kinesis `Records`: each record's `kinesis.data` is one payload.
-    fn kinesis_records(&mut self) -> Result<(), DecodeError> {
-        if self.s.peek()? != Some(b'[') {
-            return Err(DecodeError::Shape("Records must be an array".into()));
-        }
-        self.s.expect(b'[')?;
-        if self.s.empty(b']')? {
-            return Ok(());
-        }
-        loop {
-            self.s.expect(b'{')?;
-            if !self.s.empty(b'}')? {
-                loop {
-                    if self.s.key(&[b"kinesis"])? == Some(0) {
-                        self.data_object("kinesis")?;
-                    } else {
-                        self.s.value()?;
-                    }
-                    if !self.s.more(b'}')? {
-                        break;
-                    }
-                }
-            }
-            if !self.s.more(b']')? {
-                return Ok(());
-            }
-        }
-    }
-
     /// `{"data": "<base64>"}` (`awslogs`, or a Kinesis record's `kinesis`): decoded on the spot, so
     /// only one payload is in flight at a time.
     fn data_object(&mut self, name: &str) -> Result<(), DecodeError> {
-        if self.s.peek()? != Some(b'{') {
-            return Err(DecodeError::Shape(format!("{name} must be an object with a data string")));
-        }
-        self.s.expect(b'{')?;
         let mut seen = false;
-        if !self.s.empty(b'}')? {
-            loop {
-                if self.s.key(&[b"data"])? == Some(0) {
-                    let data: std::borrow::Cow<'_, str> = self.parse()?;
-                    let data = data.into_owned();
-                    decode_data(&data, self.limits, &mut *self.sink)?;
-                    seen = true;
-                } else {
-                    self.s.value()?;
-                }
-                if !self.s.more(b'}')? {
-                    break;
-                }
+        self.fields(name, &[b"data"], |d, key| {
+            if key.is_none() {
+                return d.skip();
             }
-        }
+            let data: std::borrow::Cow<'_, str> = d.parse()?;
+            let data = data.into_owned();
+            seen = true;
+            decode_data(&data, d.limits, &mut *d.sink)
+        })?;
         if seen {
             Ok(())
         } else {
@@ -315,67 +316,34 @@ impl<R: Read> Document<'_, R> {
         }
     }
 
-    /// `logEvents` / `events`: each element goes to the sink as soon as it is read.
-    fn events(&mut self) -> Result<(), DecodeError> {
-        if self.s.peek()? != Some(b'[') {
-            return Err(DecodeError::Shape("logEvents must be an array".into()));
-        }
-        self.s.expect(b'[')?;
-        if self.s.empty(b']')? {
-            return Ok(());
-        }
-        loop {
-            let timestamp = self.event()?;
-            let bytes = self.s.pinned().unwrap_or(&self.message);
-            match std::str::from_utf8(bytes) {
-                Ok(m) => self.sink.event(timestamp, m),
-                // Not UTF-8: kept (as an unparsed line), never dropped.
-                Err(_) => self.sink.event(timestamp, &String::from_utf8_lossy(bytes)),
-            }
-            self.s.unpin();
-            if !self.s.more(b']')? {
-                return Ok(());
-            }
-        }
-    }
-
-    /// One log event: its timestamp is returned; its message is left pinned in the stream (when it
-    /// is the last field, as CloudWatch writes it) or copied into `self.message`.
-    fn event(&mut self) -> Result<Option<EpochMillis>, DecodeError> {
-        self.message.clear();
-        if self.s.peek()? != Some(b'{') {
-            return Err(DecodeError::Shape("a log event must be an object".into()));
-        }
-        self.s.expect(b'{')?;
+    /// One log event, handed to the sink. Its message is unescaped in place in the stream's buffer
+    /// and pinned there (compaction keeps it) until the sink has seen it: no copy, no allocation.
+    fn event(&mut self) -> Result<(), DecodeError> {
         let mut timestamp = None;
-        if self.s.empty(b'}')? {
-            return Ok(None);
-        }
-        loop {
-            match self.s.key(&[b"message", b"timestamp"])? {
-                Some(0) if self.s.peek()? == Some(b'"') => {
-                    let r = self.s.string()?;
-                    self.s.pin(r);
+        self.fields("a log event", &[b"message", b"timestamp"], |d, key| {
+            match key {
+                Some(0) if d.s.peek()? == Some(b'"') => {
+                    let r = d.s.string()?;
+                    d.s.pin(r);
                 }
-                Some(0) => match self.parse::<Option<serde::de::IgnoredAny>>()? {
-                    None => {}
-                    Some(_) => return Err(DecodeError::Shape("a log event's message must be a string".into())),
-                },
-                Some(_) => timestamp = self.parse::<Option<f64>>()?.map(|t| t as EpochMillis),
-                None => {
-                    self.s.value()?;
+                Some(0) => {
+                    if d.parse::<Option<serde::de::IgnoredAny>>()?.is_some() {
+                        return Err(DecodeError::Shape("a log event's message must be a string".into()));
+                    }
                 }
+                Some(_) => timestamp = d.parse::<Option<f64>>()?.map(|t| t as EpochMillis),
+                None => d.skip()?,
             }
-            if !self.s.more(b'}')? {
-                return Ok(timestamp);
-            }
-            if let Some(m) = self.s.pinned() {
-                // Another field follows: keep the message aside rather than pin the stream long.
-                self.message.clear();
-                self.message.extend_from_slice(m);
-                self.s.unpin();
-            }
+            Ok(())
+        })?;
+        let bytes = self.s.pinned().unwrap_or_default();
+        match std::str::from_utf8(bytes) {
+            Ok(m) => self.sink.event(timestamp, m),
+            // Not UTF-8: kept (as an unparsed line), never dropped.
+            Err(_) => self.sink.event(timestamp, &String::from_utf8_lossy(bytes)),
         }
+        self.s.unpin();
+        Ok(())
     }
 }
 

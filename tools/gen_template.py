@@ -250,51 +250,7 @@ Resources:
             Type: SQS
             Destination: !GetAtt FailureQueue.Arn
 
-  FunctionErrorsAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      AlarmDescription: apigw-4xx invocations are failing (batches retry, then go to the failure queue).
-      Namespace: AWS/Lambda
-      MetricName: Errors
-      Dimensions: [{Name: FunctionName, Value: !Ref Function}]
-      Statistic: Sum
-      Period: 300
-      EvaluationPeriods: 1
-      Threshold: 1
-      ComparisonOperator: GreaterThanOrEqualToThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: [!Ref AlertTopic]
-
-  FunctionThrottlesAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      AlarmDescription: apigw-4xx is throttled (log batches wait; raise ReservedConcurrency only with care).
-      Namespace: AWS/Lambda
-      MetricName: Throttles
-      Dimensions: [{Name: FunctionName, Value: !Ref Function}]
-      Statistic: Sum
-      Period: 300
-      EvaluationPeriods: 3
-      Threshold: 1
-      ComparisonOperator: GreaterThanOrEqualToThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: [!Ref AlertTopic]
-
-  FailureQueueAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      AlarmDescription: Log batches failed every retry and wait in the failure queue (see README to replay).
-      Namespace: AWS/SQS
-      MetricName: ApproximateNumberOfMessagesVisible
-      Dimensions: [{Name: QueueName, Value: !GetAtt FailureQueue.QueueName}]
-      Statistic: Maximum
-      Period: 300
-      EvaluationPeriods: 1
-      Threshold: 1
-      ComparisonOperator: GreaterThanOrEqualToThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: [!Ref AlertTopic]
-%(slots)s
+%(ops_alarms)s%(slots)s
   Dashboard:
     Type: AWS::CloudWatch::Dashboard
     Properties:
@@ -411,9 +367,41 @@ def slot(i):
 """
 
 
+def ops_alarm(name, description, namespace, metric, dimension, statistic, periods):
+    """An alarm on the monitor itself, to the alert topic."""
+    return f"""
+  {name}:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: {description}
+      Namespace: {namespace}
+      MetricName: {metric}
+      Dimensions: [{dimension}]
+      Statistic: {statistic}
+      Period: 300
+      EvaluationPeriods: {periods}
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref AlertTopic]
+"""
+
+
+OPS_ALARMS = [
+    ("FunctionErrorsAlarm", "apigw-4xx invocations are failing (batches retry, then go to the failure queue).",
+     "AWS/Lambda", "Errors", "{Name: FunctionName, Value: !Ref Function}", "Sum", 1),
+    ("FunctionThrottlesAlarm", "apigw-4xx is throttled (log batches wait; raise ReservedConcurrency only with care).",
+     "AWS/Lambda", "Throttles", "{Name: FunctionName, Value: !Ref Function}", "Sum", 3),
+    ("FailureQueueAlarm", "Log batches failed every retry and wait in the failure queue (see README to replay).",
+     "AWS/SQS", "ApproximateNumberOfMessagesVisible", "{Name: QueueName, Value: !GetAtt FailureQueue.QueueName}",
+     "Maximum", 1),
+]
+
+
 def render():
     return (HEAD.replace("%(slots)d", str(SLOTS))
             .replace("%(conditions)s", "".join(condition(i) for i in range(SLOTS)))
+            .replace("%(ops_alarms)s", "".join(ops_alarm(*a) for a in OPS_ALARMS).lstrip("\n"))
             .replace("%(slots)s", "".join(slot(i) for i in range(SLOTS)))
             .replace("%%", "%"))
 
