@@ -25,10 +25,27 @@ enum Field {
     Other,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Segment {
-    Literal(String),
+    /// Literal text, with a precompiled (SIMD) searcher for finding where the value before it ends.
+    Literal(String, memchr::memmem::Finder<'static>),
     Var(Field, String),
+}
+
+impl PartialEq for Segment {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Segment::Literal(a, _), Segment::Literal(b, _)) => a == b,
+            (Segment::Var(f, a), Segment::Var(g, b)) => f == g && a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Segment {}
+
+fn literal(text: &str) -> Segment {
+    Segment::Literal(text.to_string(), memchr::memmem::Finder::new(text.as_bytes()).into_owned())
 }
 
 /// A compiled `$context` template.
@@ -52,7 +69,7 @@ impl Template {
         let mut rest = source;
         while let Some(at) = rest.find("$context.") {
             if at > 0 {
-                segments.push(Segment::Literal(rest[..at].to_string()));
+                segments.push(literal(&rest[..at]));
             }
             let after = &rest[at + "$context.".len()..];
             let mut len = after.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.').count();
@@ -75,7 +92,7 @@ impl Template {
             rest = &after[len..];
         }
         if !rest.is_empty() {
-            segments.push(Segment::Literal(rest.to_string()));
+            segments.push(literal(rest));
         }
         if !segments.iter().any(|s| matches!(s, Segment::Var(Field::Status, _))) {
             return Err(TemplateError::NoStatus);
@@ -87,7 +104,7 @@ impl Template {
     /// (`"status":"$context.status"` → `status`): used to write Logs Insights queries.
     pub fn json_key_of(&self, variable: &str) -> Option<&str> {
         self.segments.windows(2).find_map(|w| match w {
-            [Segment::Literal(lit), Segment::Var(_, name)] if name == variable => {
+            [Segment::Literal(lit, _), Segment::Var(_, name)] if name == variable => {
                 let before = lit.trim_end().trim_end_matches('"').trim_end().strip_suffix(':')?;
                 let before = before.trim_end().strip_suffix('"')?;
                 Some(&before[before.rfind('"')? + 1..])
@@ -106,7 +123,7 @@ impl Template {
         let mut at = 0;
         for (i, segment) in self.segments.iter().enumerate() {
             match segment {
-                Segment::Literal(lit) => {
+                Segment::Literal(lit, _) => {
                     if !line[at..].starts_with(lit.as_str()) {
                         return None;
                     }
@@ -116,8 +133,8 @@ impl Template {
                     let rest = &line[at..];
                     let len = match self.segments.get(i + 1) {
                         // The closing literal is matched from the end, so a value may contain it.
-                        Some(Segment::Literal(lit)) if i + 2 == self.segments.len() => rest.rfind(lit.as_str())?,
-                        Some(Segment::Literal(lit)) => rest.find(lit.as_str())?,
+                        Some(Segment::Literal(lit, _)) if i + 2 == self.segments.len() => rest.rfind(lit.as_str())?,
+                        Some(Segment::Literal(_, finder)) => finder.find(rest.as_bytes())?,
                         _ => rest.len(),
                     };
                     let value = &rest[..len];

@@ -40,9 +40,9 @@ pub(super) fn parse_csv(line: &str) -> Option<AccessRecord<'_>> {
 /// The console's XML: `<request id="…"> … <status>403</status> … </request>`.
 pub(super) fn parse_xml(line: &str) -> Option<AccessRecord<'_>> {
     let element = |open: &str| {
-        let start = line.find(open)? + open.len();
-        let len = line[start..].find("</")?;
-        Some(&line[start..start + len])
+        let start = memchr::memmem::find(line.as_bytes(), open.as_bytes())? + open.len();
+        let len = memchr::memchr(b'<', &line.as_bytes()[start..])?;
+        line.get(start..start + len)
     };
     record(
         element("<status>"),
