@@ -28,7 +28,7 @@ enum Field {
 #[derive(Debug, Clone)]
 enum Segment {
     /// Literal text, with a precompiled (SIMD) searcher for finding where the value before it ends.
-    Literal(String, memchr::memmem::Finder<'static>),
+    Literal(String, Box<memchr::memmem::Finder<'static>>),
     Var(Field, String),
 }
 
@@ -45,7 +45,7 @@ impl PartialEq for Segment {
 impl Eq for Segment {}
 
 fn literal(text: &str) -> Segment {
-    Segment::Literal(text.to_string(), memchr::memmem::Finder::new(text.as_bytes()).into_owned())
+    Segment::Literal(text.to_string(), Box::new(memchr::memmem::Finder::new(text.as_bytes()).into_owned()))
 }
 
 /// A compiled `$context` template.
