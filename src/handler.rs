@@ -179,33 +179,10 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
         for d in data {
             decode_data(d, c.limits, &mut analyzer)?;
         }
-        let mut summary =
-            Summary { events: analyzer.events, control_messages: analyzer.control_messages, ..Summary::default() };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as EpochMillis);
-        let accepted = now - OLDEST_ACCEPTED_MS..now + NEWEST_ACCEPTED_MS;
-
-        // Per minute for the metrics, per window for the decisions.
-        let mut datums: Vec<Datum> = Vec::new();
-        let mut batch: BTreeMap<WindowKey, Totals> = BTreeMap::new();
-        for (group, tally) in &analyzer.by_log_group {
-            summary.requests += tally.overall.requests();
-            summary.client_errors += tally.overall.client_errors();
-            summary.unparsed += tally.overall.unparsed;
-            summary.untimed += tally.untimed;
-            for (minute, counts) in &tally.buckets {
-                if !accepted.contains(minute) {
-                    summary.out_of_range += counts.requests() + counts.unparsed;
-                    tracing::warn!(log_group = %group, minute, "events outside the range CloudWatch accepts: not counted");
-                    continue;
-                }
-                datums.extend(self.plan.count_datums(group, *minute, counts));
-                let window = (group.clone(), window_start(*minute, c.window_minutes));
-                batch.entry(window).or_default().add(&self.plan.totals(counts));
-            }
-        }
-        summary.windows = batch.len();
+        let (mut summary, mut datums, batch) = self.count(&analyzer, now);
         if batch.is_empty() {
             self.remember_batch(fingerprint).await;
             return Ok(summary);
@@ -248,11 +225,41 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
             memory.insert(d.key, merged);
         }
         while memory.len() > MEMORY_WINDOWS {
-            memory.pop_first();
+            // Keys sort by log group first: find the oldest window across groups.
+            let Some(oldest) = memory.keys().min_by_key(|(_, w)| *w).cloned() else { break };
+            memory.remove(&oldest);
         }
         drop(memory);
         self.remember_batch(fingerprint).await;
         Ok(summary)
+    }
+
+    /// The batch's counts: datums per log group and minute for the metrics, totals per log group and
+    /// window for the decisions, and the summary. Minutes CloudWatch would reject are left out.
+    fn count(&self, analyzer: &Analyzer, now: EpochMillis) -> (Summary, Vec<Datum>, BTreeMap<WindowKey, Totals>) {
+        let accepted = now - OLDEST_ACCEPTED_MS..now + NEWEST_ACCEPTED_MS;
+        let mut summary =
+            Summary { events: analyzer.events, control_messages: analyzer.control_messages, ..Summary::default() };
+        let mut datums = Vec::new();
+        let mut batch: BTreeMap<WindowKey, Totals> = BTreeMap::new();
+        for (group, tally) in &analyzer.by_log_group {
+            summary.requests += tally.overall.requests();
+            summary.client_errors += tally.overall.client_errors();
+            summary.unparsed += tally.overall.unparsed;
+            summary.untimed += tally.untimed;
+            for (minute, counts) in &tally.buckets {
+                if !accepted.contains(minute) {
+                    summary.out_of_range += counts.requests() + counts.unparsed;
+                    tracing::warn!(log_group = %group, minute, "events outside the range CloudWatch accepts: not counted");
+                    continue;
+                }
+                datums.extend(self.plan.count_datums(group, *minute, counts));
+                let window = (group.clone(), window_start(*minute, self.config.window_minutes));
+                batch.entry(window).or_default().add(&self.plan.totals(counts));
+            }
+        }
+        summary.windows = batch.len();
+        (summary, datums, batch)
     }
 
     /// Records a counted batch, so that a re-delivery to this container is not counted again.
