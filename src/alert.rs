@@ -149,7 +149,7 @@ mod tests {
             t.client_errors.insert(ClientErrorCode::Status(c), n);
         }
         let key = ("/aws/apigateway/prod-access".to_string(), 1_764_000_000_000);
-        decide(&BTreeMap::from([(key, t)]), &BTreeMap::new(), &Rules::default(), 5, true).remove(0)
+        decide(&BTreeMap::from([(key, t)]), &BTreeMap::new(), &BTreeMap::new(), &Rules::default(), 5, true).remove(0)
     }
 
     #[test]

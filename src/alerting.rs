@@ -4,6 +4,7 @@
 use crate::finding::{Finding, Rules, Totals};
 use crate::metrics::WindowState;
 use crate::severity::Severity;
+use crate::tally::Evidence;
 use crate::time::EpochMillis;
 use std::collections::BTreeMap;
 
@@ -34,9 +35,11 @@ pub struct WindowDecision {
 
 /// Decides every window a batch touched. `known` holds what is known of windows so far (read from
 /// metrics, merged with this container's memory), including the windows just before them.
+/// `evidence` (per log group, from this batch: metrics keep no routes) sharpens the findings.
 pub fn decide(
     batch: &BTreeMap<WindowKey, Totals>,
     known: &BTreeMap<WindowKey, WindowState>,
+    evidence: &BTreeMap<String, BTreeMap<u16, Evidence>>,
     rules: &Rules,
     window_minutes: u32,
     notify_recovery: bool,
@@ -47,7 +50,7 @@ pub fn decide(
         .map(|(key, add)| {
             let mut state = known.get(key).cloned().unwrap_or_default();
             state.totals.add(add);
-            let finding = Finding::new(&state.totals, &BTreeMap::new(), rules);
+            let finding = Finding::new(&state.totals, evidence.get(&key.0).unwrap_or(&BTreeMap::new()), rules);
             let severity = finding.severity;
             let previous_alerted =
                 known.get(&(key.0.clone(), key.1 - width)).is_some_and(|p| p.alerted.is_some() && !p.recovered);
@@ -84,7 +87,7 @@ mod tests {
     fn one(batch: Totals, known: &[(EpochMillis, WindowState)]) -> WindowDecision {
         let key = ("/g".to_string(), 600_000);
         let known = known.iter().map(|(w, s)| (("/g".to_string(), *w), s.clone())).collect();
-        decide(&BTreeMap::from([(key, batch)]), &known, &Rules::default(), 5, true).remove(0)
+        decide(&BTreeMap::from([(key, batch)]), &known, &BTreeMap::new(), &Rules::default(), 5, true).remove(0)
     }
 
     fn state(t: Totals, alerted: Option<Severity>) -> WindowState {

@@ -189,7 +189,8 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
         }
 
         let (stored, known) = self.known_windows(&batch, &mut summary).await?;
-        let decisions = decide(&batch, &known, &c.rules, c.window_minutes, c.notify_recovery);
+        let evidence = analyzer.by_log_group.iter().map(|(g, t)| (g.clone(), t.evidence.clone())).collect();
+        let decisions = decide(&batch, &known, &evidence, &c.rules, c.window_minutes, c.notify_recovery);
 
         for d in &decisions {
             let Some(m) = message(d, &c.rules, c.window_minutes, c.alert_format, &self.fields, &c.region) else {

@@ -116,7 +116,11 @@ async fn reference_example_in_six_batches_alerts_once() {
 
     // All 15,000 in one batch: the alert body opens with the reference finding, exactly.
     let one = env("reference-one").await;
-    one.function(&[]).handle(&one.event(&all, w, 1)).await.unwrap();
+    // Lines that carry only what the reference data has (no routes or methods, so no evidence lines).
+    let minimal: IncomingEvent =
+        serde_json::from_str(&subscription_event(&payload(&one.group, &events(Format::MinimalJson, &all, w, 1))))
+            .unwrap();
+    one.function(&[]).handle(&minimal).await.unwrap();
     let body = &one.alerts()[0].message;
     assert!(body.starts_with(&format!("{REFERENCE_TEXT}\n\nWindow: ")), "{body}");
 }
@@ -306,4 +310,24 @@ async fn robustness_table_function() {
     assert_eq!(f.handle(&not_json).await.unwrap_err().error_type(), "Decode.Json");
     let shape = ev(format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, apigw_4xx::decode::encode_data(b"[1]")));
     assert_eq!(f.handle(&shape).await.unwrap_err().error_type(), "Decode.Shape");
+}
+
+#[tokio::test]
+async fn alerts_carry_the_batch_evidence() {
+    let e = env("evidence").await;
+    let f = e.function(&[]);
+    let lines: Vec<(i64, String)> = (0..200)
+        .map(|i| {
+            let (m, st) = if i % 2 == 0 { ("OPTIONS", 403) } else { ("GET", 200) };
+            (
+                recent_window() + i,
+                format!(r#"{{"requestId":"{i}","httpMethod":"{m}","resourcePath":"/v1/orders","status":"{st}"}}"#),
+            )
+        })
+        .collect();
+    let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &lines))).unwrap();
+    f.handle(&ev).await.unwrap();
+    let body = &e.alerts()[0].message;
+    assert!(body.contains("CORS preflight"), "{body}");
+    assert!(body.contains("4xx by method: OPTIONS (100)."), "{body}");
 }
