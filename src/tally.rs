@@ -187,9 +187,13 @@ impl Tally {
         }
     }
 
-    /// Counts one request.
+    /// Counts one request. Without an event timestamp, the line's own request time places it.
     pub fn add_request(&mut self, timestamp: Option<EpochMillis>, r: &AccessRecord<'_>) {
         self.overall.add_status(r.status, 1);
+        let timestamp = match timestamp {
+            None if self.bucket_minutes.is_some() => r.request_time_ms(),
+            t => t,
+        };
         if let Some(b) = self.bucket(timestamp) {
             b.add_status(r.status, 1);
         }

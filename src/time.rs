@@ -64,6 +64,25 @@ pub fn parse_iso8601(s: &str) -> Option<EpochMillis> {
     Some(((days * 24 + h) * 60 + mi - offset_min) * 60_000 + sec * 1000 + millis)
 }
 
+/// `$context.requestTime` (`25/Nov/2026:10:00:00 +0000`, the CLF date) or `$context.requestTimeEpoch`
+/// (milliseconds, or seconds when it is too small to be milliseconds), or ISO-8601.
+pub fn parse_request_time(s: &str) -> Option<EpochMillis> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i64 = s.parse().ok()?;
+        return Some(if n < 100_000_000_000 { n * 1000 } else { n });
+    }
+    let b = s.as_bytes();
+    if b.len() != 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
+        return parse_iso8601(s);
+    }
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.iter().position(|m| m.as_bytes() == &b[3..6])? + 1;
+    // Rebuilt as ISO-8601 (`2026-11-25T10:00:00+00:00`), the one parser this module has.
+    let iso = format!("{}-{month:02}-{}T{}{}:{}", &s[7..11], &s[0..2], &s[12..20], &s[21..24], &s[24..26]);
+    parse_iso8601(&iso)
+}
+
 /// `2026-11-25T10:05:00Z`.
 pub fn format_iso8601(t: EpochMillis) -> String {
     let secs = t.div_euclid(1000);
@@ -92,6 +111,18 @@ mod tests {
         assert_eq!(parse_iso8601("2025-11-24T17:00:00+01:00"), Some(t));
         for bad in ["2025-13-24T16:00:00Z", "yesterday", "2025-11-24T16:00", "2025-11-24T16:00:00Q"] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn request_times_as_api_gateway_logs_them() {
+        let t = 1_764_000_000_000;
+        assert_eq!(parse_request_time("24/Nov/2025:16:00:00 +0000"), Some(t));
+        assert_eq!(parse_request_time("24/Nov/2025:17:30:00 +0130"), Some(t));
+        assert_eq!(parse_request_time("1764000000000"), Some(t));
+        assert_eq!(parse_request_time("1764000000"), Some(t));
+        for bad in ["24/Foo/2025:16:00:00 +0000", "-", "", "24/Nov/2025"] {
+            assert_eq!(parse_request_time(bad), None, "{bad}");
         }
     }
 

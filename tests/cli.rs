@@ -318,3 +318,29 @@ fn robustness_table_cli() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected JSON shape"));
 }
+
+#[test]
+fn plain_lines_are_windowed_by_their_request_time() {
+    // No event timestamps: each format's own $context.requestTime (or requestTimeEpoch) places the line.
+    let at = |minute: u32| format!("24/Nov/2025:16:{minute:02}:00 +0000");
+    let mut lines = String::new();
+    for i in 0..100 {
+        let (minute, status) = if i < 50 { (1, 200) } else { (7, 403) };
+        let line = match i % 4 {
+            0 => format!(r#"{{"requestId":"{i}","requestTime":"{}","status":"{status}"}}"#, at(minute)),
+            1 => format!(r#"1.2.3.4 - - [{}]"GET /a HTTP/1.1" {status} 1 r{i}"#, at(minute)),
+            2 => format!("1.2.3.4,-,-,{},GET,/a,HTTP/1.1,{status},1,r{i}", at(minute)),
+            _ => format!(
+                r#"{{"requestId":"{i}","requestTimeEpoch":"{}","status":"{status}"}}"#,
+                1_764_000_000 + minute * 60
+            ),
+        };
+        lines += &line;
+        lines.push('\n');
+    }
+    let v = json_of(&["--window", "5", "--min-requests", "10"], &lines);
+    let w = v["windows"].as_array().unwrap();
+    assert_eq!(w.len(), 2, "{v}");
+    assert_eq!((w[0]["start"].as_str(), w[0]["requests"].as_u64()), (Some("2025-11-24T16:00:00Z"), Some(50)));
+    assert_eq!((w[1]["start"].as_str(), w[1]["severity"].as_str()), (Some("2025-11-24T16:05:00Z"), Some("HIGH")));
+}

@@ -3,7 +3,7 @@
 //! `"error": {"responseType": …}` is found, while a nested `status` (e.g. `integration.status`) is not
 //! taken for the response status.
 
-use super::{record, AccessRecord};
+use super::{record, AccessRecord, RawFields};
 
 /// Deeper than any access-log template nests: refuse rather than recurse without bound.
 const MAX_DEPTH: u8 = 8;
@@ -11,23 +11,15 @@ const MAX_DEPTH: u8 = 8;
 const STATUS_KEYS: [&str; 5] = ["status", "statusCode", "httpStatus", "status_code", "httpStatusCode"];
 const METHOD_KEYS: [&str; 3] = ["httpMethod", "method", "http_method"];
 const ROUTE_KEYS: [&str; 3] = ["resourcePath", "resource_path", "route"];
+const TIME_KEYS: [&str; 4] = ["requestTime", "requestTimeEpoch", "request_time", "timestamp"];
 const RESPONSE_TYPE_KEYS: [&str; 5] =
     ["errorResponseType", "error.responseType", "error_response_type", "gatewayResponseType", "responseType"];
 
-#[derive(Default)]
-struct Fields<'a> {
-    status: Option<&'a str>,
-    method: Option<&'a str>,
-    route: Option<&'a str>,
-    route_key: Option<&'a str>,
-    response_type: Option<&'a str>,
-}
-
 pub(super) fn parse(line: &str) -> Option<AccessRecord<'_>> {
-    let mut f = Fields::default();
+    let mut f = RawFields::default();
     let mut s = Scanner { b: line.as_bytes(), s: line, i: 0 };
     s.object(0, None, &mut f)?;
-    record(f.status, f.method, f.route, f.route_key, f.response_type)
+    record(f)
 }
 
 struct Scanner<'a> {
@@ -86,7 +78,7 @@ impl<'a> Scanner<'a> {
             return Some(());
         }
         loop {
-            self.value(depth, None, None, &mut Fields::default())?;
+            self.value(depth, None, None, &mut RawFields::default())?;
             if self.eat(b']') {
                 return Some(());
             }
@@ -97,7 +89,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// One value; scalars under a known key are recorded in `f`.
-    fn value(&mut self, depth: u8, parent: Option<&str>, key: Option<&'a str>, f: &mut Fields<'a>) -> Option<()> {
+    fn value(&mut self, depth: u8, parent: Option<&str>, key: Option<&'a str>, f: &mut RawFields<'a>) -> Option<()> {
         self.ws();
         let v = match self.b.get(self.i)? {
             b'"' => self.string()?,
@@ -111,7 +103,7 @@ impl<'a> Scanner<'a> {
         Some(())
     }
 
-    fn object(&mut self, depth: u8, parent: Option<&str>, f: &mut Fields<'a>) -> Option<()> {
+    fn object(&mut self, depth: u8, parent: Option<&str>, f: &mut RawFields<'a>) -> Option<()> {
         if depth > MAX_DEPTH || !self.eat(b'{') {
             return None;
         }
@@ -138,7 +130,7 @@ impl<'a> Scanner<'a> {
     }
 }
 
-fn keep<'a>(depth: u8, parent: Option<&str>, key: &str, v: &'a str, f: &mut Fields<'a>) {
+fn keep<'a>(depth: u8, parent: Option<&str>, key: &str, v: &'a str, f: &mut RawFields<'a>) {
     let slot = if depth == 0 {
         if STATUS_KEYS.contains(&key) {
             &mut f.status
@@ -150,6 +142,8 @@ fn keep<'a>(depth: u8, parent: Option<&str>, key: &str, v: &'a str, f: &mut Fiel
             &mut f.route_key
         } else if RESPONSE_TYPE_KEYS.contains(&key) {
             &mut f.response_type
+        } else if TIME_KEYS.contains(&key) {
+            &mut f.request_time
         } else {
             return;
         }

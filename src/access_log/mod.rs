@@ -23,6 +23,16 @@ pub struct AccessRecord<'a> {
     pub route: Option<&'a str>,
     /// `$context.error.responseType`, the gateway response type (`MISSING_AUTHENTICATION_TOKEN`, …).
     pub response_type: Option<&'a str>,
+    /// `$context.requestTime` (`25/Nov/2026:10:00:00 +0000`) or `$context.requestTimeEpoch`, as logged:
+    /// the event time of lines that come without one (plain exports).
+    pub request_time: Option<&'a str>,
+}
+
+impl AccessRecord<'_> {
+    /// The request time in epoch milliseconds, when the line carries a readable one.
+    pub fn request_time_ms(&self) -> Option<crate::time::EpochMillis> {
+        self.request_time.and_then(crate::time::parse_request_time)
+    }
 }
 
 /// The verdict on one line.
@@ -75,17 +85,22 @@ fn present(v: &str) -> Option<&str> {
     (!v.is_empty() && v != "-").then_some(v)
 }
 
-/// Builds the record once the status is known; `routeKey` (`GET /items/{id}`) is split into method and route.
-fn record<'a>(
-    status: Option<&str>,
+/// A line's fields as found, before validation.
+#[derive(Debug, Default, Clone, Copy)]
+struct RawFields<'a> {
+    status: Option<&'a str>,
     method: Option<&'a str>,
     route: Option<&'a str>,
     route_key: Option<&'a str>,
     response_type: Option<&'a str>,
-) -> Option<AccessRecord<'a>> {
-    let status = parse_status(status?)?;
-    let (mut method, mut route) = (method.and_then(present), route.and_then(present));
-    if let Some(key) = route_key.and_then(present) {
+    request_time: Option<&'a str>,
+}
+
+/// Builds the record once the status is known; `routeKey` (`GET /items/{id}`) is split into method and route.
+fn record(f: RawFields<'_>) -> Option<AccessRecord<'_>> {
+    let status = parse_status(f.status?)?;
+    let (mut method, mut route) = (f.method.and_then(present), f.route.and_then(present));
+    if let Some(key) = f.route_key.and_then(present) {
         match key.split_once(' ') {
             Some((m, r)) => {
                 method = method.or(present(m));
@@ -94,7 +109,13 @@ fn record<'a>(
             None => route = route.or(Some(key)),
         }
     }
-    Some(AccessRecord { status, method, route, response_type: response_type.and_then(present) })
+    Some(AccessRecord {
+        status,
+        method,
+        route,
+        response_type: f.response_type.and_then(present),
+        request_time: f.request_time.and_then(present),
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The stage's own access-log template (`$context.…` variables between literal text), compiled into
 //! an exact parser: the precise path, where detection is the convenient one.
 
-use super::{record, Line};
+use super::{record, Line, RawFields};
 use std::fmt;
 
 /// Why a template cannot be compiled.
@@ -22,6 +22,7 @@ enum Field {
     Route,
     RouteKey,
     ResponseType,
+    RequestTime,
     Other,
 }
 
@@ -86,6 +87,7 @@ impl Template {
                 "resourcePath" => Field::Route,
                 "routeKey" => Field::RouteKey,
                 "error.responseType" => Field::ResponseType,
+                "requestTime" | "requestTimeEpoch" => Field::RequestTime,
                 _ => Field::Other,
             };
             segments.push(Segment::Var(field, name.to_string()));
@@ -119,7 +121,7 @@ impl Template {
     }
 
     fn fields<'a>(&self, line: &'a str) -> Option<super::AccessRecord<'a>> {
-        let (mut status, mut method, mut route, mut route_key, mut response_type) = (None, None, None, None, None);
+        let mut f = RawFields::default();
         let mut at = 0;
         for (i, segment) in self.segments.iter().enumerate() {
             match segment {
@@ -137,22 +139,23 @@ impl Template {
                         Some(Segment::Literal(_, finder)) => finder.find(rest.as_bytes())?,
                         _ => rest.len(),
                     };
-                    let value = &rest[..len];
-                    match field {
-                        Field::Status => status = Some(value),
-                        Field::Method => method = Some(value),
-                        Field::Route => route = Some(value),
-                        Field::RouteKey => route_key = Some(value),
-                        Field::ResponseType => response_type = Some(value),
-                        Field::Other => {}
-                    }
                     at += len;
+                    let slot = match field {
+                        Field::Status => &mut f.status,
+                        Field::Method => &mut f.method,
+                        Field::Route => &mut f.route,
+                        Field::RouteKey => &mut f.route_key,
+                        Field::ResponseType => &mut f.response_type,
+                        Field::RequestTime => &mut f.request_time,
+                        Field::Other => continue,
+                    };
+                    *slot = Some(&rest[..len]);
                 }
             }
         }
         if at != line.len() {
             return None;
         }
-        record(status, method, route, route_key, response_type)
+        record(f)
     }
 }

@@ -15,7 +15,13 @@ fn console_json() {
     let Line::Request(r) = parse_detected(CONSOLE_JSON) else { panic!("not parsed") };
     assert_eq!(
         r,
-        AccessRecord { status: 403, method: Some("OPTIONS"), route: Some("/v1/orders/{id}"), response_type: None }
+        AccessRecord {
+            status: 403,
+            method: Some("OPTIONS"),
+            route: Some("/v1/orders/{id}"),
+            response_type: None,
+            request_time: Some("25/Nov/2026:10:00:00 +0000")
+        }
     );
 }
 
@@ -118,7 +124,8 @@ fn template_compiles_and_parses_exactly() {
             status: 403,
             method: Some("GET"),
             route: Some("/a/{b}"),
-            response_type: Some("INVALID_API_KEY")
+            response_type: Some("INVALID_API_KEY"),
+            request_time: None
         }
     );
     assert_eq!(t.parse(r#"{"id":"abc","verb":"GET"}"#), Line::Unparsed);

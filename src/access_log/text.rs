@@ -1,6 +1,6 @@
 //! The console's non-JSON formats (CLF, CSV, XML) and REST execution-log lines.
 
-use super::{record, AccessRecord, Line};
+use super::{record, AccessRecord, Line, RawFields};
 use crate::status::parse_status;
 
 /// CLF, current (`…]"GET /p HTTP/1.1" 403 …`) and older (`…] "GET /p HTTP/1.1" 403 …`): the status
@@ -11,7 +11,8 @@ pub(super) fn parse_clf(line: &str) -> Option<AccessRecord<'_>> {
     let mut request = line[open + 1..close].split_ascii_whitespace();
     let (method, route) = (request.next(), request.next());
     let status = line[close + 1..].split_ascii_whitespace().next();
-    record(status, method, route, None, None)
+    let request_time = line[..open].split_once('[').and_then(|(_, t)| t.split_once(']')).map(|(t, _)| t);
+    record(RawFields { status, method, route, request_time, ..RawFields::default() })
 }
 
 const METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"];
@@ -34,7 +35,8 @@ pub(super) fn parse_csv(line: &str) -> Option<AccessRecord<'_>> {
     let status_at = fields.iter().position(|f| f.starts_with("HTTP/")).map_or(7, |p| p + 1);
     let method = fields.iter().find(|f| METHODS.contains(f)).copied();
     let route = fields.iter().find(|f| f.starts_with('/')).copied();
-    record(fields.get(status_at).copied(), method, route, None, None)
+    let request_time = fields.iter().find(|f| crate::time::parse_request_time(f).is_some()).copied();
+    record(RawFields { status: fields.get(status_at).copied(), method, route, request_time, ..RawFields::default() })
 }
 
 /// The console's XML: `<request id="…"> … <status>403</status> … </request>`.
@@ -44,13 +46,14 @@ pub(super) fn parse_xml(line: &str) -> Option<AccessRecord<'_>> {
         let len = memchr::memchr(b'<', &line.as_bytes()[start..])?;
         line.get(start..start + len)
     };
-    record(
-        element("<status>"),
-        element("<httpMethod>"),
-        element("<resourcePath>"),
-        element("<routeKey>"),
-        element("<responseType>"),
-    )
+    record(RawFields {
+        status: element("<status>"),
+        method: element("<httpMethod>"),
+        route: element("<resourcePath>"),
+        route_key: element("<routeKey>"),
+        response_type: element("<responseType>"),
+        request_time: element("<requestTime>"),
+    })
 }
 
 const COMPLETED: &str = "Method completed with status: ";

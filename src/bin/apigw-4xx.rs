@@ -121,6 +121,12 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
             tally.unparsed_example.as_deref().unwrap_or_default()
         );
     }
+    if tally.untimed > 0 {
+        eprintln!(
+            "warning: {} requests carry no timestamp and no readable request time: counted overall, in no window",
+            thousands(tally.untimed)
+        );
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report.to_json())?;
