@@ -199,6 +199,8 @@ Resources:
       Architectures: [arm64]
       MemorySize: !Ref MemorySize
       Timeout: 60
+      # 1 by default: window totals are read-modify-write on CloudWatch metrics (GetMetricData, add,
+      # PutMetricData); serial invocations keep them exact and each alert single.
       ReservedConcurrentExecutions: !Ref ReservedConcurrency
       LoggingConfig:
         LogFormat: JSON
