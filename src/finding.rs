@@ -204,12 +204,10 @@ impl Finding {
         out
     }
 
-    /// The finding as the JSON object of the CLI's `--json` (windows are added by the caller).
-    pub fn to_json(&self, totals: &Totals, all_statuses: Option<&Counts>) -> FindingJson {
-        let by_status = match all_statuses {
-            Some(c) => c.iter().map(|(s, n)| (s.to_string(), n)).collect(),
-            None => totals.client_errors.iter().map(|(c, n)| (c.key(), *n)).collect(),
-        };
+    /// The finding as the JSON object of the CLI's `--json`, with every status of `counts` in
+    /// `by_status` (windows are added by the caller).
+    pub fn to_json(&self, counts: &Counts) -> FindingJson {
+        let by_status = counts.iter().map(|(s, n)| (s.to_string(), n)).collect();
         let values = |v: &ValueCounts| {
             v.top(EVIDENCE_TOP).into_iter().map(|(value, count)| Valued { value: value.to_string(), count }).collect()
         };

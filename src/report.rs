@@ -2,7 +2,7 @@
 
 use crate::finding::{thousands, Finding, FindingJson, Rules, Totals, WindowJson};
 use crate::severity::Severity;
-use crate::tally::Tally;
+use crate::tally::{Counts, Tally};
 use crate::time::{format_iso8601, EpochMillis};
 
 /// One window's finding.
@@ -12,7 +12,7 @@ pub struct WindowReport {
     pub start: EpochMillis,
     /// The window's finding.
     pub finding: Finding,
-    by_status: std::collections::BTreeMap<String, u64>,
+    counts: Counts,
 }
 
 /// Overall finding plus per-window findings.
@@ -22,26 +22,24 @@ pub struct Report {
     pub finding: Finding,
     /// Per window, ascending (empty without `--window`).
     pub windows: Vec<WindowReport>,
-    json: FindingJson,
+    counts: Counts,
     window_minutes: Option<u32>,
 }
 
 impl Report {
     /// Judges a finished tally.
     pub fn new(tally: &Tally, rules: &Rules) -> Report {
-        let totals = Totals::from(&tally.overall);
-        let finding = Finding::new(&totals, &tally.evidence, rules);
-        let json = finding.to_json(&totals, Some(&tally.overall));
+        let finding = Finding::new(&Totals::from(&tally.overall), &tally.evidence, rules);
         let windows = tally
             .buckets
             .iter()
             .map(|(start, counts)| WindowReport {
                 start: *start,
                 finding: Finding::new(&Totals::from(counts), &Default::default(), rules),
-                by_status: counts.iter().map(|(s, n)| (s.to_string(), n)).collect(),
+                counts: counts.clone(),
             })
             .collect();
-        Report { finding, windows, json, window_minutes: tally.bucket_minutes() }
+        Report { finding, windows, counts: tally.overall.clone(), window_minutes: tally.bucket_minutes() }
     }
 
     /// The most severe verdict, overall or in any window.
@@ -75,7 +73,7 @@ impl Report {
 
     /// The JSON report (the `--json` contract).
     pub fn to_json(&self) -> FindingJson {
-        let mut json = self.json.clone();
+        let mut json = self.finding.to_json(&self.counts);
         if self.window_minutes.is_some() {
             json.windows = Some(
                 self.windows
@@ -87,7 +85,7 @@ impl Report {
                         client_errors: w.finding.rate.client_errors,
                         rate: w.finding.rate.fraction(),
                         severity: w.finding.severity,
-                        by_status: w.by_status.clone(),
+                        by_status: w.counts.iter().map(|(s, n)| (s.to_string(), n)).collect(),
                         unparsed: w.finding.unparsed,
                     })
                     .collect(),
