@@ -167,6 +167,10 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
             }
             (None, None) => return Err(HandlerError::Shape),
         };
+        if data.is_empty() {
+            // `Records` of some other source (SQS, S3…): not ours to drop silently.
+            return Err(HandlerError::Shape);
+        }
         let fingerprint = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -250,6 +250,8 @@ async fn malformed_events_fail_with_the_stage() {
     assert_eq!(f.handle(&bad).await.unwrap_err().error_type(), "Decode.Base64");
     let none: IncomingEvent = serde_json::from_str(r#"{"hello":1}"#).unwrap();
     assert_eq!(f.handle(&none).await.unwrap_err().error_type(), "EventShape");
+    let sqs: IncomingEvent = serde_json::from_str(r#"{"Records":[{"messageId":"m","body":"x"}]}"#).unwrap();
+    assert_eq!(f.handle(&sqs).await.unwrap_err().error_type(), "EventShape");
     let junk = e.event(&[], recent_window(), 1);
     assert_eq!(f.handle(&junk).await.unwrap().requests, 0);
 }
@@ -330,4 +332,23 @@ async fn alerts_carry_the_batch_evidence() {
     let body = &e.alerts()[0].message;
     assert!(body.contains("CORS preflight"), "{body}");
     assert!(body.contains("4xx by method: OPTIONS (100)."), "{body}");
+}
+
+#[test]
+fn bad_configuration_fails_the_init_with_one_line() {
+    for (vars, expect) in [
+        (vec![], "ALERT_TOPIC_ARN is required but not set"),
+        (vec![("ALERT_TOPIC_ARN", "arn"), ("HIGH_PERCENT", "lots")], "HIGH_PERCENT=\\\"lots\\\""),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .env_clear()
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .envs(vars)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+        assert!(text.contains(expect), "{text}");
+    }
 }

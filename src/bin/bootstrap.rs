@@ -24,8 +24,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = match Config::from_lookup(|k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(error = %e, "configuration");
-            return Err(format!("configuration: {e}").into());
+            // One line, then a failed init: Lambda reports it and retries the cold start.
+            tracing::error!(error = %e, "invalid configuration");
+            std::process::exit(1);
         }
     };
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
