@@ -166,6 +166,25 @@ proptest! {
     }
 
     #[test]
+    fn template_formatted_lines_parse_back(
+        code in 100u16..600,
+        m in method(),
+        path in "/[a-z{}/]{1,20}",
+        id in "[a-f0-9-]{1,36}",
+        agent in "[ -~]{0,40}",
+        rtype in prop::sample::select(vec!["-", "INVALID_API_KEY", "WAF_FILTERED"]),
+    ) {
+        let t = Template::compile(
+            r#"{"id":"$context.requestId","m":"$context.httpMethod","p":"$context.resourcePath","ua":"$context.identity.userAgent","s":$context.status,"t":"$context.error.responseType"}"#,
+        ).unwrap();
+        let agent = agent.replace('"', "'");
+        let line = format!(r#"{{"id":"{id}","m":"{m}","p":"{path}","ua":"{agent}","s":{code},"t":"{rtype}"}}"#);
+        let Line::Request(r) = t.parse(&line) else { panic!("not parsed: {line}") };
+        prop_assert_eq!((r.status, r.method, r.route), (code, Some(m), Some(path.as_str())));
+        prop_assert_eq!(r.response_type, (rtype != "-").then_some(rtype));
+    }
+
+    #[test]
     fn formatted_records_parse_back(code in 100u16..600, m in method(), path in "/[a-z]{1,8}(/\\{id\\})?") {
         let json = format!(r#"{{"requestId":"r","httpMethod":"{m}","resourcePath":"{path}","status":"{code}"}}"#);
         let clf = format!(r#"1.2.3.4 - - [25/Nov/2026:10:00:00 +0000]"{m} {path} HTTP/1.1" {code} 12 r"#);
