@@ -5,6 +5,8 @@
 //! → window tallies ([`tally`]) → severity ([`severity`]) → finding ([`finding`]). The Lambda
 //! function and the `apigw-4xx` CLI are thin shells around it.
 
+#![warn(missing_docs)]
+
 pub mod access_log;
 pub mod alert;
 pub mod alerting;
