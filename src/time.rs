@@ -25,43 +25,54 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
 }
 
+/// Digits at `r` of `b` as a number, if all are digits.
+fn digits(b: &[u8], r: std::ops::Range<usize>) -> Option<i64> {
+    let part = b.get(r)?;
+    part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0i64, |a, c| a * 10 + i64::from(c - b'0')))
+}
+
+/// A UTC offset `+hhmm`, `-hhmm`, `+hh:mm` or `-hh:mm` at `at`, in minutes.
+fn offset_minutes(b: &[u8], at: usize) -> Option<i64> {
+    let sign = match b.get(at)? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let minutes_at = if b.get(at + 3) == Some(&b':') { at + 4 } else { at + 3 };
+    Some(sign * (digits(b, at + 1..at + 3)? * 60 + digits(b, minutes_at..minutes_at + 2)?))
+}
+
+/// A civil time with a UTC offset (minutes) in epoch milliseconds, if the fields are in range.
+#[allow(clippy::too_many_arguments)]
+fn civil_millis(y: i64, mo: i64, d: i64, h: i64, mi: i64, sec: i64, millis: i64, offset: i64) -> Option<EpochMillis> {
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    Some(((days_from_civil(y, mo, d) * 24 + h) * 60 + mi - offset) * 60_000 + sec * 1000 + millis)
+}
+
 /// Parses `2026-11-25T10:00:00.123Z`, `2026-11-25T10:00:00Z`, `2026-11-25 10:00:00.123` (Logs
 /// Insights) or with a `+hh:mm` offset. Returns `None` for anything else.
 pub fn parse_iso8601(s: &str) -> Option<EpochMillis> {
     let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = b.get(r)?;
-        part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0i64, |a, c| a * 10 + i64::from(c - b'0')))
-    };
+    let num = |r: std::ops::Range<usize>| digits(b, r);
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
     let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
     let mut i = 19;
     let mut millis = 0;
     if b.get(i) == Some(&b'.') {
         let start = i + 1;
         i = start + b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
-        let digits = &b[start..i.min(start + 3)];
-        millis = digits.iter().fold(0i64, |a, c| a * 10 + i64::from(c - b'0')) * 10i64.pow(3 - digits.len() as u32);
+        let frac = &b[start..i.min(start + 3)];
+        millis = frac.iter().fold(0i64, |a, c| a * 10 + i64::from(c - b'0')) * 10i64.pow(3 - frac.len() as u32);
     }
-    let offset_min = match b.get(i) {
+    let offset = match b.get(i) {
         None | Some(b'Z') => 0,
-        Some(sign @ (b'+' | b'-')) => {
-            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
-            if *sign == b'+' {
-                oh * 60 + om
-            } else {
-                -(oh * 60 + om)
-            }
-        }
-        _ => return None,
+        Some(_) => offset_minutes(b, i)?,
     };
-    let days = days_from_civil(y, mo, d);
-    Some(((days * 24 + h) * 60 + mi - offset_min) * 60_000 + sec * 1000 + millis)
+    civil_millis(y, mo, d, h, mi, sec, millis, offset)
 }
 
 /// `$context.requestTime` (`25/Nov/2026:10:00:00 +0000`, the CLF date) or `$context.requestTimeEpoch`
@@ -76,11 +87,14 @@ pub fn parse_request_time(s: &str) -> Option<EpochMillis> {
     if b.len() != 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
         return parse_iso8601(s);
     }
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = MONTHS.iter().position(|m| m.as_bytes() == &b[3..6])? + 1;
-    // Rebuilt as ISO-8601 (`2026-11-25T10:00:00+00:00`), the one parser this module has.
-    let iso = format!("{}-{month:02}-{}T{}{}:{}", &s[7..11], &s[0..2], &s[12..20], &s[21..24], &s[24..26]);
-    parse_iso8601(&iso)
+    const MONTHS: [&[u8]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    let month = MONTHS.iter().position(|m| *m == &b[3..6])? as i64 + 1;
+    if b[14] != b':' || b[17] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| digits(b, r);
+    civil_millis(num(7..11)?, month, num(0..2)?, num(12..14)?, num(15..17)?, num(18..20)?, 0, offset_minutes(b, 21)?)
 }
 
 /// `2026-11-25T10:05:00Z`.
