@@ -21,28 +21,13 @@ pub struct AlertMessage {
     pub attributes: Vec<(&'static str, String)>,
 }
 
-/// Field names used in the Logs Insights query: the stage's JSON keys when known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryFields {
-    /// The key holding `$context.status`.
-    pub status: String,
-    /// The key holding the route (`resourcePath` or `routeKey`).
-    pub route: String,
-}
-
-impl Default for QueryFields {
-    fn default() -> Self {
-        QueryFields { status: "status".into(), route: "resourcePath".into() }
-    }
-}
-
 /// Builds the message for a decision that has an action (`None` otherwise).
 pub fn message(
     d: &WindowDecision,
     rules: &Rules,
     window_minutes: u32,
     format: AlertFormat,
-    fields: &QueryFields,
+    query: &str,
     region: &str,
 ) -> Option<AlertMessage> {
     let action = d.action?;
@@ -53,7 +38,6 @@ pub fn message(
         Action::Recovery => crate::metrics::RECOVERED,
     };
     let subject = subject(level, &d.finding.rate.percent_text(), group, window_minutes);
-    let query = insights_query(fields);
     let console = console_link(region, group);
     let mut finding = d.finding.to_text(rules);
     if action == Action::Recovery {
@@ -71,7 +55,7 @@ pub fn message(
             format_iso8601(start),
             format_iso8601(end)
         ),
-        AlertFormat::Chat => chat(&subject, &finding, &context, &query, &console, level, group, start),
+        AlertFormat::Chat => chat(&subject, &finding, &context, query, &console, level, group, start),
     };
     Some(AlertMessage { subject, body, attributes: vec![("severity", level.to_string()), ("logGroup", group.clone())] })
 }
@@ -86,14 +70,6 @@ pub fn subject(level: &str, rate: &str, log_group: &str, window_minutes: u32) ->
     let group =
         if clean.len() <= room { clean } else { format!("...{}", &clean[clean.len() - room.saturating_sub(3)..]) };
     format!("{head}{group}{tail}")
-}
-
-fn insights_query(f: &QueryFields) -> String {
-    format!(
-        "fields @timestamp, {s}, {r}\n| filter {s} >= 400 and {s} <= 499\n| stats count(*) as requests by {s}, {r}\n| sort requests desc\n| limit 50",
-        s = f.status,
-        r = f.route
-    )
 }
 
 fn console_link(region: &str, log_group: &str) -> String {
@@ -154,20 +130,34 @@ mod tests {
 
     #[test]
     fn text_alert_carries_the_reference_finding() {
-        let m = message(&decision(), &Rules::default(), 5, AlertFormat::Text, &QueryFields::default(), "eu-west-1")
-            .unwrap();
+        let m = message(
+            &decision(),
+            &Rules::default(),
+            5,
+            AlertFormat::Text,
+            &crate::insights::query(&Default::default(), None),
+            "eu-west-1",
+        )
+        .unwrap();
         assert_eq!(m.subject, "HIGH: 31.2% 4xx on /aws/apigateway/prod-access (5 min)");
         assert!(m.body.starts_with("HIGH Elevated Client Error Rate (4xx)\n\n31.2% of API Gateway requests"));
         assert!(m.body.contains("Window: 2025-11-24T16:00:00Z to 2025-11-24T16:05:00Z (UTC, 5 min)"));
-        assert!(m.body.contains("| filter status >= 400 and status <= 499"));
+        assert!(m.body.contains("| filter code >= 400 and code <= 499"));
         assert!(m.body.contains("https://eu-west-1.console.aws.amazon.com/"));
         assert_eq!(m.attributes, vec![("severity", "HIGH".into()), ("logGroup", "/aws/apigateway/prod-access".into())]);
     }
 
     #[test]
     fn chat_alert_is_a_custom_notification() {
-        let m = message(&decision(), &Rules::default(), 5, AlertFormat::Chat, &QueryFields::default(), "us-east-1")
-            .unwrap();
+        let m = message(
+            &decision(),
+            &Rules::default(),
+            5,
+            AlertFormat::Chat,
+            &crate::insights::query(&Default::default(), None),
+            "us-east-1",
+        )
+        .unwrap();
         let v: serde_json::Value = serde_json::from_str(&m.body).unwrap();
         assert_eq!((v["version"].as_str(), v["source"].as_str()), (Some("1.0"), Some("custom")));
         assert_eq!(v["content"]["textType"], "client-markdown");

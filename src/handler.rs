@@ -5,7 +5,7 @@
 //! publish or put fails the invocation before anything is counted. So Lambda's retry never loses an
 //! alert and never double-counts (alerts are at-least-once, counts exactly-once per success).
 
-use crate::alert::{message, QueryFields};
+use crate::alert::message;
 use crate::alerting::{decide, WindowKey};
 use crate::analysis::Analyzer;
 use crate::aws::{AlertSink, AwsError, MetricsStore};
@@ -129,7 +129,6 @@ pub struct Summary {
 pub struct Function<M, A> {
     config: Config,
     plan: MetricPlan,
-    fields: QueryFields,
     metrics: M,
     alerts: A,
     memory: Mutex<BTreeMap<WindowKey, WindowState>>,
@@ -140,20 +139,14 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
     /// A function over the given edges.
     pub fn new(config: Config, metrics: M, alerts: A) -> Self {
         let plan = MetricPlan::new(&config.tracked);
-        let mut fields = QueryFields::default();
-        if let crate::access_log::LineParser::Template(t) = &config.parser {
-            let key = |v: &str| t.json_key_of(v).map(str::to_string);
-            fields.status = key("status").unwrap_or(fields.status);
-            fields.route = key("resourcePath").or_else(|| key("routeKey")).unwrap_or(fields.route);
-        }
-        Function { config, plan, fields, metrics, alerts, memory: Mutex::default(), batches: Mutex::default() }
+        Function { config, plan, metrics, alerts, memory: Mutex::default(), batches: Mutex::default() }
     }
 
     /// The same function (configuration and memory) over another metrics store: a warm container
     /// whose next call meets different AWS behaviour, for fault tests.
     pub fn with_metrics<N: MetricsStore>(self, metrics: N) -> Function<N, A> {
-        let Function { config, plan, fields, alerts, memory, batches, .. } = self;
-        Function { config, plan, fields, metrics, alerts, memory, batches }
+        let Function { config, plan, alerts, memory, batches, .. } = self;
+        Function { config, plan, metrics, alerts, memory, batches }
     }
 
     /// Handles one invocation.
@@ -197,7 +190,9 @@ impl<M: MetricsStore, A: AlertSink> Function<M, A> {
         let decisions = decide(&batch, &known, &evidence, &c.rules, c.window_minutes, c.notify_recovery);
 
         for d in &decisions {
-            let Some(m) = message(d, &c.rules, c.window_minutes, c.alert_format, &self.fields, &c.region) else {
+            let shape = analyzer.by_log_group.get(&d.key.0).and_then(|t| t.shape);
+            let query = crate::insights::query(&c.parser, shape);
+            let Some(m) = message(d, &c.rules, c.window_minutes, c.alert_format, &query, &c.region) else {
                 continue;
             };
             summary.aws_calls += 1;

@@ -19,6 +19,7 @@ pub mod finding;
 #[cfg(feature = "aws")]
 pub mod handler;
 pub mod input;
+pub mod insights;
 pub mod metrics;
 pub mod recommendation;
 pub mod report;

@@ -1,7 +1,7 @@
 //! Counting: requests by status, unparsed lines, and for 4xx the methods, routes and gateway response
 //! types that explain them; overall and per time bucket (a tumbling window, or a minute for metrics).
 
-use crate::access_log::{AccessRecord, Line, LineParser};
+use crate::access_log::{AccessRecord, Line, LineParser, LineShape};
 use crate::status::is_client_error;
 use crate::time::{window_start, EpochMillis};
 use std::collections::{BTreeMap, HashMap};
@@ -154,6 +154,8 @@ pub struct Tally {
     pub not_requests: u64,
     /// The first unparsed line (truncated), to show the user what did not match.
     pub unparsed_example: Option<String>,
+    /// The detected format of the first request line: how a Logs Insights query must read them.
+    pub shape: Option<LineShape>,
     bucket_minutes: Option<u32>,
     current: Option<(EpochMillis, Counts)>,
 }
@@ -168,6 +170,7 @@ impl Tally {
             untimed: 0,
             not_requests: 0,
             unparsed_example: None,
+            shape: None,
             bucket_minutes,
             current: None,
         }
@@ -181,7 +184,12 @@ impl Tally {
     /// Parses one log line with `parser` and counts it.
     pub fn add_line(&mut self, parser: &LineParser, timestamp: Option<EpochMillis>, line: &str) {
         match parser.parse(line) {
-            Line::Request(r) => self.add_request(timestamp, &r),
+            Line::Request(r) => {
+                if self.shape.is_none() {
+                    self.shape = LineShape::of(line);
+                }
+                self.add_request(timestamp, &r);
+            }
             Line::NotARequest => self.not_requests += 1,
             Line::Unparsed => self.add_unparsed(timestamp, line),
         }
@@ -268,6 +276,7 @@ impl Tally {
         if self.unparsed_example.is_none() {
             self.unparsed_example = other.unparsed_example;
         }
+        self.shape = self.shape.or(other.shape);
     }
 }
 
@@ -294,6 +303,7 @@ mod tests {
         assert_eq!(t.evidence[&403].methods.get("OPTIONS"), 1);
         assert_eq!(t.evidence[&404].routes.top(1), vec![("/old", 1)]);
         assert_eq!(t.unparsed_example.as_deref(), Some("garbage"));
+        assert_eq!(t.shape, Some(LineShape::Json), "from the first request line");
     }
 
     #[test]

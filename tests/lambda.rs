@@ -240,6 +240,28 @@ async fn kinesis_http_api_and_chat_format() {
     let chat: serde_json::Value = serde_json::from_str(&alerts[0].message).unwrap();
     assert_eq!(chat["source"], "custom");
     assert!(chat["content"]["description"].as_str().unwrap().contains("The high 404 count"));
+    assert!(chat["content"]["description"].as_str().unwrap().contains("coalesce(resourcePath, routeKey) as route"));
+}
+
+#[tokio::test]
+async fn the_alert_query_reads_the_log_groups_own_format() {
+    let e = env("clf-query").await;
+    let f = e.function(&[]);
+    let lines = events(Format::Clf, &statuses(&[(200, 60), (403, 40)]), recent_window(), 10);
+    let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &lines))).unwrap();
+    f.handle(&ev).await.unwrap();
+    let body = &e.alerts()[0].message;
+    assert!(body.contains(r#"parse @message /"(?<method>[A-Z]+) (?<route>\S+)"#), "CLF needs a parse: {body}");
+
+    let e = env("template-query").await;
+    let f = e.function(&[("ACCESS_LOG_FORMAT", r#"{"id":"$context.requestId","code":"$context.status"}"#)]);
+    let lines: Vec<(i64, String)> = (0..100)
+        .map(|i| (recent_window() + i, format!(r#"{{"id":"{i}","code":"{}"}}"#, 200 + 200 * (i % 2))))
+        .collect();
+    let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &lines))).unwrap();
+    f.handle(&ev).await.unwrap();
+    let body = &e.alerts()[0].message;
+    assert!(body.contains("fields @timestamp, code\n| filter code >= 400"), "the template's keys: {body}");
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ mod json;
 mod template;
 mod text;
 
-pub use template::{Template, TemplateError};
+pub use template::{Template, TemplateError, TemplatePart};
 
 use crate::status::parse_status;
 
@@ -77,6 +77,35 @@ pub fn parse_detected(line: &str) -> Line<'_> {
         None => None,
     };
     found.map_or(Line::Unparsed, Line::Request)
+}
+
+/// The format of a line, as detection tells it: what a Logs Insights query must parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineShape {
+    /// A JSON object (the console's JSON, HTTP API JSON, renamed keys).
+    Json,
+    /// The console's CLF, current or older.
+    Clf,
+    /// The console's CSV.
+    Csv,
+    /// The console's XML.
+    Xml,
+    /// A REST execution-log line.
+    Execution,
+}
+
+impl LineShape {
+    /// The shape of a line that [`parse_detected`] reads as a request (`None` for an empty line).
+    pub fn of(line: &str) -> Option<LineShape> {
+        let line = line.trim();
+        Some(match *line.as_bytes().first()? {
+            b'{' => LineShape::Json,
+            b'<' => LineShape::Xml,
+            b'(' => LineShape::Execution,
+            _ if text::parse_clf(line).is_some() => LineShape::Clf,
+            _ => LineShape::Csv,
+        })
+    }
 }
 
 /// A value of `-` (API Gateway's "no value") or an empty one is absent.

@@ -49,6 +49,19 @@ fn literal(text: &str) -> Segment {
     Segment::Literal(text.to_string(), Box::new(memchr::memmem::Finder::new(text.as_bytes()).into_owned()))
 }
 
+/// One piece of a template, for code that rewrites it (the Logs Insights query of an alert).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplatePart<'a> {
+    /// Literal text.
+    Literal(&'a str),
+    /// `$context.status`.
+    Status,
+    /// `$context.resourcePath` or `$context.routeKey`.
+    Route,
+    /// Any other variable.
+    Other,
+}
+
 /// A compiled `$context` template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
@@ -112,6 +125,16 @@ impl Template {
                 Some(&before[before.rfind('"')? + 1..])
             }
             _ => None,
+        })
+    }
+
+    /// The template's pieces in order.
+    pub fn parts(&self) -> impl Iterator<Item = TemplatePart<'_>> {
+        self.segments.iter().map(|s| match s {
+            Segment::Literal(text, _) => TemplatePart::Literal(text),
+            Segment::Var(Field::Status, _) => TemplatePart::Status,
+            Segment::Var(Field::Route | Field::RouteKey, _) => TemplatePart::Route,
+            Segment::Var(..) => TemplatePart::Other,
         })
     }
 
