@@ -128,17 +128,14 @@ mod tests {
         decide(&BTreeMap::from([(key, t)]), &BTreeMap::new(), &BTreeMap::new(), &Rules::default(), 5, true).remove(0)
     }
 
+    fn reference_alert(format: AlertFormat, region: &str) -> AlertMessage {
+        let query = crate::insights::query(&Default::default(), None);
+        message(&decision(), &Rules::default(), 5, format, &query, region).unwrap()
+    }
+
     #[test]
     fn text_alert_carries_the_reference_finding() {
-        let m = message(
-            &decision(),
-            &Rules::default(),
-            5,
-            AlertFormat::Text,
-            &crate::insights::query(&Default::default(), None),
-            "eu-west-1",
-        )
-        .unwrap();
+        let m = reference_alert(AlertFormat::Text, "eu-west-1");
         assert_eq!(m.subject, "HIGH: 31.2% 4xx on /aws/apigateway/prod-access (5 min)");
         assert!(m.body.starts_with("HIGH Elevated Client Error Rate (4xx)\n\n31.2% of API Gateway requests"));
         assert!(m.body.contains("Window: 2025-11-24T16:00:00Z to 2025-11-24T16:05:00Z (UTC, 5 min)"));
@@ -149,15 +146,7 @@ mod tests {
 
     #[test]
     fn chat_alert_is_a_custom_notification() {
-        let m = message(
-            &decision(),
-            &Rules::default(),
-            5,
-            AlertFormat::Chat,
-            &crate::insights::query(&Default::default(), None),
-            "us-east-1",
-        )
-        .unwrap();
+        let m = reference_alert(AlertFormat::Chat, "us-east-1");
         let v: serde_json::Value = serde_json::from_str(&m.body).unwrap();
         assert_eq!((v["version"].as_str(), v["source"].as_str()), (Some("1.0"), Some("custom")));
         assert_eq!(v["content"]["textType"], "client-markdown");
