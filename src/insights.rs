@@ -3,39 +3,45 @@
 //! CLF, CSV, XML and execution-log lines need a `parse` command, or the query finds nothing. The
 //! stage's template, when configured, says exactly how a line is written, so it wins over detection.
 
-use crate::access_log::{LineParser, LineShape, Template, TemplatePart};
+use crate::access_log::{LineParser, LineShape, Template, TemplatePart, ROUTE_KEYS, STATUS_KEYS};
 
 /// The query for lines read by `parser`; `shape` is the detected format of the batch's lines (JSON
-/// when unknown). Every form names the status `code` and the route `route`.
+/// when unknown). Every form names the status `code` and the route `resource`.
 pub fn query(parser: &LineParser, shape: Option<LineShape>) -> String {
     let (head, has_route) = match parser {
         LineParser::Template(t) => from_template(t),
         LineParser::Auto => {
             let shape = shape.unwrap_or(LineShape::Json);
-            (from_shape(shape).to_string(), shape != LineShape::Execution)
+            (from_shape(shape), shape != LineShape::Execution)
         }
     };
-    let by = if has_route { "code, route" } else { "code" };
+    let by = if has_route { "code, resource" } else { "code" };
     format!(
         "{head}\n| filter code >= 400 and code <= 499\n| stats count(*) as requests by {by}\n| sort requests desc\n| limit 50"
     )
 }
 
-/// The first command of the query for a detected format: the console's examples, and the usual
-/// renamed JSON keys.
-fn from_shape(shape: LineShape) -> &'static str {
-    match shape {
+/// The first command of the query for a detected format: the console's examples, and for JSON
+/// every key the line parser reads as the status or the route.
+fn from_shape(shape: LineShape) -> String {
+    let command = match shape {
         LineShape::Json => {
-            "fields @timestamp, coalesce(status, statusCode, httpStatus, status_code) as code, coalesce(resourcePath, routeKey) as route"
+            let routes = [&ROUTE_KEYS[..], &["routeKey"]].concat();
+            return format!(
+                "fields @timestamp, coalesce({}) as code, coalesce({}) as resource",
+                STATUS_KEYS.join(", "),
+                routes.join(", ")
+            );
         }
-        LineShape::Clf => r#"parse @message /"(?<method>[A-Z]+) (?<route>\S+)[^"]*" (?<code>\d{3}) /"#,
-        LineShape::Csv => r"parse @message /,(?<method>[A-Z]+),(?<route>\/[^,]*),HTTP\/[^,]*,(?<code>\d{3}),/",
+        LineShape::Clf => r#"parse @message /"(?<method>[A-Z]+) (?<resource>\S+)[^"]*" (?<code>\d{3}) /"#,
+        LineShape::Csv => r"parse @message /,(?<method>[A-Z]+),(?<resource>\/[^,]*),HTTP\/[^,]*,(?<code>\d{3}),/",
         LineShape::Xml => {
             r"parse @message /<status>(?<code>\d{3})<\/status>/
-| parse @message /<resourcePath>(?<route>[^<]*)<\/resourcePath>/"
+| parse @message /<resourcePath>(?<resource>[^<]*)<\/resourcePath>/"
         }
         LineShape::Execution => r"parse @message /Method completed with status: (?<code>\d{3})/",
-    }
+    };
+    command.to_string()
 }
 
 /// The first command of the query for the stage's template (its own JSON keys, or a regex that
@@ -45,7 +51,9 @@ fn from_template(t: &Template) -> (String, bool) {
         let alias = |key: &str, name: &str| if key == name { key.to_string() } else { format!("{key} as {name}") };
         let route = t.json_key_of("resourcePath").or_else(|| t.json_key_of("routeKey"));
         return match route {
-            Some(route) => (format!("fields @timestamp, {}, {}", alias(status, "code"), alias(route, "route")), true),
+            Some(route) => {
+                (format!("fields @timestamp, {}, {}", alias(status, "code"), alias(route, "resource")), true)
+            }
             None => (format!("fields @timestamp, {}", alias(status, "code")), false),
         };
     }
@@ -59,7 +67,7 @@ fn from_template(t: &Template) -> (String, bool) {
             TemplatePart::Status => regex.push_str(r"(?<code>\d{3})"),
             TemplatePart::Route if !route_seen => {
                 route_seen = true;
-                regex.push_str(if last { "(?<route>.*)" } else { "(?<route>.*?)" });
+                regex.push_str(if last { "(?<resource>.*)" } else { "(?<resource>.*?)" });
             }
             _ => regex.push_str(if last { ".*" } else { ".*?" }),
         }
@@ -89,7 +97,7 @@ mod tests {
     fn each_detected_format_gets_a_query_that_reads_it() {
         let json = query(&LineParser::Auto, None);
         assert!(json.starts_with("fields @timestamp, coalesce(status, statusCode"), "{json}");
-        assert!(json.contains("| stats count(*) as requests by code, route"), "{json}");
+        assert!(json.contains("| stats count(*) as requests by code, resource"), "{json}");
         let clf = query(&LineParser::Auto, Some(LineShape::Clf));
         assert!(clf.starts_with(r#"parse @message /"(?<method>"#), "{clf}");
         let xml = query(&LineParser::Auto, Some(LineShape::Xml));
@@ -99,14 +107,14 @@ mod tests {
         assert!(query(&LineParser::Auto, Some(LineShape::Csv)).contains(r",HTTP\/[^,]*,(?<code>\d{3}),"));
     }
 
-    /// Applies a query's `parse` regexes to `line` as Logs Insights would: `(code, route)`.
+    /// Applies a query's `parse` regexes to `line` as Logs Insights would: `(code, resource)`.
     fn parsed(query: &str, line: &str) -> (Option<String>, Option<String>) {
         let (mut code, mut route) = (None, None);
         for command in query.lines().filter_map(|l| l.trim_start_matches("| ").strip_prefix("parse @message /")) {
             let re = regex::Regex::new(command.strip_suffix('/').unwrap()).unwrap();
             if let Some(c) = re.captures(line) {
                 code = code.or(c.name("code").map(|m| m.as_str().to_string()));
-                route = route.or(c.name("route").map(|m| m.as_str().to_string()));
+                route = route.or(c.name("resource").map(|m| m.as_str().to_string()));
             }
         }
         (code, route)
@@ -132,7 +140,7 @@ mod tests {
     fn json_templates_use_their_own_keys() {
         let q =
             query(&template(r#"{"rid":"$context.requestId","code":$context.status,"r":"$context.routeKey"}"#), None);
-        assert!(q.starts_with("fields @timestamp, code, r as route\n| filter code >= 400"), "{q}");
+        assert!(q.starts_with("fields @timestamp, code, r as resource\n| filter code >= 400"), "{q}");
         let no_route = query(&template(r#"{"s":"$context.status"}"#), None);
         assert!(no_route.contains("fields @timestamp, s as code\n") && no_route.contains("by code\n"), "{no_route}");
     }
@@ -142,12 +150,12 @@ mod tests {
         let clf = "$context.identity.sourceIp [$context.requestTime]\"$context.httpMethod $context.resourcePath $context.protocol\" $context.status $context.requestId";
         let q = query(&template(clf), Some(LineShape::Json));
         assert!(
-            q.starts_with(r#"parse @message /^.*? \[.*?\]".*? (?<route>.*?) .*?" (?<code>\d{3}) .*/"#),
+            q.starts_with(r#"parse @message /^.*? \[.*?\]".*? (?<resource>.*?) .*?" (?<code>\d{3}) .*/"#),
             "the template wins over the detected shape: {q}"
         );
         let line = r#"203.0.113.9 [25/Nov/2026:10:00:00 +0000]"GET /a/{id} HTTP/1.1" 404 c0ffee"#;
         assert_eq!(parsed(&q, line), (Some("404".into()), Some("/a/{id}".into())));
         let csv = query(&template("$context.status,$context.resourcePath"), None);
-        assert!(csv.starts_with(r"parse @message /^(?<code>\d{3}),(?<route>.*)/"), "{csv}");
+        assert!(csv.starts_with(r"parse @message /^(?<code>\d{3}),(?<resource>.*)/"), "{csv}");
     }
 }

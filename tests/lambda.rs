@@ -240,7 +240,10 @@ async fn kinesis_http_api_and_chat_format() {
     let chat: serde_json::Value = serde_json::from_str(&alerts[0].message).unwrap();
     assert_eq!(chat["source"], "custom");
     assert!(chat["content"]["description"].as_str().unwrap().contains("The high 404 count"));
-    assert!(chat["content"]["description"].as_str().unwrap().contains("coalesce(resourcePath, routeKey) as route"));
+    assert!(chat["content"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("coalesce(resourcePath, resource_path, route, routeKey) as resource"));
 }
 
 #[tokio::test]
@@ -251,7 +254,7 @@ async fn the_alert_query_reads_the_log_groups_own_format() {
     let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &lines))).unwrap();
     f.handle(&ev).await.unwrap();
     let body = &e.alerts()[0].message;
-    assert!(body.contains(r#"parse @message /"(?<method>[A-Z]+) (?<route>\S+)"#), "CLF needs a parse: {body}");
+    assert!(body.contains(r#"parse @message /"(?<method>[A-Z]+) (?<resource>\S+)"#), "CLF needs a parse: {body}");
 
     let e = env("template-query").await;
     let f = e.function(&[("ACCESS_LOG_FORMAT", r#"{"id":"$context.requestId","code":"$context.status"}"#)]);

@@ -8,9 +8,11 @@ use super::{record, AccessRecord, RawFields};
 /// Deeper than any access-log template nests: refuse rather than recurse without bound.
 const MAX_DEPTH: u8 = 8;
 
-const STATUS_KEYS: [&str; 5] = ["status", "statusCode", "httpStatus", "status_code", "httpStatusCode"];
+/// Keys read as the status, in order of preference (also used by the alert's Logs Insights query).
+pub(crate) const STATUS_KEYS: [&str; 5] = ["status", "statusCode", "httpStatus", "status_code", "httpStatusCode"];
 const METHOD_KEYS: [&str; 3] = ["httpMethod", "method", "http_method"];
-const ROUTE_KEYS: [&str; 3] = ["resourcePath", "resource_path", "route"];
+/// Keys read as the route, besides `routeKey`.
+pub(crate) const ROUTE_KEYS: [&str; 3] = ["resourcePath", "resource_path", "route"];
 const TIME_KEYS: [&str; 4] = ["requestTime", "requestTimeEpoch", "request_time", "timestamp"];
 const RESPONSE_TYPE_KEYS: [&str; 5] =
     ["errorResponseType", "error.responseType", "error_response_type", "gatewayResponseType", "responseType"];

@@ -8,6 +8,7 @@ mod json;
 mod template;
 mod text;
 
+pub(crate) use json::{ROUTE_KEYS, STATUS_KEYS};
 pub use template::{Template, TemplateError, TemplatePart};
 
 use crate::status::parse_status;
