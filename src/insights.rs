@@ -58,13 +58,17 @@ fn from_template(t: &Template) -> (String, bool) {
         };
     }
     let mut regex = String::from("^");
-    let mut route_seen = false;
+    let (mut status_seen, mut route_seen) = (false, false);
     let parts: Vec<TemplatePart<'_>> = t.parts().collect();
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
         match part {
             TemplatePart::Literal(literal) => escape_into(&mut regex, literal),
-            TemplatePart::Status => regex.push_str(r"(?<code>\d{3})"),
+            // A group name may occur once in a regex: a repeated variable matches, uncaptured.
+            TemplatePart::Status if !status_seen => {
+                status_seen = true;
+                regex.push_str(r"(?<code>\d{3})");
+            }
             TemplatePart::Route if !route_seen => {
                 route_seen = true;
                 regex.push_str(if last { "(?<resource>.*)" } else { "(?<resource>.*?)" });
@@ -155,6 +159,8 @@ mod tests {
         );
         let line = r#"203.0.113.9 [25/Nov/2026:10:00:00 +0000]"GET /a/{id} HTTP/1.1" 404 c0ffee"#;
         assert_eq!(parsed(&q, line), (Some("404".into()), Some("/a/{id}".into())));
+        let twice = query(&template("$context.status $context.resourcePath $context.status"), None);
+        assert_eq!(parsed(&twice, "403 /a 403"), (Some("403".into()), Some("/a".into())));
         let csv = query(&template("$context.status,$context.resourcePath"), None);
         assert!(csv.starts_with(r"parse @message /^(?<code>\d{3}),(?<resource>.*)/"), "{csv}");
     }
