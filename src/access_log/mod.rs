@@ -69,15 +69,7 @@ impl LineParser {
 
 /// Detects the format of one line and parses it.
 pub fn parse_detected(line: &str) -> Line<'_> {
-    let line = line.trim();
-    let found = match line.as_bytes().first() {
-        Some(b'{') => json::parse(line),
-        Some(b'<') => text::parse_xml(line),
-        Some(b'(') => return text::parse_execution(line),
-        Some(_) => text::parse_clf(line).or_else(|| text::parse_csv(line)),
-        None => None,
-    };
-    found.map_or(Line::Unparsed, Line::Request)
+    detect(line).1
 }
 
 /// The format of a line, as detection tells it: what a Logs Insights query must parse.
@@ -96,17 +88,26 @@ pub enum LineShape {
 }
 
 impl LineShape {
-    /// The shape of a line that [`parse_detected`] reads as a request (`None` for an empty line).
+    /// The shape detection gives a line (`None` for an empty one).
     pub fn of(line: &str) -> Option<LineShape> {
-        let line = line.trim();
-        Some(match *line.as_bytes().first()? {
-            b'{' => LineShape::Json,
-            b'<' => LineShape::Xml,
-            b'(' => LineShape::Execution,
-            _ if text::parse_clf(line).is_some() => LineShape::Clf,
-            _ => LineShape::Csv,
-        })
+        detect(line).0
     }
+}
+
+/// The one place formats are told apart: the shape a line was read as, and what it says.
+fn detect(line: &str) -> (Option<LineShape>, Line<'_>) {
+    let line = line.trim();
+    let (shape, found) = match line.as_bytes().first() {
+        Some(b'{') => (LineShape::Json, json::parse(line)),
+        Some(b'<') => (LineShape::Xml, text::parse_xml(line)),
+        Some(b'(') => return (Some(LineShape::Execution), text::parse_execution(line)),
+        Some(_) => match text::parse_clf(line) {
+            Some(r) => (LineShape::Clf, Some(r)),
+            None => (LineShape::Csv, text::parse_csv(line)),
+        },
+        None => return (None, Line::Unparsed),
+    };
+    (Some(shape), found.map_or(Line::Unparsed, Line::Request))
 }
 
 /// A value of `-` (API Gateway's "no value") or an empty one is absent.
