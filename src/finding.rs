@@ -193,6 +193,7 @@ impl Finding {
         .into_iter()
         .filter(|(_, v)| !v.is_empty() && self.recommendation.is_some())
         .map(|(name, v)| format!("{name}: {}.", list(v)))
+        .chain(self.evidence.consumers.line().filter(|_| self.recommendation.is_some()))
         .collect();
         if !lines.is_empty() {
             out.push_str("\n\n");
@@ -226,6 +227,14 @@ impl Finding {
                 routes: values(&self.evidence.routes),
                 methods: values(&self.evidence.methods),
                 response_types: values(&self.evidence.response_types),
+                consumers: self
+                    .evidence
+                    .consumers
+                    .top(EVIDENCE_TOP)
+                    .into_iter()
+                    .map(|c| ConsumerJson { kind: c.kind.key(), value: c.value.to_string(), count: c.count })
+                    .collect(),
+                user_agents: values(&self.evidence.consumers.user_agents),
             },
             windows: None,
         }
@@ -271,6 +280,21 @@ pub struct EvidenceJson {
     pub methods: Vec<Valued>,
     /// Gateway response types.
     pub response_types: Vec<Valued>,
+    /// Who sent the 4xx requests (most specific identity per line), when the lines say.
+    pub consumers: Vec<ConsumerJson>,
+    /// User agents of the 4xx requests.
+    pub user_agents: Vec<Valued>,
+}
+
+/// A consumer of the 4xx and its count.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerJson {
+    /// `api_key`, `principal`, `caller`, `user` or `ip`.
+    pub kind: &'static str,
+    /// The identity (an API key's id, never its value).
+    pub value: String,
+    /// Its 4xx.
+    pub count: u64,
 }
 
 /// A value and its count.

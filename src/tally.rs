@@ -79,7 +79,7 @@ impl Counts {
 pub struct ValueCounts(HashMap<Box<str>, u64>);
 
 impl ValueCounts {
-    fn add(&mut self, value: &str, n: u64) {
+    pub(crate) fn add(&mut self, value: &str, n: u64) {
         if let Some(c) = self.0.get_mut(value) {
             *c += n;
         } else if self.0.len() < MAX_DISTINCT_VALUES {
@@ -89,7 +89,7 @@ impl ValueCounts {
         }
     }
 
-    fn merge(&mut self, other: &ValueCounts) {
+    pub(crate) fn merge(&mut self, other: &ValueCounts) {
         for (v, n) in &other.0 {
             self.add(v, *n);
         }
@@ -128,6 +128,8 @@ pub struct Evidence {
     pub routes: ValueCounts,
     /// Counts by gateway response type.
     pub response_types: ValueCounts,
+    /// Who sent them (API key, principal, caller, user or source IP), when the lines say.
+    pub consumers: crate::consumers::Consumers,
 }
 
 impl Evidence {
@@ -136,6 +138,7 @@ impl Evidence {
         self.methods.merge(&other.methods);
         self.routes.merge(&other.routes);
         self.response_types.merge(&other.response_types);
+        self.consumers.merge(&other.consumers);
     }
 }
 
@@ -191,7 +194,10 @@ impl Tally {
                 self.add_request(timestamp, &r);
             }
             Line::NotARequest => self.not_requests += 1,
-            Line::Unparsed => self.add_unparsed(timestamp, line),
+            Line::Unparsed if self.unparsed_example.is_none() && logs_api_key(parser) => {
+                self.add_unparsed(timestamp, "(not shown: the access-log format logs $context.identity.apiKey)")
+            }
+            Line::Unparsed => self.add_unparsed(timestamp, &crate::consumers::redact_api_keys(line)),
         }
     }
 
@@ -205,8 +211,9 @@ impl Tally {
         if let Some(b) = self.bucket(timestamp) {
             b.add_status(r.status, 1);
         }
-        if is_client_error(r.status) && (r.method.is_some() || r.route.is_some() || r.response_type.is_some()) {
+        if is_client_error(r.status) {
             let e = self.evidence.entry(r.status).or_default();
+            e.consumers.add(&r.origin);
             for (counts, value) in
                 [(&mut e.methods, r.method), (&mut e.routes, r.route), (&mut e.response_types, r.response_type)]
             {
@@ -280,6 +287,11 @@ impl Tally {
     }
 }
 
+/// True when the parser's template logs API key values: its unparsed lines are never shown.
+fn logs_api_key(parser: &LineParser) -> bool {
+    matches!(parser, LineParser::Template(t) if crate::consumers::template_logs_api_key(&t.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +316,24 @@ mod tests {
         assert_eq!(t.evidence[&404].routes.top(1), vec![("/old", 1)]);
         assert_eq!(t.unparsed_example.as_deref(), Some("garbage"));
         assert_eq!(t.shape, Some(LineShape::Json), "from the first request line");
+    }
+
+    #[test]
+    fn consumers_of_the_4xx_and_no_secrets_in_examples() {
+        let mut t = Tally::new(None);
+        let p = LineParser::Auto;
+        t.add_line(&p, None, r#"{"status":"403","apiKeyId":"k1"}"#);
+        t.add_line(&p, None, r#"{"status":"403"}"#);
+        t.add_line(&p, None, r#"{"status":"200","apiKeyId":"k1"}"#);
+        t.add_line(&p, None, r#"{"apiKey":"s3cr3t","status":"x"}"#);
+        assert_eq!(t.evidence[&403].consumers.client_errors, 2, "every 4xx line, with an identity or not");
+        assert_eq!(t.evidence[&403].consumers.top(1)[0].value, "k1");
+        assert!(!t.evidence.contains_key(&200));
+        assert_eq!(t.unparsed_example.as_deref(), Some(r#"{"apiKey":"(redacted)","status":"x"}"#));
+        let template = crate::access_log::Template::compile("$context.status $context.identity.apiKey").unwrap();
+        let mut t = Tally::new(None);
+        t.add_line(&LineParser::Template(template), None, "oops s3cr3t");
+        assert!(!t.unparsed_example.unwrap().contains("s3cr3t"));
     }
 
     #[test]
