@@ -2,8 +2,10 @@
 //! line per problem.
 
 use crate::access_log::{LineParser, Template};
+use crate::baseline::SpikeFactor;
 use crate::decode::Limits;
 use crate::finding::Rules;
+use crate::group_rules::GroupRules;
 use crate::severity::{IgnoredStatuses, Percent, Thresholds};
 
 /// 4xx codes with a metric of their own unless `TRACKED_STATUS_CODES` says otherwise.
@@ -41,6 +43,13 @@ pub struct Config {
     pub limits: Limits,
     /// `AWS_REGION`, for console links.
     pub region: String,
+    /// `GROUP_RULES`: levels per log group over `rules` (see [`GroupRules`]).
+    pub group_rules: GroupRules,
+    /// `SPIKE_FACTOR`: off (the default), or how many times its 7-day baseline a window must reach to
+    /// alert ELEVATED under the fixed level.
+    pub spike_factor: Option<SpikeFactor>,
+    /// `DEPLOYMENT_LOOKUP`, default true: name the stage's current deployment in alerts.
+    pub deployment_lookup: bool,
 }
 
 /// A configuration problem, named after its variable.
@@ -103,6 +112,22 @@ impl Config {
                 .to_vec(),
         };
         tracked.extend_from_slice(ignored.codes());
+        let rules = Rules { thresholds, ignored };
+        let group_rules = match get("GROUP_RULES") {
+            None => GroupRules::new(rules.clone()),
+            Some(v) => GroupRules::parse(&v, rules.clone()).map_err(|e| invalid("GROUP_RULES", &v, e.to_string()))?,
+        };
+        // Every ignored code has a metric of its own, so baselines and `history` can leave it out.
+        tracked.extend(group_rules.ignored_codes());
+        let spike_factor = match get("SPIKE_FACTOR") {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|reason| invalid("SPIKE_FACTOR", &v, reason))?),
+        };
+        let deployment_lookup = match get("DEPLOYMENT_LOOKUP").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(other) => return Err(invalid("DEPLOYMENT_LOOKUP", other, "must be true or false".into())),
+        };
         tracked.sort_unstable();
         tracked.dedup();
         let parser = match get("ACCESS_LOG_FORMAT") {
@@ -126,13 +151,16 @@ impl Config {
             alert_topic_arn,
             namespace: get("METRIC_NAMESPACE").unwrap_or_else(|| "ApiGateway4xx".into()),
             window_minutes,
-            rules: Rules { thresholds, ignored },
+            rules,
             tracked,
             parser,
             alert_format,
             notify_recovery,
             limits: Limits { max_inner_bytes: max_inner_mib.saturating_mul(1024 * 1024) },
             region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+            group_rules,
+            spike_factor,
+            deployment_lookup,
         })
     }
 }
@@ -170,6 +198,27 @@ mod tests {
             .to_string()
             .contains("no $context.status"));
         assert!(config(&[arn, ("WINDOW_MINUTES", "0")]).is_err());
+    }
+
+    #[test]
+    fn group_rules_spike_factor_and_lookup_switch() {
+        let arn = ("ALERT_TOPIC_ARN", "a");
+        let c = config(&[
+            arn,
+            ("GROUP_RULES", r#"{"/p-*": {"elevated_percent": 1, "high_percent": 5, "ignore_status": [418]}}"#),
+        ])
+        .unwrap();
+        assert_eq!(c.group_rules.for_group("/p-1").thresholds.high, Percent::whole(5));
+        assert_eq!(c.group_rules.for_group("/q").thresholds, Thresholds::default());
+        assert!(c.tracked.contains(&418), "a group's ignored code gets its own metric");
+        assert_eq!((c.spike_factor, c.deployment_lookup), (None, true));
+        let e = config(&[arn, ("GROUP_RULES", r#"{"/p": {"high": 5}}"#)]).unwrap_err().to_string();
+        assert!(e.starts_with("GROUP_RULES=") && e.contains("unknown key \"high\"") && !e.contains('\n'), "{e}");
+        assert!(config(&[arn, ("GROUP_RULES", "{")]).unwrap_err().to_string().contains("not a JSON object"));
+        assert!(config(&[arn, ("SPIKE_FACTOR", "0.5")]).unwrap_err().to_string().starts_with("SPIKE_FACTOR="));
+        assert_eq!(config(&[arn, ("SPIKE_FACTOR", "5")]).unwrap().spike_factor, Some("5".parse().unwrap()));
+        assert!(!config(&[arn, ("DEPLOYMENT_LOOKUP", "false")]).unwrap().deployment_lookup);
+        assert!(config(&[arn, ("DEPLOYMENT_LOOKUP", "maybe")]).is_err());
     }
 
     #[test]

@@ -237,6 +237,8 @@ impl Finding {
                 user_agents: values(&self.evidence.consumers.user_agents),
             },
             windows: None,
+            groups: None,
+            deployment: None,
         }
     }
 }
@@ -269,6 +271,28 @@ pub struct FindingJson {
     /// Per-window findings, with `--window`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub windows: Option<Vec<WindowJson>>,
+    /// Per-log-group findings under their own rules (`--rules`, or several groups in the input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<GroupJson>>,
+    /// The stage's current deployment (`--api-id`/`--stage`), as the alert line says it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+}
+
+/// One log group's finding, with the levels that judged it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupJson {
+    /// The log group.
+    pub log_group: String,
+    /// Its ELEVATED level, as given (`"1"`, `"2.5"`).
+    pub elevated_percent: String,
+    /// Its HIGH level.
+    pub high_percent: String,
+    /// Its minimum volume.
+    pub min_requests: u64,
+    /// The finding (the same fields as the top level).
+    #[serde(flatten)]
+    pub finding: FindingJson,
 }
 
 /// Top values per field.
