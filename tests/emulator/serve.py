@@ -350,14 +350,14 @@ class EmfCollector:
         # Held while documents are written, so a flush returns only after every due write is done.
         self.write_lock = threading.Lock()
         self.delay = 0.0
-        self.pending = []  # heap of (due, sequence, namespace, data)
+        self.pending = []  # heap of (due, sequence, [(namespace, data) per directive of one document])
         self.seq = 0
         self.wake = threading.Event()
 
     def accept(self, text):
         """Parses and validates every line; queues the valid documents. Returns the answer."""
         now_ms = int(time.time() * 1000)
-        documents, metrics, rejected, batches = 0, 0, [], []
+        metrics, rejected, accepted = 0, [], []
         for number, line in enumerate(text.splitlines(), 1):
             line = line.strip()
             if not line.startswith("{"):
@@ -375,21 +375,20 @@ class EmfCollector:
             except EmfError as e:
                 rejected.append({"line": number, "reason": str(e)})
                 continue
-            documents += 1
             metrics += sum(len(data) for _, data in extracted)
-            batches.extend(extracted)
+            accepted.append(extracted)
         with self.lock:
             due = time.time() + self.delay
-            for namespace, data in batches:
+            for extracted in accepted:
                 self.seq += 1
-                heapq.heappush(self.pending, (due, self.seq, namespace, data))
+                heapq.heappush(self.pending, (due, self.seq, extracted))
             immediate = self.delay == 0
         if immediate:
             # No delay: readable as soon as the answer arrives, as tests expect.
             self.write(everything=False)
         else:
             self.wake.set()
-        answer = {"documents": documents, "metrics": metrics}
+        answer = {"documents": len(accepted), "metrics": metrics}
         if rejected:
             answer["rejected"] = rejected
         return answer
@@ -403,11 +402,12 @@ class EmfCollector:
 
     def apply(self, ready):
         documents = metrics = 0
-        for _, _, namespace, data in ready:
-            for i in range(0, len(data), 1000):
-                put_metric_data(namespace, data[i:i + 1000])
+        for _, _, extracted in ready:
+            for namespace, data in extracted:
+                for i in range(0, len(data), 1000):
+                    put_metric_data(namespace, data[i:i + 1000])
+                metrics += len(data)
             documents += 1
-            metrics += len(data)
         return documents, metrics
 
     def write(self, everything):
