@@ -9,6 +9,8 @@
 
 pub mod access_log;
 pub mod alert;
+#[cfg(feature = "aws")]
+pub mod alert_context;
 pub mod alerting;
 pub mod analysis;
 #[cfg(feature = "aws")]
