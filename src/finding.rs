@@ -153,6 +153,19 @@ impl Finding {
         }
     }
 
+    /// The same finding at `severity` (SPIKE_FACTOR lifting an OK window to ELEVATED), with the
+    /// recommendation an alerting finding carries.
+    pub fn escalated(mut self, severity: Severity, evidence: &BTreeMap<u16, Evidence>) -> Finding {
+        if severity.is_alerting() && self.recommendation.is_none() {
+            self.recommendation = Some(match self.breakdown.first() {
+                Some((ClientErrorCode::Status(dominant), _)) => recommendation(*dominant, evidence.get(dominant)),
+                _ => recommendation(0, None),
+            });
+        }
+        self.severity = severity;
+        self
+    }
+
     /// The finding as text: title, blank line, finding, blank line, recommendation (and evidence).
     pub fn to_text(&self, rules: &Rules) -> String {
         let title = match self.severity {
