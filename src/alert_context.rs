@@ -79,7 +79,8 @@ impl<H: MetricHistory, C: ControlPlane> AlertContext<H, C> {
         let (start, end) = baseline::span(latest);
         let groups: Vec<(&str, &IgnoredStatuses)> = missing.iter().map(|(g, i, _)| (*g, *i)).collect();
         let queries = baseline::queries(&groups);
-        let read = tokio::time::timeout(self.timeout, self.history.sums(&queries, start, end, baseline::PERIOD_SECONDS));
+        let read =
+            tokio::time::timeout(self.timeout, self.history.sums(&queries, start, end, baseline::PERIOD_SECONDS));
         let series = match read.await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -87,7 +88,10 @@ impl<H: MetricHistory, C: ControlPlane> AlertContext<H, C> {
                 return out;
             }
             Err(_) => {
-                tracing::warn!(timeout_ms = self.timeout.as_millis() as u64, "baseline line omitted: no answer in time");
+                tracing::warn!(
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    "baseline line omitted: no answer in time"
+                );
                 return out;
             }
         };
@@ -142,7 +146,13 @@ mod tests {
     }
 
     impl MetricHistory for Metrics {
-        async fn sums(&self, q: &[Query], start: EpochMillis, end: EpochMillis, _: i32) -> Result<Series, HistoryError> {
+        async fn sums(
+            &self,
+            q: &[Query],
+            start: EpochMillis,
+            end: EpochMillis,
+            _: i32,
+        ) -> Result<Series, HistoryError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if self.fail {
                 return Err(HistoryError("throttled".into()));

@@ -242,3 +242,69 @@ async fn analyze_names_the_deployment_with_api_id_and_stage() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains(&format!("\n\nDeployment: {id} \"add v2 routes\" to ctx-cli/prod at ")), "{text}");
 }
+
+/// Subscription events of two log groups, each 3 of 100 requests 403.
+fn two_groups_at_three_percent() -> String {
+    use support::{events, payload, subscription_event, Format};
+    let statuses: Vec<u16> = (0..100).map(|i| if i < 3 { 403 } else { 200 }).collect();
+    let evs = events(Format::ConsoleJson, &statuses, support::T0, 1000);
+    format!(
+        "[{},{}]",
+        subscription_event(&payload("/aws/apigateway/private-orders", &evs)),
+        subscription_event(&payload("/aws/apigateway/public-site", &evs))
+    )
+}
+
+#[test]
+fn cli_rules_give_a_finding_per_group() {
+    let rules = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(rules.path(), r#"{"/aws/apigateway/private-*": {"elevated_percent": 1, "high_percent": 5}}"#)
+        .unwrap();
+    let out = Command::cargo_bin("apigw-4xx")
+        .unwrap()
+        .args(["analyze", "--json", "--fail-on", "elevated", "--rules"])
+        .arg(rules.path())
+        .write_stdin(two_groups_at_three_percent())
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["severity"], "OK", "overall, under the global levels");
+    let groups = v["groups"].as_array().unwrap();
+    let verdict = |name: &str| groups.iter().find(|g| g["log_group"] == name).map(|g| g["severity"].clone());
+    assert_eq!(verdict("/aws/apigateway/private-orders"), Some("ELEVATED".into()));
+    assert_eq!(verdict("/aws/apigateway/public-site"), Some("OK".into()));
+    assert_eq!(groups[0]["elevated_percent"], "1");
+
+    let text = Command::cargo_bin("apigw-4xx")
+        .unwrap()
+        .args(["analyze", "--rules"])
+        .arg(rules.path())
+        .write_stdin(two_groups_at_three_percent())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("\nLog group /aws/apigateway/private-orders (ELEVATED above 1%, HIGH above 5%, at least 100 requests):\nELEVATED"),
+        "{text}"
+    );
+
+    std::fs::write(rules.path(), r#"{"/aws/apigateway/private-*": {"elevated": 1}}"#).unwrap();
+    let err = Command::cargo_bin("apigw-4xx")
+        .unwrap()
+        .args(["analyze", "--rules"])
+        .arg(rules.path())
+        .write_stdin(two_groups_at_three_percent())
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(err).unwrap();
+    assert!(err.contains("unknown key \"elevated\"") && err.lines().count() == 1, "{err}");
+}

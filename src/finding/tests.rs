@@ -75,6 +75,8 @@ fn a_spike_escalates_an_ok_finding_with_its_recommendation() {
     assert_eq!((ok.severity, ok.recommendation.is_none()), (Severity::Ok, true));
     let spiked = ok.escalated(Severity::Elevated, &BTreeMap::new());
     assert_eq!(spiked.severity, Severity::Elevated);
-    assert!(spiked.to_text(&Rules::default()).starts_with("ELEVATED Elevated Client Error Rate (4xx)\n\n3.0% of API Gateway"));
+    assert!(spiked
+        .to_text(&Rules::default())
+        .starts_with("ELEVATED Elevated Client Error Rate (4xx)\n\n3.0% of API Gateway"));
     assert!(spiked.recommendation.unwrap().contains("The high 403 count"));
 }
