@@ -15,11 +15,13 @@ pub mod analysis;
 pub mod aws;
 pub mod config;
 pub mod decode;
+pub mod emf;
 pub mod finding;
 #[cfg(feature = "aws")]
 pub mod handler;
 pub mod input;
 pub mod insights;
+pub mod ledger;
 pub mod metrics;
 pub mod recommendation;
 pub mod report;
