@@ -128,6 +128,44 @@ impl<H: MetricHistory, C: ControlPlane> AlertContext<H, C> {
     }
 }
 
+/// What the handler asks for an alert's context: the trait the function is generic over, so that
+/// tests and `DEPLOYMENT_LOOKUP=false` builds need no AWS clients for it.
+pub trait ContextSource {
+    /// Baselines of `wanted` (log group, ignored codes, window start), as far as they can be had.
+    fn baselines(
+        &self,
+        wanted: &[(&str, &IgnoredStatuses, EpochMillis)],
+    ) -> impl std::future::Future<Output = BTreeMap<String, Baseline>> + Send;
+    /// The context lines per log group.
+    fn lines(
+        &self,
+        alerts: &[AlertSubject<'_>],
+        now: EpochMillis,
+    ) -> impl std::future::Future<Output = BTreeMap<String, Vec<String>>> + Send;
+}
+
+/// No context: alerts carry the finding alone, and no lookup is ever made.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoContext;
+
+impl ContextSource for NoContext {
+    async fn baselines(&self, _: &[(&str, &IgnoredStatuses, EpochMillis)]) -> BTreeMap<String, Baseline> {
+        BTreeMap::new()
+    }
+    async fn lines(&self, _: &[AlertSubject<'_>], _: EpochMillis) -> BTreeMap<String, Vec<String>> {
+        BTreeMap::new()
+    }
+}
+
+impl<H: MetricHistory + Sync, C: ControlPlane + Sync> ContextSource for AlertContext<H, C> {
+    async fn baselines(&self, wanted: &[(&str, &IgnoredStatuses, EpochMillis)]) -> BTreeMap<String, Baseline> {
+        AlertContext::baselines(self, wanted).await
+    }
+    async fn lines(&self, alerts: &[AlertSubject<'_>], now: EpochMillis) -> BTreeMap<String, Vec<String>> {
+        AlertContext::lines(self, alerts, now).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,8 @@
 //! `LogGroup`) and `ClientErrors` with `StatusCode` for each code the group ignores, Sum per hour,
 //! over the 168 whole hours before the hour the window starts in.
 
-use crate::metrics::{Query, CLIENT_ERRORS, REQUESTS};
+use crate::finding::ClientErrorCode;
+use crate::metrics::{Query, Slot, CLIENT_ERRORS, REQUESTS};
 use crate::severity::{ClientErrorRate, IgnoredStatuses, Percent, Severity};
 use crate::time::EpochMillis;
 use std::collections::BTreeMap;
@@ -35,13 +36,27 @@ pub fn queries(groups: &[(&str, &IgnoredStatuses)]) -> Vec<Query> {
         .enumerate()
         .flat_map(|(i, (group, ignored))| {
             let base = [
-                Query { id: format!("b{i}_r"), name: REQUESTS, dimensions: vec![dim(group)] },
-                Query { id: format!("b{i}_c"), name: CLIENT_ERRORS, dimensions: vec![dim(group)] },
+                Query {
+                    id: format!("b{i}_r"),
+                    name: REQUESTS,
+                    dimensions: vec![dim(group)],
+                    log_group: group.to_string(),
+                    slot: Slot::Requests,
+                },
+                Query {
+                    id: format!("b{i}_c"),
+                    name: CLIENT_ERRORS,
+                    dimensions: vec![dim(group)],
+                    log_group: group.to_string(),
+                    slot: Slot::ClientErrors,
+                },
             ];
             let codes = ignored.codes().iter().map(move |c| Query {
                 id: format!("b{i}_i{c}"),
                 name: CLIENT_ERRORS,
                 dimensions: vec![dim(group), ("StatusCode", c.to_string())],
+                log_group: group.to_string(),
+                slot: Slot::Code(ClientErrorCode::Status(*c)),
             });
             base.into_iter().chain(codes)
         })

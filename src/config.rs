@@ -3,10 +3,28 @@
 
 use crate::access_log::{LineParser, Template};
 use crate::baseline::SpikeFactor;
-use crate::decode::Limits;
-use crate::finding::Rules;
+use crate::decode::{Limits, DEFAULT_MAX_INNER_BYTES};
 use crate::group_rules::GroupRules;
-use crate::severity::{IgnoredStatuses, Percent, Thresholds};
+use crate::finding::Rules;
+use crate::metrics::DEFAULT_NAMESPACE;
+use crate::severity::{IgnoredStatuses, Thresholds};
+use crate::time::{DEFAULT_WINDOW_MINUTES, MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES};
+
+/// The defaults the template must state, from their one home each (`bootstrap --print-defaults`
+/// prints this, so a test of the template generator can compare).
+pub fn defaults_json() -> String {
+    let t = Thresholds::default();
+    serde_json::json!({
+        "ElevatedPercent": t.elevated.to_string().trim_end_matches('%'),
+        "HighPercent": t.high.to_string().trim_end_matches('%'),
+        "MinRequests": t.min_requests,
+        "WindowMinutes": {"Default": DEFAULT_WINDOW_MINUTES, "MinValue": MIN_WINDOW_MINUTES, "MaxValue": MAX_WINDOW_MINUTES},
+        "MetricNamespace": DEFAULT_NAMESPACE,
+        "MaxInnerMiB": DEFAULT_MAX_INNER_BYTES >> 20,
+        "TrackedStatusCodes": DEFAULT_TRACKED,
+    })
+    .to_string()
+}
 
 /// 4xx codes with a metric of their own unless `TRACKED_STATUS_CODES` says otherwise.
 pub const DEFAULT_TRACKED: [u16; 10] = [400, 401, 403, 404, 405, 409, 413, 415, 422, 429];
@@ -91,14 +109,16 @@ impl Config {
             reason,
         };
         let alert_topic_arn = get("ALERT_TOPIC_ARN").ok_or(ConfigError::Missing("ALERT_TOPIC_ARN"))?;
-        let window_minutes: u32 = parsed("WINDOW_MINUTES", get("WINDOW_MINUTES"), 5)?;
-        if !(1..=1440).contains(&window_minutes) {
-            return Err(invalid("WINDOW_MINUTES", &window_minutes.to_string(), "must be 1 to 1440".into()));
+        let window_minutes: u32 = parsed("WINDOW_MINUTES", get("WINDOW_MINUTES"), DEFAULT_WINDOW_MINUTES)?;
+        if !(MIN_WINDOW_MINUTES..=MAX_WINDOW_MINUTES).contains(&window_minutes) {
+            let reason = format!("must be {MIN_WINDOW_MINUTES} to {MAX_WINDOW_MINUTES}");
+            return Err(invalid("WINDOW_MINUTES", &window_minutes.to_string(), reason));
         }
+        let defaults = Thresholds::default();
         let thresholds = Thresholds {
-            elevated: parsed("ELEVATED_PERCENT", get("ELEVATED_PERCENT"), Percent::whole(10))?,
-            high: parsed("HIGH_PERCENT", get("HIGH_PERCENT"), Percent::whole(25))?,
-            min_requests: parsed("MIN_REQUESTS", get("MIN_REQUESTS"), 100)?,
+            elevated: parsed("ELEVATED_PERCENT", get("ELEVATED_PERCENT"), defaults.elevated)?,
+            high: parsed("HIGH_PERCENT", get("HIGH_PERCENT"), defaults.high)?,
+            min_requests: parsed("MIN_REQUESTS", get("MIN_REQUESTS"), defaults.min_requests)?,
         }
         .validate()
         .map_err(|reason| invalid("ELEVATED_PERCENT", &get("ELEVATED_PERCENT").unwrap_or_default(), reason))?;
@@ -146,10 +166,10 @@ impl Config {
             Some("false" | "0" | "no") => false,
             Some(other) => return Err(invalid("NOTIFY_RECOVERY", other, "must be true or false".into())),
         };
-        let max_inner_mib: u64 = parsed("MAX_INNER_MIB", get("MAX_INNER_MIB"), 64)?;
+        let max_inner_mib: u64 = parsed("MAX_INNER_MIB", get("MAX_INNER_MIB"), DEFAULT_MAX_INNER_BYTES >> 20)?;
         Ok(Config {
             alert_topic_arn,
-            namespace: get("METRIC_NAMESPACE").unwrap_or_else(|| "ApiGateway4xx".into()),
+            namespace: get("METRIC_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
             window_minutes,
             rules,
             tracked,
@@ -208,7 +228,7 @@ mod tests {
             ("GROUP_RULES", r#"{"/p-*": {"elevated_percent": 1, "high_percent": 5, "ignore_status": [418]}}"#),
         ])
         .unwrap();
-        assert_eq!(c.group_rules.for_group("/p-1").thresholds.high, Percent::whole(5));
+        assert_eq!(c.group_rules.for_group("/p-1").thresholds.high, crate::severity::Percent::whole(5));
         assert_eq!(c.group_rules.for_group("/q").thresholds, Thresholds::default());
         assert!(c.tracked.contains(&418), "a group's ignored code gets its own metric");
         assert_eq!((c.spike_factor, c.deployment_lookup), (None, true));

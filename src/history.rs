@@ -5,8 +5,8 @@
 //! One GetMetricData call (paginated) per run: `Requests`, `ClientErrors` and, for each ignored code,
 //! `ClientErrors` with that `StatusCode`, Sum per window.
 
-use crate::finding::{thousands, Rules};
-use crate::metrics::{Query, CLIENT_ERRORS, REQUESTS};
+use crate::finding::{thousands, ClientErrorCode, Rules};
+use crate::metrics::{Query, Slot, CLIENT_ERRORS, REQUESTS};
 use crate::severity::{ClientErrorRate, Severity};
 use crate::time::{format_iso8601, window_start, EpochMillis};
 use serde::Serialize;
@@ -19,13 +19,27 @@ pub const MAX_DAYS: u32 = 63;
 pub fn queries(log_group: &str, rules: &Rules) -> Vec<Query> {
     let dim = || ("LogGroup", log_group.to_string());
     let mut q = vec![
-        Query { id: "r".into(), name: REQUESTS, dimensions: vec![dim()] },
-        Query { id: "c".into(), name: CLIENT_ERRORS, dimensions: vec![dim()] },
+        Query {
+            id: "r".into(),
+            name: REQUESTS,
+            dimensions: vec![dim()],
+            log_group: log_group.to_string(),
+            slot: Slot::Requests,
+        },
+        Query {
+            id: "c".into(),
+            name: CLIENT_ERRORS,
+            dimensions: vec![dim()],
+            log_group: log_group.to_string(),
+            slot: Slot::ClientErrors,
+        },
     ];
     q.extend(rules.ignored.codes().iter().map(|c| Query {
         id: format!("i{c}"),
         name: CLIENT_ERRORS,
         dimensions: vec![dim(), ("StatusCode", c.to_string())],
+        log_group: log_group.to_string(),
+        slot: Slot::Code(ClientErrorCode::Status(*c)),
     }));
     q
 }

@@ -22,6 +22,7 @@ pub mod config;
 pub mod consumers;
 pub mod decode;
 pub mod deployment;
+pub mod emf;
 pub mod finding;
 pub mod group_rules;
 #[cfg(feature = "aws")]
@@ -29,6 +30,7 @@ pub mod handler;
 pub mod history;
 pub mod input;
 pub mod insights;
+pub mod ledger;
 #[cfg(feature = "aws")]
 pub mod metric_history;
 pub mod metrics;
