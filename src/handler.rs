@@ -276,8 +276,13 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink> Function<M, A, E> 
         for (group, decisions) in plan.alerts_by_group() {
             let shape = decoded.analyzer.by_log_group.get(group).and_then(|t| t.shape);
             let query = crate::insights::query(&c.parser, shape);
-            let style =
-                Style { rules: &c.rules, window_minutes: c.window_minutes, format: c.alert_format, query: &query, region: &c.region };
+            let style = Style {
+                rules: &c.rules,
+                window_minutes: c.window_minutes,
+                format: c.alert_format,
+                query: &query,
+                region: &c.region,
+            };
             let Some(m) = message(&decisions, &style) else { continue };
             within(inv, self.alerts.publish(&m)).await.map_err(HandlerError::Publish)?;
             ledger.published(decisions, now);
@@ -291,7 +296,8 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink> Function<M, A, E> 
         }
 
         // Last: the counts. Nothing after this can fail.
-        let written = self.emf.write(&mut self.emf_documents(&decoded.analyzer, &accepted)).map_err(HandlerError::Emf)?;
+        let written =
+            self.emf.write(&mut self.emf_documents(&decoded.analyzer, &accepted)).map_err(HandlerError::Emf)?;
         (summary.emf_documents, summary.emf_bytes) = (written.documents, written.bytes);
         ledger.commit(&plan, &stored, decoded.fingerprint, now);
         Ok(summary)
@@ -335,13 +341,9 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink> Function<M, A, E> 
         accepted: &'a Range<EpochMillis>,
     ) -> impl Iterator<Item = String> + 'a {
         analyzer.by_log_group.iter().flat_map(move |(group, tally)| {
-            tally
-                .buckets
-                .iter()
-                .filter(|(minute, _)| accepted.contains(*minute))
-                .flat_map(move |(minute, counts)| {
-                    documents(&self.config.namespace, group, *minute, &self.plan.totals(counts))
-                })
+            tally.buckets.iter().filter(|(minute, _)| accepted.contains(*minute)).flat_map(move |(minute, counts)| {
+                documents(&self.config.namespace, group, *minute, &self.plan.totals(counts))
+            })
         })
     }
 
@@ -357,15 +359,20 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink> Function<M, A, E> 
         let queries = if breakdown { self.plan.breakdown_queries(groups) } else { self.plan.decision_queries(groups) };
         let end = window_end(last, self.config.window_minutes);
         let results = within(inv, self.metrics.read(&queries, first, end)).await.map_err(HandlerError::ReadMetrics)?;
-        stored.states =
-            fold(&queries, &results, self.config.window_minutes).into_iter().filter(|(k, _)| keys.contains(k)).collect();
+        stored.states = fold(&queries, &results, self.config.window_minutes)
+            .into_iter()
+            .filter(|(k, _)| keys.contains(k))
+            .collect();
         Ok(stored)
     }
 }
 
 /// Runs an AWS call, giving up (as a failed call) when the invocation's deadline, less what the
 /// counts need, arrives first.
-async fn within<T>(inv: Invocation, call: impl std::future::Future<Output = Result<T, AwsError>>) -> Result<T, AwsError> {
+async fn within<T>(
+    inv: Invocation,
+    call: impl std::future::Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
     let Some(deadline) = inv.deadline else { return call.await };
     let until = deadline.checked_sub(DEADLINE_RESERVE).unwrap_or(deadline);
     if Instant::now() >= until {
