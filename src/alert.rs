@@ -163,7 +163,9 @@ fn console_link(region: &str, log_group: &str) -> String {
         }
     }
     let region: String = region.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-    format!("https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{name}")
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{name}"
+    )
 }
 
 /// Cuts `body` at [`MAX_BODY_BYTES`] (on a character boundary), saying so.

@@ -164,7 +164,8 @@ mod tests {
         let d = one(totals(200, 2), None, Some(prev.clone()));
         assert_eq!(d.action, Some(Action::Recovery));
         assert!(d.state.markers.recovered);
-        let already = WindowState { markers: Markers { alerted: None, recovered: true }, ..state(totals(100, 0), None) };
+        let already =
+            WindowState { markers: Markers { alerted: None, recovered: true }, ..state(totals(100, 0), None) };
         assert_eq!(one(totals(100, 1), Some(already), Some(prev.clone())).action, None);
         assert_eq!(one(totals(50, 0), None, Some(prev)).action, None, "too few requests to call it recovered");
         assert_eq!(one(totals(200, 2), None, None).action, None, "nothing to recover from");

@@ -138,8 +138,12 @@ impl Intercept for CallCounter {
 /// Per-minute sums of metrics, and the alert markers.
 pub trait MetricsStore {
     /// Reads each query's per-minute sums in `[start, end)`: `id` → `(minute, sum)`.
-    fn read(&self, queries: &[Query], start: EpochMillis, end: EpochMillis)
-        -> impl Future<Output = Result<Results, AwsError>> + Send;
+    fn read(
+        &self,
+        queries: &[Query],
+        start: EpochMillis,
+        end: EpochMillis,
+    ) -> impl Future<Output = Result<Results, AwsError>> + Send;
     /// Writes datums (alert markers: a duplicate is harmless, so retries are fine).
     fn put(&self, datums: &[Datum]) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Requests sent so far.
@@ -171,7 +175,11 @@ impl CloudWatchStore {
         if client.config().sleep_impl().is_some() {
             config = config.timeout_config(timeouts());
         }
-        CloudWatchStore { client: aws_sdk_cloudwatch::Client::from_conf(config.build()), namespace: namespace.into(), calls }
+        CloudWatchStore {
+            client: aws_sdk_cloudwatch::Client::from_conf(config.build()),
+            namespace: namespace.into(),
+            calls,
+        }
     }
 
     fn dimensions(dims: &[(&'static str, String)]) -> Vec<Dimension> {

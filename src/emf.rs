@@ -207,7 +207,10 @@ mod tests {
         assert_eq!(v[0]["_aws"]["Timestamp"], 1_764_000_060_000i64);
         assert_eq!(d["Namespace"], "ApiGateway4xx");
         assert_eq!(d["Dimensions"], serde_json::json!([["LogGroup"]]));
-        assert_eq!((v[0]["Requests"].as_u64(), v[0]["ClientErrors"].as_u64(), v[0]["UnparsedLines"].as_u64()), (Some(150), Some(50), Some(2)));
+        assert_eq!(
+            (v[0]["Requests"].as_u64(), v[0]["ClientErrors"].as_u64(), v[0]["UnparsedLines"].as_u64()),
+            (Some(150), Some(50), Some(2))
+        );
         assert_eq!(v[0]["LogGroup"], "/aws/apigateway/x");
         assert_eq!(v[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["LogGroup", "StatusCode"]]));
         assert_eq!((v[1]["StatusCode"].as_str(), v[1]["ClientErrors"].as_u64()), (Some("403"), Some(40)));

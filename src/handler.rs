@@ -351,7 +351,8 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
         }
 
         // Last: the counts. Nothing after this can fail.
-        let written = self.emf.write(&mut self.emf_documents(&decoded.analyzer, &accepted)).map_err(HandlerError::Emf)?;
+        let written =
+            self.emf.write(&mut self.emf_documents(&decoded.analyzer, &accepted)).map_err(HandlerError::Emf)?;
         (summary.emf_documents, summary.emf_bytes) = (written.documents, written.bytes);
         ledger.commit(&plan, &stored, decoded.fingerprint, now);
         Ok(summary)
@@ -395,13 +396,9 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
         accepted: &'a Range<EpochMillis>,
     ) -> impl Iterator<Item = String> + 'a {
         analyzer.by_log_group.iter().flat_map(move |(group, tally)| {
-            tally
-                .buckets
-                .iter()
-                .filter(|(minute, _)| accepted.contains(*minute))
-                .flat_map(move |(minute, counts)| {
-                    documents(&self.config.namespace, group, *minute, &self.plan.totals(counts))
-                })
+            tally.buckets.iter().filter(|(minute, _)| accepted.contains(*minute)).flat_map(move |(minute, counts)| {
+                documents(&self.config.namespace, group, *minute, &self.plan.totals(counts))
+            })
         })
     }
 
@@ -417,15 +414,20 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
         let queries = if breakdown { self.plan.breakdown_queries(groups) } else { self.plan.decision_queries(groups) };
         let end = window_end(last, self.config.window_minutes);
         let results = within(inv, self.metrics.read(&queries, first, end)).await.map_err(HandlerError::ReadMetrics)?;
-        stored.states =
-            fold(&queries, &results, self.config.window_minutes).into_iter().filter(|(k, _)| keys.contains(k)).collect();
+        stored.states = fold(&queries, &results, self.config.window_minutes)
+            .into_iter()
+            .filter(|(k, _)| keys.contains(k))
+            .collect();
         Ok(stored)
     }
 }
 
 /// Runs an AWS call, giving up (as a failed call) when the invocation's deadline, less what the
 /// counts need, arrives first.
-async fn within<T>(inv: Invocation, call: impl std::future::Future<Output = Result<T, AwsError>>) -> Result<T, AwsError> {
+async fn within<T>(
+    inv: Invocation,
+    call: impl std::future::Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
     let Some(deadline) = inv.deadline else { return call.await };
     let until = deadline.checked_sub(DEADLINE_RESERVE).unwrap_or(deadline);
     if Instant::now() >= until {

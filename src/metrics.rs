@@ -69,7 +69,8 @@ pub fn dimension_value_problem(value: &str) -> Option<&'static str> {
 }
 
 /// The levels a window can be marked with, in the order they are read.
-pub const MARKER_LEVELS: [Marker; 3] = [Marker::Alerted(Severity::Elevated), Marker::Alerted(Severity::High), Marker::Recovered];
+pub const MARKER_LEVELS: [Marker; 3] =
+    [Marker::Alerted(Severity::Elevated), Marker::Alerted(Severity::High), Marker::Recovered];
 
 /// One alert marker: a window alerted at a level, or had its recovery notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -261,8 +262,10 @@ mod tests {
     fn decisions_read_totals_ignored_codes_and_markers_only() {
         let plan = MetricPlan::new(&[400, 401, 403, 404], &[401]);
         let q = plan.decision_queries(["/g"]);
-        let names: Vec<String> =
-            q.iter().map(|q| format!("{}{}", q.name, q.dimensions.get(1).map(|d| format!("/{}", d.1)).unwrap_or_default())).collect();
+        let names: Vec<String> = q
+            .iter()
+            .map(|q| format!("{}{}", q.name, q.dimensions.get(1).map(|d| format!("/{}", d.1)).unwrap_or_default()))
+            .collect();
         assert_eq!(
             names,
             [

@@ -75,7 +75,9 @@ fn several_windows_make_one_digest() {
     assert!(m.body.starts_with("ELEVATED Elevated Client Error Rate (4xx)\n\n15.0%"), "the latest finding first");
     assert!(m.body.contains("41 windows crossed a level in this batch:\n- 2025-11-24T16:00:00Z to 2025-11-24T16:05:00Z: HIGH, 50.0% (100 of 200 requests)"));
     assert_eq!(m.body.matches("\n- 20").count(), MAX_LISTED_WINDOWS.min(41));
-    assert!(m.body.contains("Logs Insights query (log group /aws/apigateway/prod-access, 2025-11-24T16:00:00Z to 2025-11-24T19:25:00Z)"));
+    assert!(m.body.contains(
+        "Logs Insights query (log group /aws/apigateway/prod-access, 2025-11-24T16:00:00Z to 2025-11-24T19:25:00Z)"
+    ));
     assert!(m.body.len() < 16 * 1024);
 }
 
@@ -102,7 +104,10 @@ fn control_characters_cannot_add_lines() {
 #[test]
 fn console_link_encodes_the_whole_name() {
     let link = console_link("us-east-1", "/aws/api gateway/prod#1?x=%");
-    assert!(link.ends_with("#logsV2:log-groups/log-group/$252Faws$252Fapi$2520gateway$252Fprod$25231$253Fx$253D$2525"), "{link}");
+    assert!(
+        link.ends_with("#logsV2:log-groups/log-group/$252Faws$252Fapi$2520gateway$252Fprod$25231$253Fx$253D$2525"),
+        "{link}"
+    );
     assert_eq!(link.matches('#').count(), 1, "the name's # is encoded");
 }
 

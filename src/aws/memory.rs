@@ -99,8 +99,12 @@ impl MemoryMetrics {
                     for m in metrics {
                         let name = m["Name"].as_str().ok_or("a metric has no Name")?;
                         let value = v[name].as_f64().ok_or_else(|| format!("metric {name} has no number"))?;
-                        *inner.data.entry((name.to_string(), dims.clone())).or_default().entry(window_start(t, 1)).or_default() +=
-                            value;
+                        *inner
+                            .data
+                            .entry((name.to_string(), dims.clone()))
+                            .or_default()
+                            .entry(window_start(t, 1))
+                            .or_default() += value;
                     }
                 }
             }
@@ -164,7 +168,8 @@ impl MetricsStore for MemoryMetrics {
         }
         let mut inner = lock(&self.inner);
         for d in datums {
-            let key: Series = (d.name.to_string(), d.dimensions.iter().map(|(n, v)| (n.to_string(), v.clone())).collect());
+            let key: Series =
+                (d.name.to_string(), d.dimensions.iter().map(|(n, v)| (n.to_string(), v.clone())).collect());
             *inner.data.entry(key).or_default().entry(window_start(d.timestamp, 1)).or_default() += d.value;
         }
         match fault {
@@ -231,7 +236,12 @@ impl AlertSink for MemoryAlerts {
 }
 
 impl<T: MetricsStore + Sync> MetricsStore for std::sync::Arc<T> {
-    fn read(&self, queries: &[Query], start: EpochMillis, end: EpochMillis) -> impl std::future::Future<Output = Result<Results, AwsError>> + Send {
+    fn read(
+        &self,
+        queries: &[Query],
+        start: EpochMillis,
+        end: EpochMillis,
+    ) -> impl std::future::Future<Output = Result<Results, AwsError>> + Send {
         (**self).read(queries, start, end)
     }
 

@@ -79,19 +79,20 @@ fn a_warm_container_reads_each_window_once_and_rereads_once_after_the_lag() {
     let mut l = Ledger::new(5);
     let b = batch(&[(W, 10, 0)]);
     let none = BTreeMap::new();
-    let (_, r) = invoke(&mut l, &b, &none, W + 10_000);
+    let start = W + 2 * MIN;
+    let (_, r) = invoke(&mut l, &b, &none, start);
     assert_eq!(r, BTreeSet::from([key(W), key(W - 5 * MIN)]), "cold: the window and the one before");
-    let (_, r) = invoke(&mut l, &b, &none, W + 20_000);
+    let (_, r) = invoke(&mut l, &b, &none, start + 30_000);
     assert!(r.is_empty(), "warm: nothing to read");
-    let (_, r) = invoke(&mut l, &b, &none, W + 10_000 + EXTRACTION_LAG_MS);
+    let (_, r) = invoke(&mut l, &b, &none, start + EXTRACTION_LAG_MS);
     assert_eq!(r.len(), 2, "one re-read once the extraction lag has passed since the cold start");
-    let (_, r) = invoke(&mut l, &b, &none, W + 20_000 + EXTRACTION_LAG_MS);
+    let (_, r) = invoke(&mut l, &b, &none, start + EXTRACTION_LAG_MS + 30_000);
     assert!(r.is_empty(), "and only one");
-    // A new window, long after the start: read once (it may hold an old container's counts), no re-read.
+    // A new window, after the lag: read once (an old container may have counted in it), no re-read.
     let next = batch(&[(W + 5 * MIN, 10, 0)]);
     let (_, r) = invoke(&mut l, &next, &none, W + 5 * MIN + 1000);
     assert_eq!(r, BTreeSet::from([key(W + 5 * MIN)]), "the previous window is known");
-    let (_, r) = invoke(&mut l, &next, &none, W + 5 * MIN + 1000 + EXTRACTION_LAG_MS);
+    let (_, r) = invoke(&mut l, &next, &none, W + 5 * MIN + 50_000);
     assert!(r.is_empty());
 }
 
