@@ -4,8 +4,8 @@
 use crate::access_log::{LineParser, Template};
 use crate::baseline::SpikeFactor;
 use crate::decode::{Limits, DEFAULT_MAX_INNER_BYTES};
-use crate::group_rules::GroupRules;
 use crate::finding::Rules;
+use crate::group_rules::GroupRules;
 use crate::metrics::DEFAULT_NAMESPACE;
 use crate::severity::{IgnoredStatuses, Thresholds};
 use crate::time::{DEFAULT_WINDOW_MINUTES, MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES};

@@ -1,6 +1,8 @@
 //! The alert's context against the emulator (moto): the stage and deployment behind a log group
 //! (REST and HTTP APIs), the 7-day baseline read back in one call, and `apigw-4xx history` and
-//! `analyze --api-id/--stage` over seeded state.
+//! `analyze --api-id/--stage` over seeded state; and the function's alerts carrying them. Every
+//! emulator test holds the emulator (`Emulator::exclusive`): calls are counted and faults injected
+//! per emulator.
 
 mod support;
 
@@ -68,6 +70,7 @@ async fn rest_stage(sdk: &aws_config::SdkConfig, name: &str, group: &str, descri
 
 #[tokio::test]
 async fn rest_stage_deployment_is_found_by_its_log_group() {
+    let _x = Emulator::exclusive();
     let sdk = Emulator::shared().sdk_config().await;
     let group = "/aws/apigateway/ctx-rest-access";
     // Another API logging elsewhere, so the match has something to skip.
@@ -87,6 +90,7 @@ async fn rest_stage_deployment_is_found_by_its_log_group() {
 
 #[tokio::test]
 async fn http_api_stage_through_its_own_fields() {
+    let _x = Emulator::exclusive();
     // moto 5.2.5 answers apigatewayv2 CreateDeployment with 404 "Not yet implemented", and its
     // CreateStage keeps no deploymentId: the line comes from the stage's own fields (description,
     // lastUpdatedDate), with the id reported when the stage has one.
@@ -140,6 +144,7 @@ fn datum(name: &str, group: &str, t: i64, v: f64) -> MetricDatum {
 
 #[tokio::test]
 async fn seven_days_at_two_percent_is_the_baseline() {
+    let _x = Emulator::exclusive();
     let sdk = Emulator::shared().sdk_config().await;
     let cw = aws_sdk_cloudwatch::Client::new(&sdk);
     let (group, ns) = ("/aws/apigateway/ctx-baseline", "Test/ctx-baseline");
@@ -179,6 +184,7 @@ fn cli(sdk_endpoint: &str) -> Command {
 
 #[tokio::test]
 async fn history_over_seeded_metrics() {
+    let _x = Emulator::exclusive();
     let e = Emulator::shared();
     let cw = aws_sdk_cloudwatch::Client::new(&e.sdk_config().await);
     let (group, ns) = ("/aws/apigateway/ctx-history", "Test/ctx-history");
@@ -228,6 +234,7 @@ async fn history_over_seeded_metrics() {
 
 #[tokio::test]
 async fn analyze_names_the_deployment_with_api_id_and_stage() {
+    let _x = Emulator::exclusive();
     let e = Emulator::shared();
     let sdk = e.sdk_config().await;
     let (api_id, id) = rest_stage(&sdk, "ctx-cli", "/aws/apigateway/ctx-cli", "add v2 routes").await;
@@ -307,4 +314,219 @@ fn cli_rules_give_a_finding_per_group() {
         .clone();
     let err = String::from_utf8(err).unwrap();
     assert!(err.contains("unknown key \"elevated\"") && err.lines().count() == 1, "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The function with its alert context, end to end.
+
+use apigw_4xx::alert_context::AlertContext;
+use apigw_4xx::aws::{CloudWatchStore, SnsAlerts};
+use apigw_4xx::config::Config;
+use apigw_4xx::emf::CapturedEmf;
+use apigw_4xx::handler::{Function, IncomingEvent};
+
+struct Fx {
+    sdk: aws_config::SdkConfig,
+    topic: String,
+    namespace: String,
+}
+
+async fn fx(name: &str) -> Fx {
+    let sdk = Emulator::shared().sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic = sns.create_topic().name(format!("ctx-{name}")).send().await.unwrap().topic_arn.unwrap();
+    Fx { sdk, topic, namespace: format!("Test/ctx-{name}") }
+}
+
+impl Fx {
+    fn config(&self, extra: &[(&str, &str)]) -> Config {
+        let mut vars = vec![("ALERT_TOPIC_ARN", self.topic.as_str()), ("METRIC_NAMESPACE", self.namespace.as_str())];
+        vars.extend_from_slice(extra);
+        Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap()
+    }
+
+    fn plain(&self, extra: &[(&str, &str)]) -> Function<CloudWatchStore, SnsAlerts, CapturedEmf> {
+        let c = self.config(extra);
+        Function::new(
+            c.clone(),
+            CloudWatchStore::new(aws_sdk_cloudwatch::Client::new(&self.sdk), &c.namespace),
+            SnsAlerts::new(aws_sdk_sns::Client::new(&self.sdk), &c.alert_topic_arn),
+            CapturedEmf::default(),
+        )
+    }
+
+    fn with_context(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> Function<CloudWatchStore, SnsAlerts, CapturedEmf, AlertContext<CloudWatchHistory, ApiGateway>> {
+        let c = self.config(extra);
+        let history = CloudWatchHistory::new(aws_sdk_cloudwatch::Client::new(&self.sdk), &c.namespace);
+        let control = c.deployment_lookup.then(|| ApiGateway::new(&self.sdk));
+        self.plain(extra).with_context(AlertContext::new(history, control))
+    }
+
+    fn alerts(&self) -> Vec<support::emulator::SentMessage> {
+        Emulator::shared().sns_messages(&self.topic)
+    }
+}
+
+/// One subscription event of `group` with the given JSON lines, a second apart from `t0`.
+fn event_of(group: &str, lines: &[String], t0: i64) -> IncomingEvent {
+    let evs: Vec<(i64, String)> = lines.iter().enumerate().map(|(i, l)| (t0 + i as i64 * 10, l.clone())).collect();
+    serde_json::from_str(&support::subscription_event(&support::payload(group, &evs))).unwrap()
+}
+
+fn lines(mix: &[(u16, usize, &str)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (status, n, extra) in mix {
+        for _ in 0..*n {
+            out.push(format!(
+                r#"{{"requestId":"r{}","status":"{status}","resourcePath":"/v1/orders"{extra}}}"#,
+                out.len()
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn alert_names_deployment_and_baseline_and_a_quiet_batch_costs_no_extra_call() {
+    let e = Emulator::shared();
+    let _x = Emulator::exclusive();
+    let f = fx("deploy").await;
+    let (group, quiet_group) = ("/aws/apigateway/ctx-fn-orders", "/aws/apigateway/ctx-fn-plain");
+    let (_, id) = rest_stage(&f.sdk, "ctx-fn-orders", group, "tighten order schema").await;
+    let w = support::recent_window();
+    // Seven days at 2% before the window's hour.
+    let (start, _) = baseline::span(w);
+    let mut data = Vec::new();
+    for h in 0..168 {
+        data.push(datum("Requests", group, start + h * 3_600_000, 1000.0));
+        data.push(datum("ClientErrors", group, start + h * 3_600_000, 20.0));
+    }
+    put(&aws_sdk_cloudwatch::Client::new(&f.sdk), &f.namespace, data).await;
+
+    // A batch that does not alert: the same calls with or without the context.
+    let quiet = lines(&[(200, 200, ""), (403, 2, "")]);
+    let plain = f.plain(&[]);
+    e.reset_calls();
+    plain.handle(&event_of(quiet_group, &quiet, w)).await.unwrap();
+    let without = e.calls();
+    let function = f.with_context(&[]);
+    e.reset_calls();
+    function.handle(&event_of(group, &quiet, w)).await.unwrap();
+    assert_eq!(e.calls(), without, "no extra AWS call on a batch that does not alert");
+    assert!(!without.keys().any(|k| k.starts_with("apigateway")), "{without:?}");
+    assert!(f.alerts().is_empty());
+
+    // The batch that alerts: the alert names the stage's deployment and the group's baseline.
+    e.reset_calls();
+    function.handle(&event_of(group, &lines(&[(200, 50, ""), (403, 100, "")]), w + 60_000)).await.unwrap();
+    let calls = e.calls();
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let body = &alerts[0].message;
+    assert!(body.contains(&format!("\nDeployment: {id} \"tighten order schema\" to ctx-fn-orders/prod at ")), "{body}");
+    assert!(body.contains("before this window") || body.contains("after this window started"), "{body}");
+    assert!(body.contains("\nBaseline: 2.0% over the last 7 days (this window "), "{body}");
+    assert_eq!(calls.get("apigateway:GetDeployment"), Some(&1), "{calls:?}");
+
+    // Another alert within 15 minutes: the stage mapping comes from the container's cache.
+    e.reset_calls();
+    function.handle(&event_of(group, &lines(&[(403, 200, "")]), w + 120_000 + 300_000)).await.unwrap();
+    let calls = e.calls();
+    assert_eq!(f.alerts().len(), 2);
+    assert!(!calls.contains_key("apigateway:GetRestApis") && !calls.contains_key("apigateway:GetStages"), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_failed_lookup_drops_the_line_not_the_alert() {
+    let e = Emulator::shared();
+    let _x = Emulator::exclusive();
+    let f = fx("lookup-fails").await;
+    let group = "/aws/apigateway/ctx-fn-denied";
+    rest_stage(&f.sdk, "ctx-fn-denied", group, "would be named").await;
+    e.reset_calls();
+    e.inject("apigateway:GetRestApis", "500", 10);
+    let function = f.with_context(&[]);
+    let w = support::recent_window();
+    function.handle(&event_of(group, &lines(&[(403, 150, "")]), w)).await.unwrap();
+    assert!(e.call_count("apigateway:GetRestApis") >= 1, "the fault was met: {:?}", e.calls());
+    e.clear_faults();
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert!(!alerts[0].message.contains("Deployment:"), "{}", alerts[0].message);
+    assert!(alerts[0].message.contains("Baseline: not enough history"), "{}", alerts[0].message);
+}
+
+#[tokio::test]
+async fn one_api_key_behind_ninety_of_a_hundred_4xx_is_named() {
+    let _x = Emulator::exclusive();
+    let f = fx("consumers").await;
+    let group = "/aws/apigateway/ctx-fn-consumers";
+    let batch = lines(&[
+        (200, 400, r#","apiKeyId":"k1""#),
+        (403, 90, r#","apiKeyId":"k7xq2lmn9a","ip":"198.51.100.7""#),
+        (403, 6, r#","ip":"203.0.113.9""#),
+        (404, 4, r#","ip":"203.0.113.10""#),
+    ]);
+    f.plain(&[]).handle(&event_of(group, &batch, support::recent_window())).await.unwrap();
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1);
+    let body = &alerts[0].message;
+    assert!(body.contains("\nConsumers: api key k7xq2lmn9a 90 of 100 4xx (90.0%), ip 203.0.113.9 6 of 100 4xx (6.0%), ip 203.0.113.10 4 of 100 4xx (4.0%)."), "{body}");
+    assert!(
+        body.contains(
+            "Most 403s come from one consumer, api key k7xq2lmn9a: that key or its usage plan has not propagated"
+        ),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn group_rules_alert_one_group_at_three_percent_and_not_another() {
+    let _x = Emulator::exclusive();
+    let f = fx("rules").await;
+    let (strict, lax) = ("/aws/apigateway/ctx-fn-private", "/aws/apigateway/ctx-fn-public");
+    let rules = format!(r#"{{"{strict}": {{"elevated_percent": 1, "high_percent": 5}}}}"#);
+    let function = f.plain(&[("GROUP_RULES", &rules)]);
+    let w = support::recent_window();
+    let batch = lines(&[(200, 97, ""), (403, 3, "")]);
+    function.handle(&event_of(strict, &batch, w)).await.unwrap();
+    function.handle(&event_of(lax, &batch, w)).await.unwrap();
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].attribute("severity"), Some("ELEVATED"));
+    assert_eq!(alerts[0].attribute("logGroup"), Some(strict));
+    assert!(alerts[0].message.starts_with("ELEVATED Elevated Client Error Rate (4xx)\n\n3.0% of API Gateway requests"));
+}
+
+#[tokio::test]
+async fn spike_factor_alerts_a_window_far_above_its_baseline() {
+    let _x = Emulator::exclusive();
+    let f = fx("spike").await;
+    let group = "/aws/apigateway/ctx-fn-spike";
+    let w = support::recent_window();
+    let (start, _) = baseline::span(w);
+    let mut data = Vec::new();
+    for h in 0..48 {
+        data.push(datum("Requests", group, start + (167 - h) * 3_600_000, 10_000.0));
+        data.push(datum("ClientErrors", group, start + (167 - h) * 3_600_000, 10.0));
+    }
+    put(&aws_sdk_cloudwatch::Client::new(&f.sdk), &f.namespace, data).await;
+    let batch = lines(&[(200, 196, ""), (403, 4, "")]); // 2.0%: under the fixed 10%, 20× its 0.1%
+    f.with_context(&[("DEPLOYMENT_LOOKUP", "false")]).handle(&event_of(group, &batch, w)).await.unwrap();
+    assert!(f.alerts().is_empty(), "SPIKE_FACTOR is off by default");
+    f.with_context(&[("SPIKE_FACTOR", "5"), ("DEPLOYMENT_LOOKUP", "false")])
+        .handle(&event_of(group, &batch, w + 300_000))
+        .await
+        .unwrap();
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].attribute("severity"), Some("ELEVATED"));
+    assert!(
+        alerts[0].message.contains("Baseline: 0.1% over the last 7 days (this window 20.0× that)"),
+        "{}",
+        alerts[0].message
+    );
 }
