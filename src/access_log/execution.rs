@@ -40,7 +40,7 @@ const RESOURCE_POLICY_DENIAL: &str = " is not authorized to perform: execute-api
 const STEPS: [&str; 32] = [
     "Extended Request Id: ",
     "Verifying Usage Plan for request: ",
-    "API Key ",
+    "API Key",
     "Usage Plan check succeeded",
     "Starting execution for request: ",
     "HTTP Method: ",
