@@ -406,8 +406,12 @@ enum RouteSource {
     MethodAndRouteKey,
 }
 
-fn random_template(
-) -> impl Strategy<Value = (Vec<(String, String)>, Vec<&'static str>, (u16, &'static str, String, bool, RouteSource))> {
+/// The request a random template describes: status, method, path, whether the route key is
+/// `$default`, and where the route comes from.
+type Request = (u16, &'static str, String, bool, RouteSource);
+
+/// Variables with their values (in template order), the literal text around them, and the request.
+fn random_template() -> impl Strategy<Value = (Vec<(String, String)>, Vec<&'static str>, Request)> {
     let route_source =
         prop_oneof![Just(RouteSource::Rest), Just(RouteSource::RouteKey), Just(RouteSource::MethodAndRouteKey)];
     let request = (100u16..600, method(), "/[a-z{}/]{0,12}", any::<bool>(), route_source);
