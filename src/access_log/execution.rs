@@ -27,7 +27,9 @@ const DENIALS: [(&str, u16); 3] = [
     // execution log carries the same sentence is [likely]: so is the next line's wording.]
     ("User is not authorized to access this resource", 403),
     // [likely, same article, execution-log walk-through of a Deny policy: after `Successfully completed
-    // authorizer execution` comes `The client is not authorized to perform this operation.`]
+    // authorizer execution` comes `The client is not authorized to perform this operation.`; the same
+    // sentence is the `$context.authorize.error` of a 403 in a secondary source (techdevlabs.pages.dev,
+    // "Troubleshoot Access Denied (403 Forbidden) Error in AWS API Gateway", 2026-02-02)]
     ("The client is not authorized to perform this operation", 403),
 ];
 
