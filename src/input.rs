@@ -3,7 +3,7 @@
 //! plain lines), gzip'd or not, and streams it into an [`EventSink`] without holding the file.
 
 use crate::decode::{read_document, BatchInfo, BatchKind, DecodeError, EventSink, Limits};
-use crate::time::parse_iso8601;
+use crate::time::{parse_iso8601, EpochMillis};
 use std::io::{self, BufRead, BufReader, Read};
 
 /// Keys that mark a JSON document (rather than a file of JSON access-log lines).
@@ -100,9 +100,16 @@ pub fn detect(head: &[u8]) -> InputKind {
     }
 }
 
+/// Longest event kept from a multi-line export message: its first line is what gets parsed.
+const MAX_EVENT_TEXT: usize = 1 << 20;
+
 fn read_lines<R: BufRead>(mut r: R, timestamped: bool, sink: &mut dyn EventSink) -> io::Result<()> {
     sink.begin_batch();
     let mut buf = Vec::with_capacity(4096);
+    // In `create-export-task` text a line without its own timestamp continues the event before it (a
+    // multi-line message, e.g. an execution log's request body): it is held until the next event starts.
+    let mut held: Option<EpochMillis> = None;
+    let mut held_text = String::new();
     loop {
         buf.clear();
         if r.read_until(b'\n', &mut buf)? == 0 {
@@ -113,14 +120,30 @@ fn read_lines<R: BufRead>(mut r: R, timestamped: bool, sink: &mut dyn EventSink)
         if line.trim().is_empty() {
             continue;
         }
-        let (timestamp, message) = match line.split_once(' ') {
-            Some((t, m)) if timestamped => match parse_iso8601(t) {
-                Some(t) => (Some(t), m),
-                None => (None, line),
-            },
-            _ => (None, line),
-        };
-        sink.event(timestamp, message);
+        if !timestamped {
+            sink.event(None, line);
+            continue;
+        }
+        match line.split_once(' ').and_then(|(t, m)| Some((parse_iso8601(t)?, m))) {
+            Some((t, m)) => {
+                if held.is_some() {
+                    sink.event(held, &held_text);
+                }
+                held = Some(t);
+                held_text.clear();
+                held_text.push_str(m);
+            }
+            None if held.is_some() => {
+                if held_text.len() + line.len() < MAX_EVENT_TEXT {
+                    held_text.push('\n');
+                    held_text.push_str(line);
+                }
+            }
+            None => sink.event(None, line),
+        }
+    }
+    if held.is_some() {
+        sink.event(held, &held_text);
     }
     sink.end_batch(&BatchInfo { kind: BatchKind::Export, log_group: None });
     Ok(())

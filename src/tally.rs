@@ -1,7 +1,7 @@
 //! Counting: requests by status, unparsed lines, and for 4xx the methods, routes and gateway response
 //! types that explain them; overall and per time bucket (a tumbling window, or a minute for metrics).
 
-use crate::access_log::{AccessRecord, Line, LineParser, LineShape};
+use crate::access_log::{AccessRecord, Line, LineParser, LineShape, PendingDenials};
 use crate::status::is_client_error;
 use crate::time::{window_start, EpochMillis};
 use std::collections::{BTreeMap, HashMap};
@@ -190,6 +190,8 @@ pub struct Tally {
     /// `($context.apiId, $context.stage)` of the lines that carry both (the smallest, so merging
     /// does not depend on order): the stage whose deployment an alert names.
     stage: Option<(Box<str>, Box<str>)>,
+    /// Execution-log requests counted from an authorizer denial: their final line is not counted again.
+    pending_denials: PendingDenials,
 }
 
 impl Tally {
@@ -206,6 +208,7 @@ impl Tally {
             bucket_minutes,
             current: None,
             stage: None,
+            pending_denials: PendingDenials::default(),
         }
     }
 
@@ -217,6 +220,7 @@ impl Tally {
     /// Parses one log line with `parser` and counts it.
     pub fn add_line(&mut self, parser: &LineParser, timestamp: Option<EpochMillis>, line: &str) {
         match parser.parse(line) {
+            Line::Request(r) if !self.pending_denials.admit(&r) => self.not_requests += 1,
             Line::Request(r) => {
                 if self.shape.is_none() {
                     self.shape = LineShape::of(line);
