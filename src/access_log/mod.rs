@@ -85,6 +85,8 @@ impl AccessRecord<'_> {
 
 /// The verdict on one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Returned by value once per line and never stored: boxing the record would allocate per line.
+#[allow(clippy::large_enum_variant)]
 pub enum Line<'a> {
     /// A request with a valid status.
     Request(AccessRecord<'a>),
