@@ -296,7 +296,7 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
                 .collect();
             if !quiet.is_empty() {
                 let wanted: Vec<_> = quiet.iter().map(|(g, i, w)| (*g, i, *w)).collect();
-                spike_baselines = self.context.baselines(&wanted).await;
+                spike_baselines = with_deadline(inv, self.context.baselines(&wanted)).await;
                 judge.spike = Some((factor, &spike_baselines));
                 plan = ledger.plan(&batch, &stored, &judge, &evidence);
             }
@@ -324,7 +324,11 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
                 })
             })
             .collect();
-        let context = if subjects.is_empty() { BTreeMap::new() } else { self.context.lines(&subjects, now).await };
+        let context = if subjects.is_empty() {
+            BTreeMap::new()
+        } else {
+            with_deadline(inv, self.context.lines(&subjects, now)).await
+        };
 
         // One message per log group; each remembered as soon as it is out.
         for (group, decisions) in by_group {
@@ -437,6 +441,17 @@ async fn within<T>(
         Ok(r) => r,
         Err(_) => Err(AwsError::new(AwsErrorKind::Deadline, "cut short by the invocation's deadline")),
     }
+}
+
+/// Runs a context lookup (optional by nature) within the invocation's deadline, less what the alerts
+/// and counts need: out of time, the alert goes without its context.
+async fn with_deadline<T: Default>(inv: Invocation, lookup: impl std::future::Future<Output = T>) -> T {
+    let Some(deadline) = inv.deadline else { return lookup.await };
+    let until = deadline.checked_sub(DEADLINE_RESERVE * 4).unwrap_or(deadline);
+    tokio::time::timeout_at(until, lookup).await.unwrap_or_else(|_| {
+        tracing::warn!("alert context omitted: the invocation's deadline is near");
+        T::default()
+    })
 }
 
 /// An [`EventSink`] that drops events timestamped where CloudWatch accepts no metrics before they
