@@ -6,7 +6,6 @@
 use crate::finding::{Finding, Rules, Totals};
 use crate::ledger::{WindowKey, WindowState};
 use crate::severity::Severity;
-use crate::tally::Evidence;
 use std::collections::BTreeMap;
 
 /// What to send about a window.
@@ -52,19 +51,19 @@ pub struct Judge<'a> {
 
 impl Judge<'_> {
     /// Decides one window: `known` is what is known of it before the batch, `previous` what is known
-    /// of the window just before it (if anything), `add` the batch's totals for it. `evidence` (from
-    /// this batch: metrics keep no routes) sharpens the finding.
+    /// of the window just before it (if anything), `add` the batch's totals for it. The finding
+    /// carries no evidence (routes, methods): a message adds the batch's when it is written, so a
+    /// batch touching thousands of windows does not copy it thousands of times.
     pub fn decide(
         &self,
         key: &WindowKey,
         known: &WindowState,
         previous: Option<&WindowState>,
         add: &Totals,
-        evidence: &BTreeMap<u16, Evidence>,
     ) -> WindowDecision {
         let mut state = known.clone();
         state.add(add);
-        let finding = Finding::new(&state.totals(), evidence, self.rules);
+        let finding = Finding::new(&state.totals(), &BTreeMap::new(), self.rules);
         let severity = finding.severity;
         let previous_alerted = previous.is_some_and(|p| p.markers.alerted.is_some() && !p.markers.recovered);
         let action = if severity.is_alerting() && state.markers.alerted.is_none_or(|a| severity > a) {
@@ -107,7 +106,7 @@ mod tests {
         let rules = Rules::default();
         let judge = Judge { rules: &rules, notify_recovery: true };
         let key = ("/g".to_string(), 600_000);
-        judge.decide(&key, &known.unwrap_or_default(), previous.as_ref(), &batch, &BTreeMap::new())
+        judge.decide(&key, &known.unwrap_or_default(), previous.as_ref(), &batch)
     }
 
     #[test]

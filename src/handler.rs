@@ -264,18 +264,19 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink> Function<M, A, E> 
         summary.windows_read = need.len();
         let mut stored = self.read(&need, false, inv).await?;
         let judge = Judge { rules: &c.rules, notify_recovery: c.notify_recovery };
-        let evidence = decoded.analyzer.by_log_group.iter().map(|(g, t)| (g.clone(), t.evidence.clone())).collect();
-        let mut plan = ledger.plan(&batch, &stored, &judge, &evidence);
+        let mut plan = ledger.plan(&batch, &stored, &judge);
         let breakdown = plan.breakdown_needed();
         if !breakdown.is_empty() {
             stored.add_breakdown(self.read(&breakdown, true, inv).await?.states);
-            plan = ledger.plan(&batch, &stored, &judge, &evidence);
+            plan = ledger.plan(&batch, &stored, &judge);
         }
 
         // One message per log group; each remembered as soon as it is out.
         for (group, decisions) in plan.alerts_by_group() {
-            let shape = decoded.analyzer.by_log_group.get(group).and_then(|t| t.shape);
-            let query = crate::insights::query(&c.parser, shape);
+            let tally = decoded.analyzer.by_log_group.get(group);
+            let query = crate::insights::query(&c.parser, tally.and_then(|t| t.shape));
+            let none = BTreeMap::new();
+            let evidence = tally.map_or(&none, |t| &t.evidence);
             let style = Style {
                 rules: &c.rules,
                 window_minutes: c.window_minutes,
@@ -283,7 +284,7 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink> Function<M, A, E> 
                 query: &query,
                 region: &c.region,
             };
-            let Some(m) = message(&decisions, &style) else { continue };
+            let Some(m) = message(&decisions, evidence, &style) else { continue };
             within(inv, self.alerts.publish(&m)).await.map_err(HandlerError::Publish)?;
             ledger.published(decisions, now);
             summary.alerts += 1;
