@@ -12,7 +12,6 @@
 //!   the AWS calls, the metrics GetMetricData was asked for and the EMF bytes, per 1,000 batches.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use apigw_4xx::aws::memory::{MemoryAlerts, MemoryMetrics};
