@@ -408,6 +408,12 @@ impl<R: Read> JsonStream<R> {
         self.pinned = None;
     }
 
+    /// The buffer's size: what it holds at most.
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The buffered bytes (index with a range from [`Self::value`]).
     pub(super) fn bytes(&self) -> &[u8] {
         &self.buf[..self.filled]
