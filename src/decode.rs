@@ -83,14 +83,14 @@ pub trait EventSink {
     /// One log event of the current batch whose message is longer than `limit` bytes: streamed
     /// past unread. It must count as an unparsed line (never dropped, never a request).
     fn oversized(&mut self, timestamp: Option<EpochMillis>, limit: usize) {
-        self.event(timestamp, &oversized_line(limit));
+        let _ = limit;
+        self.event(timestamp, OVERSIZED_LINE);
     }
 }
 
-/// What stands for a line longer than the cap (`limit` bytes) in place of its text: no status in it.
-pub fn oversized_line(limit: usize) -> String {
-    format!("(a line longer than the cap of {} KiB, skipped unread)", limit / 1024)
-}
+/// What stands for a line longer than the cap in place of its text: no digits, so no parser reads
+/// a status in it.
+pub const OVERSIZED_LINE: &str = "(a line longer than the line cap, skipped unread)";
 
 /// Decoding limits: what bounds memory, whatever the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -200,10 +200,14 @@ fn lines_past_the_cap_are_unparsed_and_reading_goes_on() {
 #[test]
 fn a_filter_log_events_document_past_the_cap_skips_unknown_fields_unheld() {
     // An unknown field of any size inside a document is streamed past.
+    // Pretty-printed (as the AWS CLI writes it): a document, whatever its first key.
     let doc = format!(
-        r#"{{"junk":"{}","events":[{{"timestamp":1,"message":"{{\"status\":\"404\"}}","extra":"{}"}}],"searchedLogStreams":[]}}"#,
-        "y".repeat(2 << 20),
-        "z".repeat(2 << 20)
+        "{{\n{}\n}}",
+        format_args!(
+            r#""junk":"{}","events":[{{"timestamp":1,"message":"{{\"status\":\"404\"}}","extra":"{}"}}],"searchedLogStreams":[]"#,
+            "y".repeat(2 << 20),
+            "z".repeat(2 << 20)
+        )
     );
     let (v, _) = analyze(&["--max-line-kib", "64"], doc.into_bytes());
     assert_eq!(counts(&v), (1, 1, 0));

@@ -1,7 +1,7 @@
 //! Lines of a text input, bounded: a line longer than the cap is streamed past unread and reported
 //! as [`Record::Oversized`], so the buffer never grows past the cap plus two chunks. JSON objects
-//! back to back on one line (`}{`: Firehose writes records without a delimiter) come out one by
-//! one, each bounded by the same cap, however long the line that holds them.
+//! back to back on one line (`}{`: Firehose writes records without a delimiter; or `} {`) come out
+//! one by one, each bounded by the same cap, however long the line that holds them.
 
 use memchr::memmem;
 use std::io::{self, Read};
@@ -32,7 +32,7 @@ pub(super) struct Lines<R> {
     split_objects: bool,
     /// The rest of the current line is a run of JSON objects.
     in_run: bool,
-    back_to_back: memmem::Finder<'static>,
+    back_to_back: [memmem::Finder<'static>; 2],
 }
 
 impl<R: Read> Lines<R> {
@@ -48,7 +48,7 @@ impl<R: Read> Lines<R> {
             max_line,
             split_objects,
             in_run: false,
-            back_to_back: memmem::Finder::new(b"}{"),
+            back_to_back: [memmem::Finder::new(b"}{"), memmem::Finder::new(b"} {")],
         }
     }
 
@@ -71,6 +71,9 @@ impl<R: Read> Lines<R> {
                 let line = self.start..nl;
                 self.start = nl + 1;
                 self.scanned = self.start;
+                if line.len() > self.max_line {
+                    return Ok(Some(Record::Oversized));
+                }
                 return Ok(Some(Record::Line(&self.buf[line])));
             }
             self.scanned = self.end;
@@ -98,11 +101,13 @@ impl<R: Read> Lines<R> {
     }
 
     /// Whether `buf[a..b]` (the line so far) is to be read as JSON objects back to back (with a
-    /// `}{` in it, when `pair`): then `in_run` is set.
+    /// `}{` or `} {` in it, when `pair`): then `in_run` is set.
     fn is_run(&mut self, a: usize, b: usize, pair: bool) -> bool {
         let line = &self.buf[a..b];
         let first = line.iter().find(|c| !is_gap(**c));
-        self.in_run = self.split_objects && first == Some(&b'{') && (!pair || self.back_to_back.find(line).is_some());
+        self.in_run = self.split_objects
+            && first == Some(&b'{')
+            && (!pair || self.back_to_back.iter().any(|f| f.find(line).is_some()));
         self.in_run
     }
 
@@ -131,7 +136,7 @@ impl<R: Read> Lines<R> {
                             self.in_run = false;
                         }
                         self.scanned = self.start;
-                        return Ok(Some(Some(object)));
+                        return Ok(Some((k <= self.max_line).then_some(object)));
                     }
                     if self.end - self.start > self.max_line {
                         self.skip_object(scan)?;
