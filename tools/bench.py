@@ -54,7 +54,7 @@ def peak_rss_mb(cmd):
     return int(open(out).read().split()[-1]) / 1024
 
 
-def build():
+def build(which):
     os.makedirs(WORK, exist_ok=True)
     floor_src = os.path.join(WORK, "floor")
     if not os.path.exists(floor_src):
@@ -65,7 +65,17 @@ def build():
                 os.chmod(os.path.join(d, f), 0o644)
     sh(["cargo", "build", "--release", "--quiet", "--manifest-path", os.path.join(floor_src, "Cargo.toml"),
         "--target-dir", os.path.join(WORK, "floor-target")])
-    sh(["cargo", "build", "--release", "--quiet", "--bin", "apigw-4xx", "--bin", "bootstrap", "--example", "naive"])
+    sh(["cargo", "build", "--release", "--quiet", "--bin", "apigw-4xx"] + cli_features())
+    if {"side", "function"} & set(which):
+        sh(["cargo", "build", "--release", "--quiet", "--bin", "bootstrap", "--example", "naive"])
+
+
+def cli_features(libdeflate=True):
+    """Cargo feature flags for the CLI: the default features (`aws`, `libdeflate`), without
+    `libdeflate` for the A/B, and without `aws` when `BENCH_NO_AWS=1` (the CLI's reading paths do not
+    use it; this skips compiling the AWS SDKs on a machine that only measures the CLI)."""
+    features = ([] if os.environ.get("BENCH_NO_AWS") == "1" else ["aws"]) + (["libdeflate"] if libdeflate else [])
+    return ["--no-default-features"] + (["--features", ",".join(features)] if features else [])
 
 
 def events(n):
@@ -185,7 +195,7 @@ def inflate():
     """A/B of the inflater for payloads held in memory: the CLI with the `libdeflate` feature (the
     default) and without it (zlib-rs, streaming), and the floor, in alternating runs."""
     binaries = {}
-    for label, flags in [("zlib-rs (streaming)", ["--no-default-features", "--features", "aws"]), ("libdeflate (whole payload)", [])]:
+    for label, flags in [("zlib-rs (streaming)", cli_features(False)), ("libdeflate (whole payload)", cli_features())]:
         sh(["cargo", "build", "--release", "--quiet", "--bin", "apigw-4xx"] + flags)
         path = os.path.join(WORK, "apigw-4xx-" + label.split()[0])
         shutil.copy2(os.path.join(ROOT, "target", "release", "apigw-4xx"), path)
@@ -343,7 +353,7 @@ def function():
 
 if __name__ == "__main__":
     which = sys.argv[1:] or ["side", "export", "function", "memory"]
-    build()
+    build(which)
     print(f"Machine: {os.cpu_count()} cores, {os.uname().sysname} {os.uname().machine}; runs: {RUNS}")
     if "side" in which:
         side_by_side()
