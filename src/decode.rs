@@ -80,6 +80,12 @@ pub trait EventSink {
     fn event(&mut self, timestamp: Option<EpochMillis>, message: &str);
     /// The current batch ended.
     fn end_batch(&mut self, batch: &BatchInfo);
+    /// A payload met in a document (`awslogs.data`, a Kinesis record's `data`), still encoded.
+    /// Handing it back has it decoded here and now, into this sink; a sink that decodes payloads
+    /// elsewhere (on other threads) keeps it and returns `None`.
+    fn payload(&mut self, data: String) -> Option<String> {
+        Some(data)
+    }
     /// One log event of the current batch whose message is longer than `limit` bytes: streamed
     /// past unread. It must count as an unparsed line (never dropped, never a request).
     fn oversized(&mut self, timestamp: Option<EpochMillis>, limit: usize) {
@@ -448,8 +454,9 @@ impl<R: Read> Document<'_, R> {
         }
     }
 
-    /// A `data` string: unescaped in place and decoded on the spot, so that only one payload is in
-    /// flight at a time. Its base64 text is held whole, so it has the payload's cap.
+    /// A `data` string (`awslogs`, Kinesis or Firehose): unescaped in place and handed to the sink,
+    /// which decodes it on the spot or elsewhere ([`EventSink::payload`]). Its base64 text is held
+    /// whole, so it has the payload's cap.
     fn data_string(&mut self, name: &str) -> Result<(), DecodeError> {
         if self.s.peek()? != Some(b'"') {
             return Err(DecodeError::Shape(format!("{name}: data must be a string")));
@@ -459,8 +466,11 @@ impl<R: Read> Document<'_, R> {
             return Err(DecodeError::TooLarge { limit: limit as u64, what: "the base64 data of one payload" });
         };
         // Not UTF-8 is not base64 either: the decoder names the byte.
-        let data = String::from_utf8_lossy(&self.s.bytes()[r]);
-        decode_data(&data, self.limits, &mut *self.sink)
+        let data = String::from_utf8_lossy(&self.s.bytes()[r]).into_owned();
+        match self.sink.payload(data) {
+            Some(data) => decode_data(&data, self.limits, &mut *self.sink),
+            None => Ok(()),
+        }
     }
 
     /// One log event, handed to the sink. Its message is unescaped in place in the stream's buffer
