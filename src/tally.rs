@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 pub const MAX_DISTINCT_VALUES: usize = 1000;
 /// The bucket that values past [`MAX_DISTINCT_VALUES`] fold into.
 pub const OTHER_VALUES: &str = "(other)";
-/// Most windows (buckets) a tally keeps: a year of 15-minute windows, a month of 1-minute ones.
+/// Most windows (buckets) a tally keeps: a year of 15-minute windows, 27 days of 1-minute ones.
 /// Past it, the earliest windows are kept and lines of later ones are counted overall and in
 /// [`Tally::unbucketed`], in no window. Keeping the earliest (not the first seen) makes the result
 /// independent of the order of reading and merging.
-pub const MAX_BUCKETS: usize = 50_000;
+pub const MAX_BUCKETS: usize = 40_000;
 /// Longest unparsed example line kept, in bytes.
 const EXAMPLE_LEN: usize = 200;
 

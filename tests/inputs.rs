@@ -225,7 +225,7 @@ fn windows_past_the_cap_fold_into_overall_with_a_warning() {
     let (v, err) = analyze(&["--window", "1"], input.into_bytes());
     assert_eq!(v["requests"].as_u64(), Some(n as u64), "every line counted overall");
     assert_eq!(v["windows"].as_array().map(Vec::len), Some(apigw_4xx::tally::MAX_BUCKETS));
-    assert!(err.contains("5 lines fall in windows past the first 50,000"), "{err}");
+    assert!(err.contains("5 lines fall in windows past the first 40,000"), "{err}");
 }
 
 #[test]
