@@ -5,7 +5,7 @@
 //! [`Limits`], whatever the input.
 
 use crate::decode::{read_document, BatchInfo, BatchKind, DecodeError, EventSink, Limits};
-use crate::time::parse_iso8601;
+use crate::time::{parse_iso8601, EpochMillis};
 use lines::{Lines, Record};
 use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
@@ -160,10 +160,18 @@ fn read_lines<R: Read>(r: R, timestamped: bool, limits: Limits, sink: &mut dyn E
     sink.begin_batch();
     // Runs of JSON objects are split in plain lines only: export lines carry one timestamp each.
     let mut lines = Lines::new(r, limits.max_line_bytes, !timestamped);
+    // In `create-export-task` text a line without its own timestamp continues the event before it (a
+    // multi-line message, e.g. an execution log's request body): it is held until the next event
+    // starts, up to the line cap.
+    let mut held: Option<EpochMillis> = None;
+    let mut held_text = String::new();
     while let Some(record) = lines.next_record()? {
         let buf = match record {
             Record::Line(line) => line,
             Record::Oversized => {
+                if held.is_some() {
+                    sink.event(held.take(), &held_text);
+                }
                 sink.oversized(None, limits.max_line_bytes);
                 continue;
             }
@@ -173,14 +181,30 @@ fn read_lines<R: Read>(r: R, timestamped: bool, limits: Limits, sink: &mut dyn E
         if line.trim().is_empty() {
             continue;
         }
-        let (timestamp, message) = match line.split_once(' ') {
-            Some((t, m)) if timestamped => match parse_iso8601(t) {
-                Some(t) => (Some(t), m),
-                None => (None, line),
-            },
-            _ => (None, line),
-        };
-        sink.event(timestamp, message);
+        if !timestamped {
+            sink.event(None, line);
+            continue;
+        }
+        match line.split_once(' ').and_then(|(t, m)| Some((parse_iso8601(t)?, m))) {
+            Some((t, m)) => {
+                if held.is_some() {
+                    sink.event(held, &held_text);
+                }
+                held = Some(t);
+                held_text.clear();
+                held_text.push_str(m);
+            }
+            None if held.is_some() => {
+                if held_text.len() + line.len() < limits.max_line_bytes {
+                    held_text.push('\n');
+                    held_text.push_str(line);
+                }
+            }
+            None => sink.event(None, line),
+        }
+    }
+    if held.is_some() {
+        sink.event(held, &held_text);
     }
     sink.end_batch(&BatchInfo { kind: BatchKind::Export, log_group: None });
     Ok(())

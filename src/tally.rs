@@ -1,7 +1,7 @@
 //! Counting: requests by status, unparsed lines, and for 4xx the methods, routes and gateway response
 //! types that explain them; overall and per time bucket (a tumbling window, or a minute for metrics).
 
-use crate::access_log::{AccessRecord, Line, LineParser, LineShape};
+use crate::access_log::{AccessRecord, Line, LineParser, LineShape, PendingDenials};
 use crate::status::is_client_error;
 use crate::time::{window_start, EpochMillis};
 use std::collections::{BTreeMap, HashMap};
@@ -165,6 +165,8 @@ pub struct Tally {
     pub shape: Option<LineShape>,
     bucket_minutes: Option<u32>,
     current: Option<(EpochMillis, Counts)>,
+    /// Execution-log requests counted from an authorizer denial: their final line is not counted again.
+    pending_denials: PendingDenials,
 }
 
 impl Tally {
@@ -181,6 +183,7 @@ impl Tally {
             shape: None,
             bucket_minutes,
             current: None,
+            pending_denials: PendingDenials::default(),
         }
     }
 
@@ -192,6 +195,7 @@ impl Tally {
     /// Parses one log line with `parser` and counts it.
     pub fn add_line(&mut self, parser: &LineParser, timestamp: Option<EpochMillis>, line: &str) {
         match parser.parse(line) {
+            Line::Request(r) if !self.pending_denials.admit(&r) => self.not_requests += 1,
             Line::Request(r) => {
                 if self.shape.is_none() {
                     self.shape = LineShape::of(line);
