@@ -332,6 +332,12 @@ impl<R: Read> JsonStream<R> {
             let start = self.pos;
             let end = self.filled - start;
             let buf = &mut self.buf[start..self.filled];
+            if w == r {
+                // No escape so far, nothing to move: jump to the next quote or backslash (SIMD).
+                let j = memchr::memchr2(b'"', b'\\', &buf[r..end]).unwrap_or(end - r);
+                r += j;
+                w += j;
+            }
             while r + 8 <= end {
                 let mut bytes = [0u8; 8];
                 bytes.copy_from_slice(&buf[r..r + 8]);
