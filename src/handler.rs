@@ -318,6 +318,9 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink> Function<M, A, E> 
         let mut batch: BTreeMap<WindowKey, Totals> = BTreeMap::new();
         for (group, tally) in &a.by_log_group {
             summary.untimed += tally.untimed;
+            // Only lines placed by their own request time can pass the bucket cap (timestamped ones
+            // out of range were dropped before it): not written, so reported with those.
+            summary.out_of_range += tally.unbucketed;
             for (minute, counts) in &tally.buckets {
                 if !accepted.contains(minute) {
                     // Untimed events placed by their own request time can still land out of range.
