@@ -10,10 +10,12 @@
 
 use crate::alerting::{Action, WindowDecision};
 use crate::config::AlertFormat;
-use crate::finding::{thousands, Rules};
+use crate::finding::{thousands, Finding, Rules};
 use crate::severity::Severity;
+use crate::tally::Evidence;
 use crate::time::{format_iso8601, window_end, EpochMillis};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// SNS accepts subjects under 100 characters; ASCII keeps every subscriber happy.
 const MAX_SUBJECT: usize = 99;
@@ -51,8 +53,13 @@ pub struct Style<'a> {
 }
 
 /// The one message about `decisions` (windows of one log group, ascending; those without an action
-/// are skipped). `None` when none has an action.
-pub fn message(decisions: &[&WindowDecision], style: &Style<'_>) -> Option<AlertMessage> {
+/// are skipped), with the batch's `evidence` (per 4xx status) in the finding shown. `None` when none
+/// has an action.
+pub fn message(
+    decisions: &[&WindowDecision],
+    evidence: &BTreeMap<u16, Evidence>,
+    style: &Style<'_>,
+) -> Option<AlertMessage> {
     let acting: Vec<&WindowDecision> = decisions.iter().copied().filter(|d| d.action.is_some()).collect();
     let latest = *acting.last()?;
     let group = &latest.key.0;
@@ -67,7 +74,12 @@ pub fn message(decisions: &[&WindowDecision], style: &Style<'_>) -> Option<Alert
     let subject = subject_line(level, &rate, group, &tail);
     let (first, last) = (acting[0].key.1, window_end(latest.key.1, style.window_minutes));
     let shown = escape(group);
-    let mut finding = latest.finding.to_text(style.rules);
+    let mut shown_finding = Finding::new(&latest.state.totals(), evidence, style.rules);
+    if shown_finding.severity != latest.finding.severity {
+        // SPIKE_FACTOR lifted the verdict: the text says the level the alert is about.
+        shown_finding = shown_finding.escalated(latest.finding.severity, evidence);
+    }
+    let mut finding = shown_finding.to_text(style.rules);
     if latest.action == Some(Action::Recovery) {
         finding
             .push_str("\n\nRecovered: the previous window alerted; this one is back at or below the ELEVATED level.");

@@ -8,7 +8,6 @@ use crate::finding::{Finding, Rules, Totals};
 use crate::group_rules::GroupRules;
 use crate::ledger::{WindowKey, WindowState};
 use crate::severity::Severity;
-use crate::tally::Evidence;
 use std::collections::BTreeMap;
 
 /// What to send about a window.
@@ -58,15 +57,15 @@ pub struct Judge<'a> {
 
 impl Judge<'_> {
     /// Decides one window: `known` is what is known of it before the batch, `previous` what is known
-    /// of the window just before it (if anything), `add` the batch's totals for it. `evidence` (from
-    /// this batch: metrics keep no routes) sharpens the finding.
+    /// of the window just before it (if anything), `add` the batch's totals for it. The finding
+    /// carries no evidence (routes, methods): a message adds the batch's when it is written, so a
+    /// batch touching thousands of windows does not copy it thousands of times.
     pub fn decide(
         &self,
         key: &WindowKey,
         known: &WindowState,
         previous: Option<&WindowState>,
         add: &Totals,
-        evidence: &BTreeMap<u16, Evidence>,
     ) -> WindowDecision {
         let mut state = known.clone();
         state.add(add);
@@ -78,11 +77,11 @@ impl Judge<'_> {
             }
             None => self.rules,
         };
-        let mut finding = Finding::new(&state.totals(), evidence, rules);
+        let mut finding = Finding::new(&state.totals(), &BTreeMap::new(), rules);
         if let Some(baseline) = self.spike.and_then(|(f, b)| b.get(&key.0).map(|b| (f, b))) {
             let lifted = baseline.0.apply(finding.severity, finding.rate, baseline.1);
             if lifted != finding.severity {
-                finding = finding.escalated(lifted, evidence);
+                finding = finding.escalated(lifted, &BTreeMap::new());
             }
         }
         let severity = finding.severity;
@@ -127,7 +126,7 @@ mod tests {
         let rules = Rules::default();
         let judge = Judge { rules: &rules, notify_recovery: true, groups: None, spike: None };
         let key = ("/g".to_string(), 600_000);
-        judge.decide(&key, &known.unwrap_or_default(), previous.as_ref(), &batch, &BTreeMap::new())
+        judge.decide(&key, &known.unwrap_or_default(), previous.as_ref(), &batch)
     }
 
     #[test]

@@ -282,8 +282,7 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
         let mut stored = self.read(&need, false, inv).await?;
         let mut judge =
             Judge { rules: &c.rules, notify_recovery: c.notify_recovery, groups: Some(&c.group_rules), spike: None };
-        let evidence = decoded.analyzer.by_log_group.iter().map(|(g, t)| (g.clone(), t.evidence.clone())).collect();
-        let mut plan = ledger.plan(&batch, &stored, &judge, &evidence);
+        let mut plan = ledger.plan(&batch, &stored, &judge);
         // SPIKE_FACTOR: windows that stay quiet under the fixed levels but have 4xx are judged
         // against their group's baseline (cached per group and hour).
         let spike_baselines;
@@ -298,13 +297,13 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
                 let wanted: Vec<_> = quiet.iter().map(|(g, i, w)| (*g, i, *w)).collect();
                 spike_baselines = with_deadline(inv, self.context.baselines(&wanted)).await;
                 judge.spike = Some((factor, &spike_baselines));
-                plan = ledger.plan(&batch, &stored, &judge, &evidence);
+                plan = ledger.plan(&batch, &stored, &judge);
             }
         }
         let breakdown = plan.breakdown_needed();
         if !breakdown.is_empty() {
             stored.add_breakdown(self.read(&breakdown, true, inv).await?.states);
-            plan = ledger.plan(&batch, &stored, &judge, &evidence);
+            plan = ledger.plan(&batch, &stored, &judge);
         }
 
         // The alerts' context, looked up only now that alerts are going out (recoveries need none).
@@ -332,8 +331,10 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
 
         // One message per log group; each remembered as soon as it is out.
         for (group, decisions) in by_group {
-            let shape = decoded.analyzer.by_log_group.get(group).and_then(|t| t.shape);
-            let query = crate::insights::query(&c.parser, shape);
+            let tally = decoded.analyzer.by_log_group.get(group);
+            let query = crate::insights::query(&c.parser, tally.and_then(|t| t.shape));
+            let none = BTreeMap::new();
+            let evidence = tally.map_or(&none, |t| &t.evidence);
             let style = Style {
                 rules: &group_rules[group],
                 window_minutes: c.window_minutes,
@@ -342,7 +343,7 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
                 region: &c.region,
                 context: context.get(group).map_or(&[], Vec::as_slice),
             };
-            let Some(m) = message(&decisions, &style) else { continue };
+            let Some(m) = message(&decisions, evidence, &style) else { continue };
             within(inv, self.alerts.publish(&m)).await.map_err(HandlerError::Publish)?;
             ledger.published(decisions, now);
             summary.alerts += 1;
@@ -376,6 +377,9 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
         let mut batch: BTreeMap<WindowKey, Totals> = BTreeMap::new();
         for (group, tally) in &a.by_log_group {
             summary.untimed += tally.untimed;
+            // Only lines placed by their own request time can pass the bucket cap (timestamped ones
+            // out of range were dropped before it): not written, so reported with those.
+            summary.out_of_range += tally.unbucketed;
             for (minute, counts) in &tally.buckets {
                 if !accepted.contains(minute) {
                     // Untimed events placed by their own request time can still land out of range.

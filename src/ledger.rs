@@ -16,7 +16,6 @@ use crate::alerting::{Action, Judge, WindowDecision};
 use crate::finding::{ClientErrorCode, Totals};
 use crate::metrics::Marker;
 use crate::severity::Severity;
-use crate::tally::Evidence;
 use crate::time::{previous_window, EpochMillis};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -305,19 +304,12 @@ impl Ledger {
 
     /// Decides every window of `batch` (the batch's totals per window) from what is remembered and
     /// what was read (`stored`), and lists the markers to write.
-    pub fn plan(
-        &self,
-        batch: &BTreeMap<WindowKey, Totals>,
-        stored: &Stored,
-        judge: &Judge<'_>,
-        evidence: &BTreeMap<String, BTreeMap<u16, Evidence>>,
-    ) -> Plan {
-        let none = BTreeMap::new();
+    pub fn plan(&self, batch: &BTreeMap<WindowKey, Totals>, stored: &Stored, judge: &Judge<'_>) -> Plan {
         let mut plan = Plan::default();
         for (key, add) in batch {
             let known = self.known(key, stored).unwrap_or_default();
             let previous = self.known(&self.previous(key), stored);
-            let d = judge.decide(key, &known, previous.as_ref(), add, evidence.get(&key.0).unwrap_or(&none));
+            let d = judge.decide(key, &known, previous.as_ref(), add);
             let mut written = self.memory.get(key).map(|e| e.written).unwrap_or_default();
             if let Some(s) = stored.states.get(key) {
                 written.merge(&s.markers);

@@ -168,21 +168,18 @@ fn logs_insights_csv() {
 }
 
 #[test]
-#[ignore = "needs the input branch: Firehose data-transformation events (records[].data)"]
 fn firehose_transformation_event() {
     // records[0].data: the REST payload (200, 403, 400); records[1].data: the HTTP API payload (200, 404, 429).
     assert_counts("firehose-transformation-event.json", 6, 4, &[(200, 2), (400, 1), (403, 1), (404, 1), (429, 1)], 0);
 }
 
 #[test]
-#[ignore = "needs the input branch: gzip members with concatenated JSON payloads (Firehose to S3)"]
 fn firehose_s3_object() {
     // Two gzip members, one payload each (the same two as the transformation event).
     assert_counts("firehose-s3-object.gz", 6, 4, &[(200, 2), (400, 1), (403, 1), (404, 1), (429, 1)], 0);
 }
 
 #[test]
-#[ignore = "needs the input branch: concatenated JSON access-log objects (`}{`)"]
 fn concatenated_access_log_objects() {
     // Line 1: two objects back to back (200, 403); line 2: two more (404, 429).
     assert_counts("concatenated-access-log-objects.log", 4, 3, &[(200, 1), (403, 1), (404, 1), (429, 1)], 0);

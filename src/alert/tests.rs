@@ -14,7 +14,7 @@ fn decision_at(group: &str, start: i64, requests: u64, codes: &[(u16, u64)]) -> 
     }
     let rules = Rules::default();
     let judge = Judge { rules: &rules, notify_recovery: true, groups: None, spike: None };
-    judge.decide(&(group.to_string(), start), &WindowState::default(), None, &t, &BTreeMap::new())
+    judge.decide(&(group.to_string(), start), &WindowState::default(), None, &t)
 }
 
 fn decision() -> WindowDecision {
@@ -30,7 +30,7 @@ fn style(format: AlertFormat, region: &str, query: &str) -> Style<'static> {
 
 fn reference_alert(format: AlertFormat, region: &str) -> AlertMessage {
     let query = crate::insights::query(&Default::default(), None);
-    message(&[&decision()], &style(format, region, &query)).unwrap()
+    message(&[&decision()], &BTreeMap::new(), &style(format, region, &query)).unwrap()
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn several_windows_make_one_digest() {
         .chain([decision_at(GROUP, T + 40 * 300_000, 200, &[(403, 30)])])
         .collect();
     let refs: Vec<&WindowDecision> = ds.iter().collect();
-    let m = message(&refs, &style(AlertFormat::Text, "us-east-1", "q")).unwrap();
+    let m = message(&refs, &BTreeMap::new(), &style(AlertFormat::Text, "us-east-1", "q")).unwrap();
     assert_eq!(m.subject, "HIGH: 15.0% 4xx on /aws/apigateway/prod-access (5 min, 41 windows)");
     assert_eq!(m.attributes[0], ("severity", "HIGH".to_string()), "the most severe level");
     assert!(m.body.starts_with("ELEVATED Elevated Client Error Rate (4xx)\n\n15.0%"), "the latest finding first");
@@ -85,7 +85,7 @@ fn several_windows_make_one_digest() {
 fn digest_lists_are_capped() {
     let ds: Vec<WindowDecision> = (0..500).map(|i| decision_at(GROUP, T + i * 300_000, 200, &[(403, 100)])).collect();
     let refs: Vec<&WindowDecision> = ds.iter().collect();
-    let m = message(&refs, &style(AlertFormat::Text, "us-east-1", "q")).unwrap();
+    let m = message(&refs, &BTreeMap::new(), &style(AlertFormat::Text, "us-east-1", "q")).unwrap();
     assert!(m.body.contains("\n- … and 450 more windows"));
     assert!(m.body.len() < MAX_BODY_BYTES);
 }
@@ -94,7 +94,7 @@ fn digest_lists_are_capped() {
 fn control_characters_cannot_add_lines() {
     let group = "/aws/apigateway/evil\nHIGH: fake line\u{1b}[31m";
     let d = decision_at(group, T, 200, &[(403, 100)]);
-    let m = message(&[&d], &style(AlertFormat::Text, "us-east-1", "q")).unwrap();
+    let m = message(&[&d], &BTreeMap::new(), &style(AlertFormat::Text, "us-east-1", "q")).unwrap();
     assert!(m.body.contains("Log group: /aws/apigateway/evil\\nHIGH: fake line\\u{1b}[31m\n"), "{}", m.body);
     assert!(!m.body.lines().any(|l| l.starts_with("HIGH: fake")));
     assert!(!m.subject.contains('\n'));
@@ -114,9 +114,10 @@ fn console_link_encodes_the_whole_name() {
 #[test]
 fn oversized_bodies_are_cut() {
     let d = decision();
-    let m = message(&[&d], &style(AlertFormat::Text, "us-east-1", &"q".repeat(300 * 1024))).unwrap();
+    let m = message(&[&d], &BTreeMap::new(), &style(AlertFormat::Text, "us-east-1", &"q".repeat(300 * 1024))).unwrap();
     assert!(m.body.len() <= MAX_BODY_BYTES && m.body.ends_with("size limit]"));
-    let chat = message(&[&d], &style(AlertFormat::Chat, "us-east-1", &"q".repeat(300 * 1024))).unwrap();
+    let chat =
+        message(&[&d], &BTreeMap::new(), &style(AlertFormat::Chat, "us-east-1", &"q".repeat(300 * 1024))).unwrap();
     assert!(chat.body.len() < MAX_BODY_BYTES + 4096);
     assert!(serde_json::from_str::<serde_json::Value>(&chat.body).is_ok());
 }

@@ -37,6 +37,7 @@ pub struct MemoryMetrics {
     inner: Mutex<Inner>,
     calls: AtomicU64,
     reads: AtomicU64,
+    queries: AtomicU64,
     puts: AtomicU64,
 }
 
@@ -63,6 +64,11 @@ impl MemoryMetrics {
     /// GetMetricData calls so far.
     pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Metrics requested by GetMetricData so far (what it bills).
+    pub fn metrics_requested(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
     }
 
     /// PutMetricData calls so far.
@@ -138,6 +144,7 @@ impl MetricsStore for MemoryMetrics {
         let mut out = Results::new();
         for chunk in queries.chunks(super::MAX_QUERIES_PER_GET) {
             self.reads.fetch_add(1, Ordering::Relaxed);
+            self.queries.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             let (fault, latency) = self.call(|i| &mut i.read_faults);
             if !latency.is_zero() {
                 tokio::time::sleep(latency).await;

@@ -56,10 +56,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<IncomingEvent>| async move {
         let started = Instant::now();
         let now = system_now();
-        let inv = match event.context.deadline {
-            0 => Invocation::at(now),
-            deadline => Invocation::at(now)
-                .with_remaining(Duration::from_millis(deadline.saturating_sub(u64::try_from(now).unwrap_or(0)))),
+        let deadline = event.context.deadline;
+        let remaining_ms = deadline.saturating_sub(u64::try_from(now).unwrap_or(0));
+        let inv = if remaining_ms == 0 {
+            // Lambda always sends a deadline ahead of the clock; local emulators may not.
+            tracing::warn!(deadline, now, "no usable invocation deadline: running without one");
+            Invocation::at(now)
+        } else {
+            Invocation::at(now).with_remaining(Duration::from_millis(remaining_ms))
         };
         let result = function.handle_at(&event.payload, inv).await;
         let ms = started.elapsed().as_secs_f64() * 1e3;
@@ -81,6 +85,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 emf_documents = s.emf_documents,
                 emf_bytes = s.emf_bytes,
                 aws_calls = s.aws_calls,
+                remaining_ms,
                 ms,
                 "batch"
             ),

@@ -41,7 +41,7 @@ fn invoke(
         keys: reads.clone(),
         states: cloud.iter().filter(|(k, _)| reads.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
     };
-    let plan = l.plan(b, &s, &judge, &BTreeMap::new());
+    let plan = l.plan(b, &s, &judge);
     l.published(plan.decisions.iter(), now);
     l.commit(&plan, &s, now as u64, now);
     (plan, reads)
@@ -128,7 +128,7 @@ fn an_alert_writes_its_marker_and_a_warm_retry_repairs_a_lost_one() {
     l.begin(W);
     let reads = l.reads(b.keys(), W);
     let s = stored(&reads, &[]);
-    let plan = l.plan(&b, &s, &judge, &BTreeMap::new());
+    let plan = l.plan(&b, &s, &judge);
     assert_eq!(plan.decisions[0].action, Some(Action::Alert(Severity::High)));
     assert_eq!(plan.markers, vec![(key(W), Marker::Alerted(Severity::High))]);
     l.published(plan.decisions.iter(), W);
@@ -136,12 +136,12 @@ fn an_alert_writes_its_marker_and_a_warm_retry_repairs_a_lost_one() {
     l.begin(W + 60_000);
     let reads = l.reads(b.keys(), W + 60_000);
     assert!(reads.contains(&key(W)), "the counts were never written: read again");
-    let retry = l.plan(&b, &stored(&reads, &[]), &judge, &BTreeMap::new());
+    let retry = l.plan(&b, &stored(&reads, &[]), &judge);
     assert_eq!(retry.decisions[0].action, None, "published once: not again");
     assert_eq!(retry.decisions[0].state.requests, 100, "the failed attempt's counts are not remembered");
     assert_eq!(retry.markers, vec![(key(W), Marker::Alerted(Severity::High))], "but its marker is still owed");
     l.commit(&retry, &stored(&reads, &[]), 1, W + 60_000);
-    let again = l.plan(&b, &Stored::default(), &judge, &BTreeMap::new());
+    let again = l.plan(&b, &Stored::default(), &judge);
     assert!(again.markers.is_empty(), "written markers are not written twice");
 }
 
@@ -178,10 +178,10 @@ fn breakdown_is_wanted_only_when_an_alert_lacks_codes() {
     let judge = Judge { rules: &rules, notify_recovery: true, groups: None, spike: None };
     let b = batch(&[(W, 100, 60), (W + 5 * MIN, 100, 0)]);
     let keys: BTreeSet<_> = b.keys().cloned().collect();
-    let plan = l.plan(&b, &stored(&keys, &[]), &judge, &BTreeMap::new());
+    let plan = l.plan(&b, &stored(&keys, &[]), &judge);
     assert!(plan.breakdown_needed().is_empty(), "every 4xx is this batch's own: codes known");
     let old = WindowState { requests: 100, client_errors: 40, ..Default::default() };
-    let plan = l.plan(&b, &stored(&keys, &[(W, old)]), &judge, &BTreeMap::new());
+    let plan = l.plan(&b, &stored(&keys, &[(W, old)]), &judge);
     assert_eq!(plan.breakdown_needed(), BTreeSet::from([key(W)]));
     assert_eq!(plan.alerts_by_group()[G].len(), 1);
 }
