@@ -70,6 +70,12 @@ pub trait EventSink {
     fn event(&mut self, timestamp: Option<EpochMillis>, message: &str);
     /// The current batch ended.
     fn end_batch(&mut self, batch: &BatchInfo);
+    /// A payload met in a document (`awslogs.data`, a Kinesis record's `data`), still encoded.
+    /// Handing it back has it decoded here and now, into this sink; a sink that decodes payloads
+    /// elsewhere (on other threads) keeps it and returns `None`.
+    fn payload(&mut self, data: String) -> Option<String> {
+        Some(data)
+    }
 }
 
 /// Decoding limits.
@@ -305,9 +311,11 @@ impl<R: Read> Document<'_, R> {
                 return d.skip();
             }
             let data: std::borrow::Cow<'_, str> = d.parse()?;
-            let data = data.into_owned();
             seen = true;
-            decode_data(&data, d.limits, &mut *d.sink)
+            match d.sink.payload(data.into_owned()) {
+                Some(data) => decode_data(&data, d.limits, &mut *d.sink),
+                None => Ok(()),
+            }
         })?;
         if seen {
             Ok(())

@@ -20,10 +20,15 @@ pub mod finding;
 pub mod handler;
 pub mod input;
 pub mod insights;
+#[cfg(feature = "aws")]
+pub mod logs_source;
 pub mod metrics;
+pub mod parallel;
 pub mod recommendation;
 pub mod report;
 pub mod severity;
 pub mod status;
 pub mod tally;
 pub mod time;
+pub mod time_range;
+pub mod walk;
