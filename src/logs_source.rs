@@ -5,7 +5,7 @@
 
 use crate::decode::{BatchInfo, BatchKind, EventSink};
 use crate::time_range::TimeRange;
-use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, SdkError};
+use aws_sdk_cloudwatchlogs::error::SdkError;
 use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError;
 use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
 use aws_sdk_cloudwatchlogs::Client;
@@ -31,8 +31,23 @@ fn classify(log_group: &str, e: SdkError<FilterLogEventsError>) -> LogsSourceErr
     if e.as_service_error().is_some_and(FilterLogEventsError::is_resource_not_found_exception) {
         return LogsSourceError::NotFound(log_group.to_string());
     }
-    let message = DisplayErrorContext(&e).to_string().replace(['\n', '\r'], " ");
-    LogsSourceError::Request { log_group: log_group.to_string(), message }
+    LogsSourceError::Request { log_group: log_group.to_string(), message: causes(&e) }
+}
+
+/// An error and its sources, each said once, on one line (the SDK's `DisplayErrorContext` appends
+/// a multi-kilobyte debug dump).
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A client from the standard AWS configuration chain.

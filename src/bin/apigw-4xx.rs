@@ -55,7 +55,7 @@ struct Analyze {
     #[arg(long, value_name = "TIME", requires = "log_group")]
     start: Option<String>,
     /// With --start: up to TIME (default: now).
-    #[arg(long, value_name = "TIME", requires = "start")]
+    #[arg(long, value_name = "TIME", requires = "start", conflicts_with = "since")]
     end: Option<String>,
     /// The stage's access-log format ($context template), or a file holding it.
     #[arg(long, value_name = "TEMPLATE|FILE")]
