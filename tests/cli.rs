@@ -457,7 +457,7 @@ fn large_input(dir: &tempfile::TempDir) -> std::path::PathBuf {
         .map(|i| serde_json::json!({"timestamp": T0 + i, "message": line(Format::MinimalJson, i as u64, 403)}))
         .collect();
     let head = serde_json::to_string(&serde_json::json!({ "events": events })).unwrap();
-    let mut doc = head[..head.len() - 1].as_bytes().to_vec();
+    let mut doc = head.as_bytes()[..head.len() - 1].to_vec();
     doc.extend_from_slice(b",\"searchedLogStreams\":\"");
     doc.resize(doc.len() + (65 << 20), b'x');
     doc.extend_from_slice(b"\"}\n");
