@@ -530,6 +530,22 @@ async fn log_group_straight_from_cloudwatch_logs() {
     assert_eq!((v["by_status"]["200"].as_u64(), v["by_status"]["403"].as_u64()), (Some(8_000), Some(3_000)));
     assert_eq!((v["by_status"]["404"].as_u64(), v["by_status"].get("429")), (Some(1_345), None));
 
+    // Several groups: each read in full, counted together.
+    let other = "/aws/apigateway/cli-e2e-other";
+    logs.create_log_group().log_group_name(other).send().await.unwrap();
+    logs.create_log_stream().log_group_name(other).log_stream_name("s").send().await.unwrap();
+    let few = events(Format::Clf, &statuses(&[(401, 55)]), now - 600_000, 1_000);
+    let batch = few
+        .iter()
+        .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*t).message(m).build())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    logs.put_log_events().log_group_name(other).log_stream_name("s").set_log_events(Some(batch)).send().await.unwrap();
+    let out = run(&["--log-group", group, "--log-group", other, "--since", "1h"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["requests"].as_u64(), v["by_status"]["401"].as_u64()), (Some(12_400), Some(55)), "{v}");
+
+    // Both ends are inclusive: the first and the last old event count.
     let (start, end) = (old[0].0.to_string(), old[old.len() - 1].0.to_string());
     let out = run(&["--log-group", group, "--start", &start, "--end", &end, "--min-requests", "1"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
