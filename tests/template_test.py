@@ -2,8 +2,9 @@
 (the CloudFormation that would be deployed), offline. Run by `make test`."""
 import copy
 import json
-import unittest
 import os
+import re
+import unittest
 from pathlib import Path
 
 from cfnlint.decode import decode_str
@@ -24,7 +25,7 @@ class NoManagedPolicies:
 def translated():
     template, problems = decode_str((ROOT / "template.yaml").read_text())
     assert not problems, problems
-    params = {"LogGroupNames": ["/aws/apigateway/a", "/aws/apigateway/b"]}
+    params = {"LogGroupNames": "/aws/apigateway/a,/aws/apigateway/b"}
     packaged = copy.deepcopy(template)
     # As `sam package` would leave it: the code in S3.
     packaged["Resources"]["Function"]["Properties"]["CodeUri"] = "s3://artifacts/apigw-4xx.zip"
@@ -55,23 +56,32 @@ class FunctionTest(unittest.TestCase):
         self.assertEqual(fn["LoggingConfig"]["LogFormat"], "JSON")
         self.assertEqual(fn["ReservedConcurrentExecutions"], {"Ref": "ReservedConcurrency"})
         self.assertEqual(TEMPLATE["Parameters"]["ReservedConcurrency"]["Default"], 1)
+        # Serial invocations are what the window decisions rest on: no other value deploys.
+        self.assertEqual(TEMPLATE["Parameters"]["ReservedConcurrency"]["AllowedValues"], [1])
         self.assertEqual(TEMPLATE["Parameters"]["MemorySize"]["Default"], 128)
 
     def test_no_managed_policies_only_scoped_statements(self):
         role = RESOURCES["FunctionRole"]["Properties"]
-        managed = [json.dumps(a) for a in role.get("ManagedPolicyArns", [])]
-        self.assertTrue(all("AWSLambdaBasicExecutionRole" in a for a in managed), managed)
+        self.assertEqual(RESOURCES["Function"]["Properties"]["Role"], {"Fn::GetAtt": ["FunctionRole", "Arn"]})
+        self.assertEqual(role.get("ManagedPolicyArns", []), [], "AWSLambdaBasicExecutionRole would allow every log group")
         seen = {}
         for st in statements():
             actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
             for action in actions:
                 self.assertNotIn("*", action.split(":")[1].replace("GenerateDataKey*", "GenerateDataKey"), st)
+                self.assertNotIn(action, seen, "granted twice")
                 seen[action] = st
         self.assertEqual(
             set(seen),
             {"cloudwatch:PutMetricData", "cloudwatch:GetMetricData", "sns:Publish", "sqs:SendMessage",
-             "kms:Decrypt", "kms:GenerateDataKey*"},
+             "kms:Decrypt", "kms:GenerateDataKey*", "logs:CreateLogStream", "logs:PutLogEvents"},
         )
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+            self.assertEqual(seen[action]["Resource"], {"Fn::GetAtt": ["FunctionLogGroup", "Arn"]})
+        self.assertEqual(RESOURCES["Function"]["Properties"]["LoggingConfig"]["LogGroup"], {"Ref": "FunctionLogGroup"})
+        for action in ("kms:Decrypt", "kms:GenerateDataKey*"):
+            self.assertEqual(seen[action]["Condition"],
+                             {"StringEquals": {"kms:ViaService": {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}})
         put = seen["cloudwatch:PutMetricData"]
         self.assertEqual(put["Condition"], {"StringEquals": {"cloudwatch:namespace": {"Ref": "MetricNamespace"}}})
         self.assertEqual(seen["sns:Publish"]["Resource"], {"Ref": "AlertTopic"})
@@ -91,6 +101,26 @@ class FunctionTest(unittest.TestCase):
 
 
 class WatchedGroupsTest(unittest.TestCase):
+    def accepts(self, names):
+        """Whether CloudFormation takes `names` for LogGroupNames (its AllowedPattern, matched whole)."""
+        pattern = TEMPLATE["Parameters"]["LogGroupNames"]["AllowedPattern"]
+        return re.fullmatch(pattern, ",".join(names)) is not None
+
+    def test_more_groups_than_slots_fail_the_deploy(self):
+        groups = [f"/aws/apigateway/api-{i}_x.y#z" for i in range(11)]
+        self.assertTrue(self.accepts(groups[:1]))
+        self.assertTrue(self.accepts(groups[:10]))
+        self.assertTrue(self.accepts(["a" * 512] * 10))
+        self.assertFalse(self.accepts(groups), "an 11th name would be dropped silently")
+        self.assertFalse(self.accepts([]))
+        self.assertFalse(self.accepts(["/a", ""]), "an empty name")
+        self.assertFalse(self.accepts(["/a", " /b"]), "a space would watch a group that does not exist")
+        self.assertFalse(self.accepts(["a" * 513]))
+        reason = TEMPLATE["Parameters"]["LogGroupNames"]["ConstraintDescription"]
+        self.assertIn("1 to 10 log group names", reason)
+        self.assertIn("another stack", reason)
+
+
     def test_one_filter_and_scoped_permission_per_slot(self):
         filters = of_type("AWS::Logs::SubscriptionFilter")
         permissions = of_type("AWS::Lambda::Permission")

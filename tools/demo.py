@@ -5,6 +5,11 @@ Starts moto + the CBOR translator (tests/emulator/serve.py), creates the alert t
 `bootstrap` function under `cargo lambda watch` with its environment pointing at the emulator,
 invokes it with each sample event in events/, then prints the alerts SNS received and the window
 metrics CloudWatch holds. Everything stops at the end.
+
+The function writes its counts as Embedded Metric Format lines on stdout, which CloudWatch Logs
+extracts into metrics. Here the emulator's EMF collector (`POST /_emf`) stands in for that: after
+each invocation the function's new output lines are forwarded to it, so the window metrics printed
+at the end are what the function logged, extracted as CloudWatch would.
 """
 import base64
 import gzip
@@ -14,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -46,6 +52,35 @@ def refreshed(path):
     with open(out, "w") as f:
         json.dump(event, f)
     return out
+
+
+class EmfForwarder:
+    """Hands the function's output, as it grows, to the emulator's EMF collector."""
+
+    def __init__(self, log_path, endpoint):
+        self.log_path, self.endpoint = log_path, endpoint
+        self.offset = 0
+        self.documents = self.metrics = 0
+        self.rejected = []
+
+    def forward(self):
+        with open(self.log_path, "rb") as f:
+            f.seek(self.offset)
+            text = f.read()
+        text = text[:text.rfind(b"\n") + 1]  # whole lines only; the rest comes next time
+        self.offset += len(text)
+        if not text:
+            return
+        req = urllib.request.Request(self.endpoint + "/_emf", data=text, method="POST")
+        try:
+            with urllib.request.urlopen(req) as r:
+                answer = json.load(r)
+        except urllib.error.HTTPError as e:
+            # 400: some documents were invalid (the valid ones were still extracted).
+            answer = json.load(e)
+        self.documents += answer.get("documents", 0)
+        self.metrics += answer.get("metrics", 0)
+        self.rejected += answer.get("rejected", [])
 
 
 def free_port():
@@ -81,7 +116,9 @@ def main():
         "ALERT_TOPIC_ARN": topic, "METRIC_NAMESPACE": NAMESPACE, "WINDOW_MINUTES": "5",
         "RUST_LOG": "info", "AWS_LAMBDA_LOG_FORMAT": "JSON",
     }
-    log = open(os.path.join(ROOT, "target", "demo-function.log"), "w")
+    log_path = os.path.join(ROOT, "target", "demo-function.log")
+    log = open(log_path, "w")
+    emf = EmfForwarder(log_path, urls["endpoint"])
     watch = subprocess.Popen(
         ["cargo", "lambda", "watch", "--bin", "bootstrap", "--ignore-changes", "--invoke-address", "127.0.0.1",
          "--invoke-port", str(port), "--env-var", ",".join(f"{k}={v}" for k, v in fn_env.items())],
@@ -100,6 +137,10 @@ def main():
             except ValueError:
                 result = (out.stdout + out.stderr).strip()
             print(f"invoke {name} -> {result}")
+            emf.forward()
+        print(f"\nEMF: {emf.documents} documents in the function's output, {emf.metrics} metric data extracted")
+        for r in emf.rejected:
+            print(f"  EMF document rejected (log line {r['line']} of a batch): {r['reason']}")
         data = json.load(urllib.request.urlopen(urls["moto"] + "/moto-api/data.json"))
         sent = [n for t in data["sns"]["Topic"] if t["arn"] == topic for n in t["sent_notifications"]]
         print(f"\n=== {len(sent)} alerts published to {topic} ===")

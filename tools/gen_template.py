@@ -5,7 +5,10 @@ The log groups to watch come as one comma-separated parameter. Fn::ForEach would
 SAM CLI 1.170's `sam build` and `sam validate` reject it (REFERENCE §6), so the template has
 SLOTS plain-CloudFormation slots instead: slot i takes the i-th name of the padded list and exists
 only when that name is non-empty. Every tool accepts this form; the per-slot blocks are generated
-here so they cannot drift apart.
+here so they cannot drift apart. A list longer than SLOTS would lose its extra names silently, so
+the parameter is a String whose AllowedPattern admits 1 to SLOTS names: CloudFormation refuses a
+longer list before it creates anything, with the parameter's ConstraintDescription as the message
+(CloudFormation's Rules cannot count list members: they offer no Fn::Select or Fn::Split).
 """
 import sys
 from pathlib import Path
@@ -29,7 +32,11 @@ Metadata:
 
 Parameters:
   LogGroupNames:
-    Type: CommaDelimitedList
+    Type: String
+    AllowedPattern: "%(names_pattern)s"
+    ConstraintDescription: >-
+      must be 1 to %(slots)d log group names, comma-separated without spaces; one stack watches at
+      most %(slots)d log groups, so deploy another stack for more.
     Description: API Gateway access-log groups to watch, comma-separated (at most %(slots)d per stack).
   AlertEmail:
     Type: String
@@ -87,10 +94,11 @@ Parameters:
   ReservedConcurrency:
     Type: Number
     Default: 1
-    MinValue: 1
+    AllowedValues: [1]
     Description: >-
-      Concurrent executions. Keep 1: window totals are read-modify-write on CloudWatch metrics,
-      and serial invocations keep them exact and alerts single.
+      Concurrent executions: 1, and only 1. The function's window decisions rest on invocations
+      being serial (one container's memory of its windows, one alert per crossing); a second
+      concurrent container would decide on partial totals and could alert twice.
   MaximumEventAgeSeconds:
     Type: Number
     Default: 21600
@@ -184,6 +192,59 @@ Resources:
       LogGroupName: !Sub /aws/lambda/${AWS::StackName}-apigw-4xx
       RetentionInDays: !Ref LogRetentionDays
 
+  # The function's own role, so that its log permissions name its log group (SAM's generated role
+  # would add AWSLambdaBasicExecutionRole: logs on every group of the account).
+  FunctionRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              Service: lambda.amazonaws.com
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: apigw-4xx
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              # The log group's Arn ends in `:*`, which covers its log streams.
+              - Sid: OwnLogs
+                Effect: Allow
+                Action: [logs:CreateLogStream, logs:PutLogEvents]
+                Resource: !GetAtt FunctionLogGroup.Arn
+              # Alert markers (AlertsPublished) are written with PutMetricData.
+              - Sid: PutOwnMetrics
+                Effect: Allow
+                Action: cloudwatch:PutMetricData
+                Resource: "*"
+                Condition:
+                  StringEquals:
+                    cloudwatch:namespace: !Ref MetricNamespace
+              # GetMetricData supports no resource-level permissions.
+              - Sid: ReadWindowTotals
+                Effect: Allow
+                Action: cloudwatch:GetMetricData
+                Resource: "*"
+              - Sid: PublishAlerts
+                Effect: Allow
+                Action: sns:Publish
+                Resource: !Ref AlertTopic
+              # The topic is encrypted: SNS uses the key on the function's behalf, and only SNS may.
+              - Sid: EncryptAlerts
+                Effect: Allow
+                Action: [kms:Decrypt, kms:GenerateDataKey*]
+                Resource: !GetAtt AlertKey.Arn
+                Condition:
+                  StringEquals:
+                    kms:ViaService: !Sub sns.${AWS::Region}.amazonaws.com
+              # Lambda's on-failure destination sends with the function's role.
+              - Sid: FailedBatches
+                Effect: Allow
+                Action: sqs:SendMessage
+                Resource: !GetAtt FailureQueue.Arn
+
   Function:
     Type: AWS::Serverless::Function
     Metadata:
@@ -202,6 +263,10 @@ Resources:
       # 1 by default: window totals are read-modify-write on CloudWatch metrics (GetMetricData, add,
       # PutMetricData); serial invocations keep them exact and each alert single.
       ReservedConcurrentExecutions: !Ref ReservedConcurrency
+      Role: !GetAtt FunctionRole.Arn
+      # JSON log format keeps EMF working: Lambda passes application lines that are already JSON
+      # objects through as they are (it structures only its own system logs for custom runtimes),
+      # so each EMF document the function prints on its own stdout line is extracted.
       LoggingConfig:
         LogFormat: JSON
         LogGroup: !Ref FunctionLogGroup
@@ -217,33 +282,6 @@ Resources:
           ACCESS_LOG_FORMAT: !Ref AccessLogFormat
           ALERT_FORMAT: !Ref AlertFormat
           NOTIFY_RECOVERY: !Ref NotifyRecovery
-      Policies:
-        - Version: "2012-10-17"
-          Statement:
-            - Sid: PutOwnMetrics
-              Effect: Allow
-              Action: cloudwatch:PutMetricData
-              Resource: "*"
-              Condition:
-                StringEquals:
-                  cloudwatch:namespace: !Ref MetricNamespace
-            # GetMetricData supports no resource-level permissions.
-            - Sid: ReadWindowTotals
-              Effect: Allow
-              Action: cloudwatch:GetMetricData
-              Resource: "*"
-            - Sid: PublishAlerts
-              Effect: Allow
-              Action: sns:Publish
-              Resource: !Ref AlertTopic
-            - Sid: EncryptAlerts
-              Effect: Allow
-              Action: [kms:Decrypt, kms:GenerateDataKey*]
-              Resource: !GetAtt AlertKey.Arn
-            - Sid: FailedBatches
-              Effect: Allow
-              Action: sqs:SendMessage
-              Resource: !GetAtt FailureQueue.Arn
       EventInvokeConfig:
         MaximumRetryAttempts: 2
         MaximumEventAgeInSeconds: !Ref MaximumEventAgeSeconds
@@ -298,7 +336,11 @@ Outputs:
 """
 
 # The list padded with empty names, so that Select never runs past its end.
-PADDED = '!Split [",", !Join ["", [!Join [",", !Ref LogGroupNames], "%s"]]]' % ("," * SLOTS)
+PADDED = '!Split [",", !Sub "${LogGroupNames}%s"]' % ("," * SLOTS)
+# CloudWatch Logs group names: 1 to 512 of these characters (CreateLogGroup API reference). No
+# commas, so the pattern can count names; no spaces, so none is watched under a wrong name.
+GROUP_NAME = r"[.\\-_/#A-Za-z0-9]{1,512}"
+NAMES_PATTERN = "^%s(,%s){0,%d}$" % (GROUP_NAME, GROUP_NAME, SLOTS - 1)
 
 
 def name(i):
@@ -402,6 +444,7 @@ OPS_ALARMS = [
 
 def render():
     return (HEAD.replace("%(slots)d", str(SLOTS))
+            .replace("%(names_pattern)s", NAMES_PATTERN)
             .replace("%(conditions)s", "".join(condition(i) for i in range(SLOTS)))
             .replace("%(ops_alarms)s", "".join(ops_alarm(*a) for a in OPS_ALARMS).lstrip("\n"))
             .replace("%(slots)s", "".join(slot(i) for i in range(SLOTS)))

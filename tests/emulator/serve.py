@@ -4,20 +4,38 @@
 The current aws-sdk-cloudwatch speaks Smithy RPC v2 CBOR; moto answers CloudWatch in awsJson1.0.
 The proxy turns each CBOR request into the JSON request moto understands, and moto's JSON answer
 back into CBOR, using botocore's service model to find timestamps (CBOR tag 1 on the wire, epoch
-numbers in JSON). Every other request (SNS, SQS, /moto-api) passes through untouched.
+numbers in JSON). Every other request (SNS, SQS, Logs, API Gateway) passes through untouched,
+except that gzip'd bodies (`Content-Encoding: gzip`, which the SDK uses for puts of 10 KB and more)
+are gunzipped first.
+
+Control endpoints on the proxy's port (test infrastructure; see tests/support/emulator.rs):
+- `GET /_calls`, `POST /_calls/reset`: requests seen, per `service:Operation` (SDK retries count).
+- `POST /_faults` `{"operation", "fault", "times", "hang_seconds", "match"}`, `POST /_latency`
+  `{"ms"}`, `DELETE /_faults`: faults a real service shows and moto cannot (see FAULTS).
+- `POST /_emf`, `POST /_emf/config` `{"delay_seconds"}`, `POST /_emf/flush`: stands in for
+  CloudWatch's extraction of Embedded Metric Format documents from a function's log lines.
 
 Prints one JSON line {"endpoint": <proxy URL>, "moto": <moto URL>} when ready, then serves until
 its standard input closes (the parent exited) or it gets SIGTERM. Test infrastructure only.
 """
 import base64
 import datetime
+import gzip
+import heapq
 import json
 import logging
+import math
+import re
 import signal
 import sys
 import threading
+import time
+import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
+import zlib
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import botocore.session
@@ -25,8 +43,12 @@ import cbor2
 from moto.server import ThreadedMotoServer
 
 CBOR_PREFIX = "/service/GraniteServiceVersion20100801/operation/"
-MODEL = botocore.session.get_session().get_service_model("cloudwatch")
+SESSION = botocore.session.get_session()
+MODEL = SESSION.get_service_model("cloudwatch")
 UTC = datetime.timezone.utc
+# Signing names that differ from the names tests use for a service.
+SERVICE_NAMES = {"monitoring": "cloudwatch", "execute-api": "apigateway"}
+FAULTS = ("apply_then_500", "apply_then_drop", "hang", "throttle", "500")
 
 
 def to_json(value):
@@ -62,6 +84,387 @@ def from_json(value, shape):
     return value
 
 
+# ---------------------------------------------------------------------------------------------
+# Which call is this: `service:Operation`, from whatever the protocol puts where.
+
+class RestRoutes:
+    """REST-JSON operations (API Gateway v1 and v2) by method and path, from botocore's models."""
+
+    def __init__(self):
+        self.routes = None
+        self.lock = threading.Lock()
+
+    def _load(self):
+        routes = []
+        for service in ("apigateway", "apigatewayv2"):
+            model = SESSION.get_service_model(service)
+            for name in model.operation_names:
+                http = model.operation_model(name).http
+                uri, _, query = http["requestUri"].partition("?")
+                # `/restapis?mode=import` is ImportRestApi, `/restapis` CreateRestApi.
+                required = {k for k, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)}
+                pattern = re.sub(r"\\\{[^}]+\\\+\\\}", ".+", re.sub(r"\\\{[^}+]+\\\}", "[^/]+", re.escape(uri)))
+                literal = len(re.sub(r"\{[^}]+\}", "", uri))
+                routes.append((http["method"], re.compile(pattern + "$"), required, literal, service, name))
+        return routes
+
+    def name(self, method, path):
+        with self.lock:
+            if self.routes is None:
+                self.routes = self._load()
+        path, _, query = path.partition("?")
+        path = urllib.parse.unquote(path)
+        given = {k for k, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)}
+        found = [(len(required), literal, service, name) for m, rx, required, literal, service, name in self.routes
+                 if m == method and rx.match(path) and required <= given]
+        if not found:
+            return None
+        _, _, service, name = max(found)
+        return f"{service}:{name}"
+
+
+REST = RestRoutes()
+
+
+def signing_service(headers):
+    """The service named in the SigV4 credential scope (`Credential=AKID/date/region/service/...`)."""
+    m = re.search(r"Credential=[^/]*/[^/]*/[^/]*/([^/]+)/", headers.get("Authorization", ""))
+    service = m.group(1) if m else "unknown"
+    return SERVICE_NAMES.get(service, service)
+
+
+def call_name(method, path, headers, body):
+    """`service:Operation` of one proxied request."""
+    if path.startswith(CBOR_PREFIX):
+        return "cloudwatch:" + path[len(CBOR_PREFIX):].split("?")[0]
+    service = signing_service(headers)
+    target = headers.get("X-Amz-Target")
+    if target:
+        return f"{service}:{target.rsplit('.', 1)[-1]}"
+    query = urllib.parse.urlsplit(path).query
+    form = urllib.parse.parse_qs(query)
+    if "form-urlencoded" in headers.get("Content-Type", ""):
+        form.update(urllib.parse.parse_qs(body.decode("utf-8", "replace")))
+    if "Action" in form:
+        return f"{service}:{form['Action'][0]}"
+    rest = REST.name(method, path) if service in ("apigateway", "unknown") else None
+    if rest:
+        return rest
+    return f"{service}:{method} {path.split('?')[0]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults and latency.
+
+class Faults:
+    """Faults to inject, in the order they were added, each for `times` matching calls."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.faults = []
+        self.latency_ms = 0
+        self.cleared = threading.Event()
+        self.calls = Counter()
+
+    def add(self, spec):
+        fault = spec.get("fault")
+        if fault not in FAULTS:
+            raise ValueError(f"fault must be one of {', '.join(FAULTS)}, not {fault!r}")
+        if not spec.get("operation"):
+            raise ValueError("operation is required (e.g. PutMetricData, Publish, FilterLogEvents)")
+        times = int(spec.get("times", 1))
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self.lock:
+            self.faults.append({"operation": spec["operation"], "fault": fault, "times": times,
+                                "hang_seconds": float(spec.get("hang_seconds", 30)),
+                                "match": spec.get("match")})
+
+    def clear(self):
+        with self.lock:
+            self.faults = []
+            self.latency_ms = 0
+            # Wakes calls that hang now, so a test's cleanup does not leave them sleeping.
+            self.cleared.set()
+            self.cleared = threading.Event()
+
+    def take(self, name, body):
+        """Counts the call and returns the fault to apply to it (or None), and the latency."""
+        op = name.split(":", 1)[1]
+        with self.lock:
+            self.calls[name] += 1
+            for f in self.faults:
+                if f["operation"] not in (op, name):
+                    continue
+                if f["match"] and not matches(f["match"], body):
+                    continue
+                f["times"] -= 1
+                if f["times"] <= 0:
+                    self.faults.remove(f)
+                return dict(f, cleared=self.cleared), self.latency_ms
+            return None, self.latency_ms
+
+
+def matches(needle, body):
+    """True when the request body holds `needle` (raw, as CBOR and JSON carry strings, or form-decoded)."""
+    raw = needle.encode()
+    return raw in body or needle in urllib.parse.unquote_plus(body.decode("utf-8", "replace"))
+
+
+FAULT_STATE = Faults()
+
+
+# ---------------------------------------------------------------------------------------------
+# EMF collector: CloudWatch's extraction of Embedded Metric Format documents, stood in for.
+# The rules are those of the CloudWatch user guide, "Specification: Embedded metric format"
+# (structure and JSON schema) and the PutMetricData/Dimension API reference (what CloudWatch
+# stores); each rule raises EmfError with the reason a test can read.
+
+UNITS = {"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
+         "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
+         "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second",
+         "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second",
+         "Count/Second", "None"}
+MAX_DOCUMENT_BYTES = 1024 * 1024
+MAX_METRICS_PER_DIRECTIVE = 100
+MAX_DIMENSIONS_PER_SET = 30
+MAX_VALUES_PER_METRIC = 100
+MAX_DIMENSION_VALUE = 1024
+MAX_DIMENSION_KEY = 250
+MAX_NAME = 1024
+# PutMetricData's accepted range: two weeks back, two hours ahead.
+MAX_AGE_MS = 14 * 24 * 3600 * 1000
+MAX_AHEAD_MS = 2 * 3600 * 1000
+
+
+class EmfError(ValueError):
+    pass
+
+
+def is_emf(doc):
+    return isinstance(doc, dict) and isinstance(doc.get("_aws"), dict) and "CloudWatchMetrics" in doc["_aws"]
+
+
+def check_string(value, what, longest):
+    if not isinstance(value, str) or not value:
+        raise EmfError(f"{what} must be a non-empty string, not {json.dumps(value)[:80]}")
+    if len(value) > longest:
+        raise EmfError(f"{what} is {len(value)} characters; at most {longest}")
+
+
+def check_dimension_value(key, value):
+    """What CloudWatch takes as a dimension value (API reference, Dimension)."""
+    if not isinstance(value, str):
+        raise EmfError(f"dimension {key!r} must have a string value, not {json.dumps(value)[:80]}")
+    if not value.strip():
+        raise EmfError(f"dimension {key!r} is empty or only whitespace")
+    if len(value) > MAX_DIMENSION_VALUE:
+        raise EmfError(f"dimension {key!r} value is {len(value)} characters; at most {MAX_DIMENSION_VALUE}")
+    bad = [c for c in value if ord(c) < 32 or ord(c) > 126]
+    if bad:
+        raise EmfError(f"dimension {key!r} value holds {bad[0]!r}: only printable ASCII is accepted")
+
+
+def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def extract(doc, now_ms):
+    """One EMF document -> `(namespace, [MetricDatum as JSON])` per directive; EmfError when invalid."""
+    meta = doc["_aws"]
+    stamp = meta.get("Timestamp")
+    if not isinstance(stamp, int) or isinstance(stamp, bool):
+        raise EmfError("_aws.Timestamp is required: an integer, milliseconds since the epoch")
+    if not now_ms - MAX_AGE_MS <= stamp <= now_ms + MAX_AHEAD_MS:
+        raise EmfError(f"_aws.Timestamp {stamp} is outside CloudWatch's range (two weeks back, two hours ahead)")
+    directives = meta["CloudWatchMetrics"]
+    if not isinstance(directives, list):
+        raise EmfError("_aws.CloudWatchMetrics must be an array of MetricDirective objects")
+    out = []
+    for d, directive in enumerate(directives):
+        where = f"CloudWatchMetrics[{d}]"
+        if not isinstance(directive, dict):
+            raise EmfError(f"{where} must be an object")
+        for member in ("Namespace", "Dimensions", "Metrics"):
+            if member not in directive:
+                raise EmfError(f"{where}.{member} is required")
+        namespace = directive["Namespace"]
+        check_string(namespace, f"{where}.Namespace", 255)
+        if namespace.startswith("AWS/"):
+            raise EmfError(f"{where}.Namespace {namespace!r}: namespaces starting with AWS/ are reserved")
+        sets = directive["Dimensions"]
+        if not isinstance(sets, list) or not sets:
+            raise EmfError(f"{where}.Dimensions must be a non-empty array of DimensionSet arrays")
+        dimension_sets = []
+        for s, keys in enumerate(sets):
+            if not isinstance(keys, list):
+                raise EmfError(f"{where}.Dimensions[{s}] must be an array of dimension keys")
+            if len(keys) > MAX_DIMENSIONS_PER_SET:
+                raise EmfError(f"{where}.Dimensions[{s}] has {len(keys)} keys; at most {MAX_DIMENSIONS_PER_SET}")
+            dims = []
+            for key in keys:
+                check_string(key, f"{where}.Dimensions[{s}] key", MAX_DIMENSION_KEY)
+                if key not in doc:
+                    raise EmfError(f"dimension {key!r} has no top-level member")
+                check_dimension_value(key, doc[key])
+                dims.append({"Name": key, "Value": doc[key]})
+            dimension_sets.append(dims)
+        metrics = directive["Metrics"]
+        if not isinstance(metrics, list):
+            raise EmfError(f"{where}.Metrics must be an array of MetricDefinition objects")
+        if len(metrics) > MAX_METRICS_PER_DIRECTIVE:
+            raise EmfError(f"{where}.Metrics has {len(metrics)} definitions; at most {MAX_METRICS_PER_DIRECTIVE}")
+        data = []
+        for m, definition in enumerate(metrics):
+            if not isinstance(definition, dict):
+                raise EmfError(f"{where}.Metrics[{m}] must be an object")
+            name = definition.get("Name")
+            check_string(name, f"{where}.Metrics[{m}].Name", MAX_NAME)
+            unit = definition.get("Unit", "None")
+            if unit not in UNITS:
+                raise EmfError(f"metric {name!r}: Unit {unit!r} is not a CloudWatch unit")
+            resolution = definition.get("StorageResolution", 60)
+            if resolution not in (1, 60) or isinstance(resolution, bool):
+                raise EmfError(f"metric {name!r}: StorageResolution must be 1 or 60, not {resolution!r}")
+            if name not in doc:
+                raise EmfError(f"metric {name!r} has no top-level member")
+            value = doc[name]
+            values = value if isinstance(value, list) else [value]
+            if isinstance(value, list) and not 1 <= len(value) <= MAX_VALUES_PER_METRIC:
+                raise EmfError(f"metric {name!r} has {len(value)} values; 1 to {MAX_VALUES_PER_METRIC}")
+            if not all(is_number(v) for v in values):
+                raise EmfError(f"metric {name!r} must be a number or an array of numbers, "
+                               f"not {json.dumps(value)[:80]}")
+            for dims in dimension_sets:
+                data.append({"MetricName": name, "Dimensions": dims, "Values": values, "Unit": unit,
+                             "StorageResolution": resolution, "Timestamp": stamp / 1000})
+        out.append((namespace, data))
+    return out
+
+
+class EmfCollector:
+    """Documents accepted and waiting for their delay to pass, then written to moto."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        # Held while documents are written, so a flush returns only after every due write is done.
+        self.write_lock = threading.Lock()
+        self.delay = 0.0
+        self.pending = []  # heap of (due, sequence, [(namespace, data) per directive of one document])
+        self.seq = 0
+        self.wake = threading.Event()
+
+    def accept(self, text):
+        """Parses and validates every line; queues the valid documents. Returns the answer."""
+        now_ms = int(time.time() * 1000)
+        metrics, rejected, accepted = 0, [], []
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if not is_emf(doc):
+                continue
+            try:
+                if len(line.encode()) > MAX_DOCUMENT_BYTES:
+                    raise EmfError(f"document is {len(line.encode())} bytes; at most {MAX_DOCUMENT_BYTES}")
+                extracted = extract(doc, now_ms)
+            except EmfError as e:
+                rejected.append({"line": number, "reason": str(e)})
+                continue
+            metrics += sum(len(data) for _, data in extracted)
+            accepted.append(extracted)
+        with self.lock:
+            due = time.time() + self.delay
+            for extracted in accepted:
+                self.seq += 1
+                heapq.heappush(self.pending, (due, self.seq, extracted))
+            immediate = self.delay == 0
+        if immediate:
+            # No delay: readable as soon as the answer arrives, as tests expect.
+            self.write(everything=False)
+        else:
+            self.wake.set()
+        answer = {"documents": len(accepted), "metrics": metrics}
+        if rejected:
+            answer["rejected"] = rejected
+        return answer
+
+    def due(self, everything=False):
+        with self.lock:
+            ready = []
+            while self.pending and (everything or self.pending[0][0] <= time.time()):
+                ready.append(heapq.heappop(self.pending))
+            return ready
+
+    def apply(self, ready):
+        documents = metrics = 0
+        for _, _, extracted in ready:
+            for namespace, data in extracted:
+                for i in range(0, len(data), 1000):
+                    put_metric_data(namespace, data[i:i + 1000])
+                metrics += len(data)
+            documents += 1
+        return documents, metrics
+
+    def write(self, everything):
+        with self.write_lock:
+            return self.apply(self.due(everything))
+
+    def flush(self):
+        documents, metrics = self.write(everything=True)
+        return {"documents": documents, "metrics": metrics}
+
+    def run(self):
+        """Background writer: applies documents once their delay has passed."""
+        while True:
+            with self.lock:
+                wait = (self.pending[0][0] - time.time()) if self.pending else None
+            self.wake.wait(None if wait is None else max(wait, 0))
+            self.wake.clear()
+            try:
+                self.write(everything=False)
+            except Exception:
+                traceback.print_exc()
+
+
+EMF = EmfCollector()
+
+
+def put_metric_data(namespace, data):
+    """Writes datums straight into moto with its JSON protocol (not through the proxy: not a call)."""
+    req = urllib.request.Request(Proxy.moto + "/", method="POST",
+                                 data=json.dumps({"Namespace": namespace, "MetricData": data}).encode())
+    req.add_header("Content-Type", "application/x-amz-json-1.0")
+    req.add_header("X-Amz-Target", "GraniteServiceVersion20100801.PutMetricData")
+    req.add_header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/monitoring/aws4_request")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        r.read()
+
+
+# ---------------------------------------------------------------------------------------------
+# The proxy.
+
+def error_reply(path, headers, status, code, message):
+    """An error answer in the protocol of the call."""
+    if path.startswith(CBOR_PREFIX):
+        return status, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")], \
+            cbor2.dumps({"__type": code, "message": message})
+    if headers.get("X-Amz-Target"):
+        return status, [("Content-Type", headers.get("Content-Type", "application/x-amz-json-1.1"))], \
+            json.dumps({"__type": code, "message": message}).encode()
+    if "form-urlencoded" in headers.get("Content-Type", ""):
+        kind = "Sender" if status < 500 else "Receiver"
+        xml = (f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message>"
+               f"</Error><RequestId>emulated-fault</RequestId></ErrorResponse>")
+        return status, [("Content-Type", "text/xml")], xml.encode()
+    return status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)], \
+        json.dumps({"message": message}).encode()
+
+
 class Proxy(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     moto = ""
@@ -70,8 +473,30 @@ class Proxy(BaseHTTPRequestHandler):
         pass
 
     def _body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass
+                    break
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        else:
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else b""
+        encoding = self.headers.get("Content-Encoding", "").lower()
+        if "gzip" in encoding:
+            body = gzip.decompress(body)
+        elif "deflate" in encoding:
+            body = zlib.decompress(body)
+        return body
+
+    def _headers(self):
+        """Request headers to pass on: the body is sent decoded, with its own length."""
+        return [(k, v) for k, v in self.headers.items()
+                if k.lower() not in ("content-encoding", "transfer-encoding", "content-length")]
 
     def _send(self, status, headers, body):
         self.send_response(status)
@@ -82,8 +507,12 @@ class Proxy(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _json(self, status, value):
+        self._send(status, [("Content-Type", "application/json")], json.dumps(value).encode())
+
     def _forward(self, method, path, headers, body):
-        req = urllib.request.Request(self.moto + path, data=body if method != "GET" else None, method=method)
+        req = urllib.request.Request(self.moto + path, data=body if method not in ("GET", "HEAD") else None,
+                                     method=method)
         for k, v in headers:
             if k.lower() not in ("host", "content-length", "connection", "expect"):
                 req.add_header(k, v)
@@ -94,10 +523,50 @@ class Proxy(BaseHTTPRequestHandler):
             return e.code, list(e.headers.items()), e.read()
 
     def _handle(self):
-        body = self._body()
+        try:
+            body = self._body()
+        except (OSError, EOFError, zlib.error, ValueError) as e:
+            return self._json(400, {"error": f"unreadable request body: {e}"})
+        try:
+            if self.path.startswith("/_"):
+                return self._control(self.path.split("?")[0], body)
+            return self._proxy(body)
+        except Exception as e:
+            # A translator bug answers 500 with the reason instead of dropping the connection.
+            traceback.print_exc()
+            self._json(500, {"__type": "InternalFailure", "message": f"emulator: {e}"})
+
+    def _drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(2)
+        except OSError:
+            pass
+
+    def _proxy(self, body):
+        if self.path.startswith("/moto-api"):
+            return self._send(*self._forward(self.command, self.path, self._headers(), body))
+        name = call_name(self.command, self.path, self.headers, body)
+        fault, latency_ms = FAULT_STATE.take(name, body)
+        if latency_ms:
+            time.sleep(latency_ms / 1000)
+        kind = fault["fault"] if fault else None
+        if kind == "hang":
+            fault["cleared"].wait(fault["hang_seconds"])
+            return self._drop()
+        if kind in ("throttle", "500"):
+            status, code = (400, "Throttling") if kind == "throttle" else (500, "InternalFailure")
+            return self._send(*error_reply(self.path, self.headers, status, code, f"emulated fault: {kind}"))
         if self.path.startswith(CBOR_PREFIX):
-            return self._cbor(self.path[len(CBOR_PREFIX):], body)
-        self._send(*self._forward(self.command, self.path, list(self.headers.items()), body))
+            reply = self._cbor(self.path[len(CBOR_PREFIX):], body)
+        else:
+            reply = self._forward(self.command, self.path, self._headers(), body)
+        if kind == "apply_then_drop":
+            return self._drop()
+        if kind == "apply_then_500":
+            return self._send(*error_reply(self.path, self.headers, 500, "InternalFailure",
+                                           "emulated fault: applied, then answered 500"))
+        self._send(*reply)
 
     def _cbor(self, operation, body):
         request = to_json(cbor2.loads(body)) if body else {}
@@ -117,10 +586,53 @@ class Proxy(BaseHTTPRequestHandler):
             parsed = {"__type": parsed.get("code", "InternalFailure"), "message": parsed.get("message", "")}
         out = cbor2.dumps(parsed, datetime_as_timestamp=True, timezone=UTC)
         request_id = dict((k.lower(), v) for k, v in resp_headers).get("x-amzn-requestid", "emulated")
-        self._send(status, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
-                            ("x-amzn-requestid", request_id)], out)
+        return status, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
+                        ("x-amzn-requestid", request_id)], out
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+    def _control(self, path, body):
+        method = self.command
+        if (method, path) == ("POST", "/_emf"):
+            answer = EMF.accept(body.decode("utf-8", "replace"))
+            return self._json(400 if "rejected" in answer else 200, answer)
+        try:
+            spec = json.loads(body) if body.strip() else {}
+        except ValueError as e:
+            return self._json(400, {"error": f"body is not JSON: {e}"})
+        if (method, path) == ("GET", "/_calls"):
+            with FAULT_STATE.lock:
+                return self._json(200, dict(sorted(FAULT_STATE.calls.items())))
+        if (method, path) == ("POST", "/_calls/reset"):
+            with FAULT_STATE.lock:
+                FAULT_STATE.calls.clear()
+            return self._json(200, {})
+        if (method, path) == ("POST", "/_faults"):
+            try:
+                FAULT_STATE.add(spec)
+            except (ValueError, TypeError) as e:
+                return self._json(400, {"error": str(e)})
+            return self._json(200, {})
+        if (method, path) == ("DELETE", "/_faults"):
+            FAULT_STATE.clear()
+            return self._json(200, {})
+        if (method, path) == ("POST", "/_latency"):
+            ms = spec.get("ms")
+            if not is_number(ms) or ms < 0:
+                return self._json(400, {"error": "ms must be a number >= 0"})
+            with FAULT_STATE.lock:
+                FAULT_STATE.latency_ms = ms
+            return self._json(200, {})
+        if (method, path) == ("POST", "/_emf/config"):
+            delay = spec.get("delay_seconds")
+            if not is_number(delay) or delay < 0:
+                return self._json(400, {"error": "delay_seconds must be a number >= 0"})
+            with EMF.lock:
+                EMF.delay = float(delay)
+            return self._json(200, {})
+        if (method, path) == ("POST", "/_emf/flush"):
+            return self._json(200, EMF.flush())
+        self._json(404, {"error": f"no control endpoint {method} {path}"})
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
 
 def main():
@@ -132,6 +644,7 @@ def main():
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
     proxy.daemon_threads = True
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    threading.Thread(target=EMF.run, daemon=True).start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

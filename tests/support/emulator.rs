@@ -1,13 +1,22 @@
 //! The local AWS emulator for integration tests: moto server behind the CBOR↔JSON translator
 //! (`tests/emulator/serve.py`), run from the project's `.venv` (created by `make venv` on first use),
 //! on free loopback ports, stopped when the test process ends (the server exits when its stdin closes).
+//!
+//! Besides translating, the server counts calls, injects the faults a real service shows and moto
+//! cannot (a call applied and then answered 500, a dropped connection, a hang, throttling, latency),
+//! and stands in for CloudWatch's extraction of Embedded Metric Format lines (`emf`). Faults and
+//! counts are per emulator, and one emulator serves every test of a binary: a test that injects
+//! faults or counts calls holds [`Emulator::exclusive`] so that concurrent tests neither trip over
+//! its faults nor add to its counts; other tests in that binary that make calls should hold it too,
+//! or use their own binary (tests/harness.rs does).
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// A running emulator.
 pub struct Emulator {
@@ -70,6 +79,143 @@ impl Emulator {
             .await
     }
 
+    /// Requests seen since the last reset, per `service:Operation` (`cloudwatch:PutMetricData`,
+    /// `sns:Publish`, `logs:FilterLogEvents`, `apigateway:GetStages`, `apigatewayv2:GetApis`), each
+    /// SDK retry counted as a call of its own.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        let body = self.control("GET", "/_calls", "");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("/_calls answered {body:?}: {e}"))
+    }
+
+    /// Calls of one `service:Operation` since the last reset (0 when none).
+    pub fn call_count(&self, key: &str) -> u64 {
+        self.calls().get(key).copied().unwrap_or(0)
+    }
+
+    /// Total calls since the last reset.
+    pub fn total_calls(&self) -> u64 {
+        self.calls().values().sum()
+    }
+
+    /// Forgets the calls counted so far.
+    pub fn reset_calls(&self) {
+        self.control("POST", "/_calls/reset", "");
+    }
+
+    /// The next `times` calls of `operation` (`PutMetricData`, `Publish`, `FilterLogEvents`, or
+    /// `service:Operation`) fail with `fault`:
+    /// - `apply_then_500`: moto applies the call, the client is answered 500 (InternalFailure);
+    /// - `apply_then_drop`: moto applies the call, the connection closes without an answer;
+    /// - `throttle`: 400 Throttling, not applied; `500`: 500 InternalFailure, not applied;
+    /// - `hang`: no answer for 30 s, then the connection closes; not applied.
+    pub fn inject(&self, operation: &str, fault: &str, times: u32) {
+        self.add_fault(serde_json::json!({"operation": operation, "fault": fault, "times": times}));
+    }
+
+    /// As [`Emulator::inject`], but only for calls whose request body holds `needle` (a log group
+    /// name, a topic ARN, a namespace), so concurrent tests with other names are not touched.
+    pub fn inject_matching(&self, operation: &str, fault: &str, times: u32, needle: &str) {
+        self.add_fault(serde_json::json!({"operation": operation, "fault": fault, "times": times, "match": needle}));
+    }
+
+    /// Every call of `operation` hangs `secs` seconds without an answer (then the connection
+    /// closes), until [`Emulator::clear_faults`], which also ends the hangs under way.
+    pub fn hang(&self, operation: &str, secs: u64) {
+        self.hang_times(operation, secs, 1_000_000);
+    }
+
+    /// The next `times` calls of `operation` hang `secs` seconds; later calls are answered.
+    pub fn hang_times(&self, operation: &str, secs: u64, times: u32) {
+        self.add_fault(
+            serde_json::json!({"operation": operation, "fault": "hang", "times": times, "hang_seconds": secs}),
+        );
+    }
+
+    /// Every proxied call waits `ms` milliseconds before it is forwarded (0 for none).
+    pub fn latency_ms(&self, ms: u64) {
+        self.control("POST", "/_latency", &serde_json::json!({"ms": ms}).to_string());
+    }
+
+    /// Removes every fault and the latency; calls hanging now are let go (their connections close).
+    pub fn clear_faults(&self) {
+        self.control("DELETE", "/_faults", "");
+    }
+
+    /// Takes the process-wide lock of tests that inject faults or count calls on the shared
+    /// emulator. It starts and ends with no faults, no latency and no EMF delay (also when the
+    /// test panics). A plain guard: hold it across `.await` in `#[tokio::test]`s (each runs on its
+    /// own thread) as in synchronous tests.
+    pub fn exclusive() -> Exclusive {
+        static LOCK: Mutex<()> = Mutex::new(());
+        // A test that panicked while holding the lock poisons it; its cleanup ran in Drop anyway.
+        let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let emulator = Emulator::shared();
+        emulator.reset_state();
+        Exclusive { emulator, _guard: guard }
+    }
+
+    fn reset_state(&self) {
+        self.clear_faults();
+        self.emf_delay(0.0);
+        self.emf_flush();
+    }
+
+    /// Hands the function's log output to the EMF collector, as CloudWatch Logs would see it:
+    /// lines that are JSON objects with `_aws.CloudWatchMetrics` are EMF documents, the rest is
+    /// ignored. Valid documents are written to CloudWatch (moto) after the collector's delay
+    /// (at once when it is 0, the default). Panics when a document is invalid: the function must
+    /// not log EMF that CloudWatch would drop. See [`Emulator::try_emf`] to test rejections.
+    pub fn emf(&self, text: &str) -> EmfReport {
+        self.try_emf(text).unwrap_or_else(|e| panic!("the EMF collector rejected documents: {e:?}"))
+    }
+
+    /// As [`Emulator::emf`], returning the rejections (line number and reason, from the EMF
+    /// specification's rules) instead of panicking. Valid documents in the same text are still
+    /// written, as CloudWatch extracts each log event on its own.
+    pub fn try_emf(&self, text: &str) -> Result<EmfReport, EmfRejected> {
+        let (status, body) = request(&self.endpoint, "POST", "/_emf", text);
+        let v: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("/_emf answered {status} {body:?}: {e}"));
+        let report =
+            EmfReport { documents: v["documents"].as_u64().unwrap_or(0), metrics: v["metrics"].as_u64().unwrap_or(0) };
+        match status {
+            200 => Ok(report),
+            400 if v["rejected"].is_array() => Err(EmfRejected {
+                accepted: report,
+                reasons: v["rejected"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| format!("line {}: {}", r["line"], r["reason"].as_str().unwrap_or_default()))
+                    .collect(),
+            }),
+            _ => panic!("/_emf answered {status}: {body}"),
+        }
+    }
+
+    /// How long accepted EMF documents wait before they are written (CloudWatch's extraction lag).
+    pub fn emf_delay(&self, secs: f64) {
+        self.control("POST", "/_emf/config", &serde_json::json!({"delay_seconds": secs}).to_string());
+    }
+
+    /// Writes every waiting EMF document now; returns what was written.
+    pub fn emf_flush(&self) -> EmfReport {
+        let body = self.control("POST", "/_emf/flush", "");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body:?}: {e}"));
+        EmfReport { documents: v["documents"].as_u64().unwrap_or(0), metrics: v["metrics"].as_u64().unwrap_or(0) }
+    }
+
+    fn add_fault(&self, spec: serde_json::Value) {
+        self.control("POST", "/_faults", &spec.to_string());
+    }
+
+    /// A control call that must succeed; returns the answer's body.
+    fn control(&self, method: &str, path: &str, body: &str) -> String {
+        let (status, answer) = request(&self.endpoint, method, path, body);
+        assert_eq!(status, 200, "{method} {path} {body} answered {status}: {answer}");
+        answer
+    }
+
     /// Messages SNS accepted for `topic_arn`: `(subject, message, attributes)`.
     pub fn sns_messages(&self, topic_arn: &str) -> Vec<SentMessage> {
         let body = http_get(&self.moto, "/moto-api/data.json");
@@ -107,13 +253,65 @@ impl SentMessage {
     }
 }
 
+/// Holds [`Emulator::exclusive`]; dropping it clears faults, latency and the EMF delay.
+pub struct Exclusive {
+    emulator: &'static Emulator,
+    _guard: MutexGuard<'static, ()>,
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        // Runs before the lock is released (fields drop after this), also when the test panicked,
+        // so it must not panic itself: a second panic would abort the test binary.
+        for (method, path, body) in [
+            ("DELETE", "/_faults", ""),
+            ("POST", "/_emf/config", r#"{"delay_seconds": 0}"#),
+            ("POST", "/_emf/flush", ""),
+        ] {
+            let _ = std::panic::catch_unwind(|| request(&self.emulator.endpoint, method, path, body));
+        }
+    }
+}
+
+/// What the EMF collector accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmfReport {
+    /// EMF documents (log lines) accepted.
+    pub documents: u64,
+    /// Metric data written or queued: one per metric and dimension set of each document.
+    pub metrics: u64,
+}
+
+/// EMF documents the collector refused, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmfRejected {
+    /// What was accepted from the same text.
+    pub accepted: EmfReport,
+    /// One `line N: reason` per refused document.
+    pub reasons: Vec<String>,
+}
+
 fn http_get(base: &str, path: &str) -> String {
+    let (status, body) = request(base, "GET", path, "");
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
+}
+
+/// One HTTP/1.0 request to a loopback server: `(status, body)`.
+fn request(base: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     let host = base.trim_start_matches("http://");
-    let mut s = TcpStream::connect(host).expect("connect to moto");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut s = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect to {host}: {e}"));
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
-    raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, body.to_string())
 }
 
 /// True when `path` exists relative to the crate root.
