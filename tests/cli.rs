@@ -487,6 +487,8 @@ fn progress_bar_only_on_a_terminal() {
 #[tokio::test]
 async fn log_group_straight_from_cloudwatch_logs() {
     use support::emulator::Emulator;
+    // Faults and call counts below: no other test may share them.
+    let _exclusive = Emulator::exclusive();
     let emulator = Emulator::shared();
     let logs = aws_sdk_cloudwatchlogs::Client::new(&emulator.sdk_config().await);
     let group = "/aws/apigateway/cli-e2e";
@@ -523,12 +525,33 @@ async fn log_group_straight_from_cloudwatch_logs() {
             .output()
             .unwrap()
     };
+    let exact = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["requests"], 12_345, "{v}");
+        assert_eq!((v["by_status"]["200"].as_u64(), v["by_status"]["403"].as_u64()), (Some(8_000), Some(3_000)));
+        assert_eq!((v["by_status"]["404"].as_u64(), v["by_status"].get("429")), (Some(1_345), None));
+    };
+    emulator.reset_calls();
+    exact(run(&["--log-group", group, "--since", "1h"]));
+    assert_eq!(emulator.call_count("logs:FilterLogEvents"), 2, "two pages: 10,000 events, then 2,345");
+
+    // A throttled page and a failed one are retried (the SDK's standard retries): still exact.
+    emulator.reset_calls();
+    emulator.inject_matching("FilterLogEvents", "throttle", 1, group);
+    emulator.inject_matching("FilterLogEvents", "500", 1, group);
+    exact(run(&["--log-group", group, "--since", "1h"]));
+    assert_eq!(emulator.call_count("logs:FilterLogEvents"), 4);
+
+    // Failing past the retries: exit 1, one line naming the group, no finding.
+    emulator.inject_matching("FilterLogEvents", "500", 10, group);
     let out = run(&["--log-group", group, "--since", "1h"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["requests"], 12_345, "{v}");
-    assert_eq!((v["by_status"]["200"].as_u64(), v["by_status"]["403"].as_u64()), (Some(8_000), Some(3_000)));
-    assert_eq!((v["by_status"]["404"].as_u64(), v["by_status"].get("429")), (Some(1_345), None));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with(&format!("error: FilterLogEvents on {group}: ")), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(out.stdout.is_empty());
+    emulator.clear_faults();
 
     // Several groups: each read in full, counted together.
     let other = "/aws/apigateway/cli-e2e-other";
