@@ -102,6 +102,11 @@ impl EventSink for Analyzer {
         self.pending.add_line(&self.parser, timestamp, message);
     }
 
+    fn oversized(&mut self, timestamp: Option<EpochMillis>, _limit: usize) {
+        self.events += 1;
+        self.pending.add_unparsed(timestamp, crate::decode::OVERSIZED_LINE);
+    }
+
     fn end_batch(&mut self, batch: &BatchInfo) {
         let done = std::mem::replace(&mut self.pending, Tally::new(self.bucket_minutes));
         if batch.kind == BatchKind::Control {

@@ -131,7 +131,7 @@ impl Config {
             parser,
             alert_format,
             notify_recovery,
-            limits: Limits { max_inner_bytes: max_inner_mib.saturating_mul(1024 * 1024) },
+            limits: Limits { max_inner_bytes: max_inner_mib.saturating_mul(1024 * 1024), ..Limits::default() },
             region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
         })
     }

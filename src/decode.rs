@@ -1,7 +1,10 @@
-//! From bytes to log events: subscription events (`{"awslogs":{"data":…}}`), decoded payloads
-//! (`messageType`, `logEvents`), `filter-log-events` output (`{"events":[…]}`), arrays of those, and
-//! Kinesis record data. JSON is streamed: events reach the [`EventSink`] one at a time and the inner
-//! payload is never held whole. Decompression is capped, so a gzip bomb is an error, not an OOM.
+//! From bytes to log events: subscription events (`{"awslogs":{"data":…}}`), Kinesis and Firehose
+//! events (`Records[].kinesis.data`, `records[].data`), decoded payloads (`messageType`,
+//! `logEvents`), `filter-log-events` output (`{"events":[…]}`), arrays of those, and several of them
+//! back to back (a Firehose → S3 object). JSON is streamed: events reach the [`EventSink`] one at a
+//! time and the inner payload is never held whole when it comes from a file. Decompression is
+//! capped, so a gzip bomb is an error, not an OOM; a message longer than the line cap is streamed
+//! past, never held. JSON that is none of these is refused with its top-level keys named.
 
 use crate::time::EpochMillis;
 use base64::engine::{general_purpose::GeneralPurposeConfig, DecodePaddingMode, Engine, GeneralPurpose};
@@ -12,8 +15,13 @@ mod json_stream;
 
 /// Default cap on the decompressed size of one subscription payload.
 pub const DEFAULT_MAX_INNER_BYTES: u64 = 64 * 1024 * 1024;
+/// Default cap on one log line (a message, or a line of a text file).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1024 * 1024;
 /// Nesting of subscription events inside arrays beyond which input is refused.
 const MAX_ARRAY_DEPTH: u8 = 4;
+/// Top-level keys named in an "unrecognised document" error, and the characters kept of each.
+const KEYS_NAMED: usize = 12;
+const KEY_CHARS: usize = 64;
 
 /// Why input could not be decoded: one variant per stage.
 #[derive(Debug, thiserror::Error)]
@@ -24,11 +32,13 @@ pub enum DecodeError {
     /// The gzip stream is corrupt or truncated.
     #[error("gzip data is corrupt or truncated: {0}")]
     Gzip(io::Error),
-    /// Decompressed data passed the cap.
-    #[error("decompressed payload exceeds the cap of {limit} bytes (gzip bomb?)")]
+    /// Decompressed data (a gzip bomb?), or a value that must be held, passed its cap.
+    #[error("{what} exceeds the cap of {limit} bytes")]
     TooLarge {
         /// The cap, in bytes.
         limit: u64,
+        /// What passed it.
+        what: &'static str,
     },
     /// The (decompressed) data is not JSON.
     #[error("payload is not valid JSON: {0}")]
@@ -76,18 +86,31 @@ pub trait EventSink {
     fn payload(&mut self, data: String) -> Option<String> {
         Some(data)
     }
+    /// One log event of the current batch whose message is longer than `limit` bytes: streamed
+    /// past unread. It must count as an unparsed line (never dropped, never a request).
+    fn oversized(&mut self, timestamp: Option<EpochMillis>, limit: usize) {
+        let _ = limit;
+        self.event(timestamp, OVERSIZED_LINE);
+    }
 }
 
-/// Decoding limits.
+/// What stands for a line longer than the cap in place of its text: no digits, so no parser reads
+/// a status in it.
+pub const OVERSIZED_LINE: &str = "(a line longer than the line cap, skipped unread)";
+
+/// Decoding limits: what bounds memory, whatever the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Cap on the decompressed bytes of one subscription payload.
+    /// Cap on the decompressed bytes of one subscription payload (and on its base64 text).
     pub max_inner_bytes: u64,
+    /// Cap on one log line: a longer message or text line is counted as unparsed, streamed past
+    /// without being held.
+    pub max_line_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_inner_bytes: DEFAULT_MAX_INNER_BYTES }
+        Limits { max_inner_bytes: DEFAULT_MAX_INNER_BYTES, max_line_bytes: DEFAULT_MAX_LINE_BYTES }
     }
 }
 
@@ -97,42 +120,80 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Decodes `awslogs.data` or a Kinesis record's data: base64 of a gzip'd payload (or of plain JSON).
+/// Decodes `awslogs.data`, a Kinesis record's data or a Firehose record's data: base64 of a gzip'd
+/// payload (or of plain JSON).
 pub fn decode_data(data: &str, limits: Limits, sink: &mut dyn EventSink) -> Result<(), DecodeError> {
     let bytes = BASE64.decode(data.trim())?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let gz = flate2::bufread::MultiGzDecoder::new(&bytes[..]);
-        let mut capped = Capped { inner: gz, remaining: limits.max_inner_bytes, exceeded: false };
-        let result = read_json(&mut capped, limits, false, sink);
-        if capped.exceeded {
-            return Err(DecodeError::TooLarge { limit: limits.max_inner_bytes });
-        }
-        result.map_err(|e| match e {
-            DecodeError::Io(io) => DecodeError::Gzip(io),
-            other => other,
-        })
-    } else {
-        read_json(&bytes[..], limits, false, sink)
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return read_json(JsonStream::whole(bytes, io::empty()), limits, false, sink);
+    }
+    #[cfg(feature = "libdeflate")]
+    if let Some(inner) = inflate_whole(&bytes, limits.max_inner_bytes)? {
+        return read_json(JsonStream::whole(inner, io::empty()), limits, false, sink);
+    }
+    let gz = flate2::bufread::MultiGzDecoder::new(&bytes[..]);
+    let mut capped = Capped { inner: gz, remaining: limits.max_inner_bytes, exceeded: false };
+    let result = read_json(JsonStream::new(&mut capped), limits, false, sink);
+    if capped.exceeded {
+        return Err(DecodeError::TooLarge { limit: limits.max_inner_bytes, what: INFLATED });
+    }
+    result.map_err(|e| match e {
+        DecodeError::Io(io) => DecodeError::Gzip(io),
+        other => other,
+    })
+}
+
+const INFLATED: &str = "decompressed payload";
+
+/// Inflates a payload held in memory at once with libdeflate (faster than streaming inflate), into
+/// a buffer of the size its gzip trailer states, checked against the cap before allocating. `None`
+/// when that size cannot be trusted, and the caller streams instead: several gzip members (the
+/// trailer gives the last one's size; a second member starts with the magic bytes, which are looked
+/// for anywhere, so a chance match only costs speed), a size past the cap or one that wrapped past
+/// 4 GiB (ISIZE is mod 2^32), or corrupt data (the streaming path names the error).
+#[cfg(feature = "libdeflate")]
+fn inflate_whole(gz: &[u8], cap: u64) -> Result<Option<Vec<u8>>, DecodeError> {
+    const MIN_MEMBER: usize = 18;
+    if gz.len() < MIN_MEMBER || memchr::memmem::find(&gz[1..], &[0x1f, 0x8b, 0x08]).is_some() {
+        return Ok(None);
+    }
+    let mut trailer = [0u8; 4];
+    trailer.copy_from_slice(&gz[gz.len() - 4..]);
+    let size = u64::from(u32::from_le_bytes(trailer));
+    if size > cap {
+        // Past the cap (ISIZE is the true size mod 4 GiB), or a truncated stream: streaming stops
+        // at the cap or says what is wrong, and never holds more than a chunk.
+        return Ok(None);
+    }
+    let Ok(size) = usize::try_from(size) else { return Ok(None) };
+    let mut out = vec![0u8; size];
+    match libdeflater::Decompressor::new().gzip_decompress(gz, &mut out) {
+        Ok(n) if n == size => Ok(Some(out)),
+        _ => Ok(None),
     }
 }
 
-/// Streams a JSON document of any known shape from `reader`.
+/// Streams a JSON document of any known shape from `reader`, or several back to back.
 pub fn read_document<R: Read>(reader: R, limits: Limits, sink: &mut dyn EventSink) -> Result<(), DecodeError> {
-    read_json(reader, limits, true, sink)
+    read_json(JsonStream::new(reader), limits, true, sink)
 }
 
 fn read_json<R: Read>(
-    reader: R,
+    s: JsonStream<R>,
     limits: Limits,
     allow_envelope: bool,
     sink: &mut dyn EventSink,
 ) -> Result<(), DecodeError> {
-    let mut doc = Document { s: JsonStream::new(reader), sink, limits, allow_envelope };
+    let mut doc = Document { s, sink, limits, allow_envelope };
     doc.value(0)?;
-    match doc.s.peek()? {
-        None => Ok(()),
-        Some(_) => Err(doc.s.syntax("trailing characters").into()),
+    // More documents back to back (`}{`, or one per line): Firehose writes its records so.
+    while let Some(b) = doc.s.peek()? {
+        if b != b'{' {
+            return Err(doc.s.syntax("trailing characters").into());
+        }
+        doc.value(0)?;
     }
+    Ok(())
 }
 
 impl From<StreamError> for DecodeError {
@@ -140,6 +201,9 @@ impl From<StreamError> for DecodeError {
         match e {
             StreamError::Io(e) => DecodeError::Io(e),
             StreamError::Syntax(what) => DecodeError::Json(what),
+            StreamError::TooLong { limit } => {
+                DecodeError::TooLarge { limit: limit as u64, what: "a JSON key or value that must be held" }
+            }
         }
     }
 }
@@ -167,7 +231,9 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
-const EXPECTED: &str = "expected an object with awslogs, Records, logEvents or events";
+/// What a document may be, for errors: at the top level (a file) and inside `data` (a payload).
+const EXPECTED_DOCUMENT: &str = "expected a CloudWatch Logs subscription event, Kinesis or Firehose event, decoded payload, or filter-log-events output";
+const EXPECTED_PAYLOAD: &str = "expected a decoded subscription payload (messageType, logEvents)";
 
 /// Walks a document of a known shape: an object, or (for exports) an array of them.
 struct Document<'a, R> {
@@ -185,23 +251,51 @@ fn parsed(e: serde_json::Error) -> DecodeError {
     }
 }
 
+/// The one-line refusal of JSON that is none of the known shapes, naming its top-level keys.
+fn unrecognised(keys: &[String], more: bool, expected: &str) -> DecodeError {
+    let keys = if keys.is_empty() {
+        "no top-level keys".to_string()
+    } else {
+        format!("top-level keys {}{}", keys.join(", "), if more { ", …" } else { "" })
+    };
+    DecodeError::Shape(format!("unrecognised JSON document with {keys}: {expected}"))
+}
+
+/// A key as an error message shows it: one line, not too long.
+fn key_for_message(raw: &str) -> String {
+    raw.chars().take(KEY_CHARS).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+}
+
 impl<R: Read> Document<'_, R> {
+    fn expected(&self) -> &'static str {
+        if self.allow_envelope {
+            EXPECTED_DOCUMENT
+        } else {
+            EXPECTED_PAYLOAD
+        }
+    }
+
     fn value(&mut self, depth: u8) -> Result<(), DecodeError> {
         match self.s.peek()? {
             Some(b'{') => self.object(),
             Some(b'[') if self.allow_envelope && depth < MAX_ARRAY_DEPTH => {
                 self.elements("an array of events", |d| d.value(depth + 1))
             }
-            Some(b'[') => Err(DecodeError::Shape(format!("{EXPECTED}, found an array"))),
-            Some(b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => Err(DecodeError::Shape(EXPECTED.into())),
+            Some(b'[') => Err(DecodeError::Shape(format!(
+                "found an array nested too deep or where a payload belongs: {}",
+                self.expected()
+            ))),
+            Some(b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+                Err(DecodeError::Shape(format!("found a JSON scalar: {}", self.expected())))
+            }
             Some(_) => Err(self.s.syntax("not JSON").into()),
             None => Err(DecodeError::Json("empty input".into())),
         }
     }
 
-    /// Parses the next value with serde_json.
+    /// Parses the next value with serde_json (held: at most a line long).
     fn parse<'de, T: serde::Deserialize<'de>>(&'de mut self) -> Result<T, DecodeError> {
-        let r = self.s.value()?;
+        let r = self.s.value(self.limits.max_line_bytes)?;
         serde_json::from_slice(&self.s.bytes()[r]).map_err(parsed)
     }
 
@@ -213,6 +307,17 @@ impl<R: Read> Document<'_, R> {
         names: &[&[u8]],
         mut field: impl FnMut(&mut Self, Option<usize>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
+        self.fields_named(what, names, None, |d, key| field(d, key))
+    }
+
+    /// [`Self::fields`], pushing the first [`KEYS_NAMED`] keys into `seen` (and flagging more).
+    fn fields_named(
+        &mut self,
+        what: &str,
+        names: &[&[u8]],
+        mut seen: Option<(&mut Vec<String>, &mut bool)>,
+        mut field: impl FnMut(&mut Self, Option<usize>) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
         if self.s.peek()? != Some(b'{') {
             return Err(DecodeError::Shape(format!("{what} must be an object")));
         }
@@ -221,7 +326,14 @@ impl<R: Read> Document<'_, R> {
             return Ok(());
         }
         loop {
-            let key = self.s.key(names)?;
+            let (key, name) = self.s.key(names, seen.is_some())?;
+            if let (Some((keys, more)), Some(name)) = (seen.as_mut(), name) {
+                if keys.len() < KEYS_NAMED {
+                    keys.push(key_for_message(&name));
+                } else {
+                    **more = true;
+                }
+            }
             field(self, key)?;
             if !self.s.more(b'}')? {
                 return Ok(());
@@ -250,28 +362,47 @@ impl<R: Read> Document<'_, R> {
         }
     }
 
-    /// Skips a value we do not read.
+    /// Skips a value we do not read, without holding it.
     fn skip(&mut self) -> Result<(), DecodeError> {
-        self.s.value()?;
+        self.s.skip()?;
         Ok(())
     }
 
     fn object(&mut self) -> Result<(), DecodeError> {
         let (mut message_type, mut log_group, mut events_key, mut envelope) = (None::<String>, None, None, false);
-        let names: [&[u8]; 6] = [b"awslogs", b"logEvents", b"events", b"messageType", b"logGroup", b"Records"];
-        self.fields("a document", &names, |d, key| {
+        // Set when `Records`/`records` hold something other than Kinesis or Firehose records.
+        let mut foreign_records = false;
+        let (mut keys, mut more_keys) = (Vec::new(), false);
+        let names: [&[u8]; 7] =
+            [b"awslogs", b"logEvents", b"events", b"messageType", b"logGroup", b"Records", b"records"];
+        self.fields_named("a document", &names, Some((&mut keys, &mut more_keys)), |d, key| {
             match key {
                 Some(0) if d.allow_envelope => {
                     d.data_object("awslogs")?;
                     envelope = true;
                 }
-                Some(5) if d.allow_envelope => {
-                    // Kinesis: each record's `kinesis.data` is one payload.
-                    d.elements("Records", |d| {
-                        d.fields("a Kinesis record", &[b"kinesis"], |d, k| match k {
-                            Some(_) => d.data_object("kinesis"),
+                // Kinesis (`Records[].kinesis.data`) and Firehose (`records[].data`, the data
+                // transformation event): each record's data is one payload.
+                Some(k @ (5 | 6)) if d.allow_envelope => {
+                    let kinesis = k == 5;
+                    d.elements(if kinesis { "Records" } else { "records" }, |d| {
+                        if foreign_records {
+                            return d.skip();
+                        }
+                        let mut data = false;
+                        d.fields("a record", &[if kinesis { b"kinesis" } else { b"data" }], |d, k| match k {
+                            Some(_) if kinesis => {
+                                data = true;
+                                d.data_object("kinesis")
+                            }
+                            Some(_) => {
+                                data = true;
+                                d.data_string("a Firehose record's data")
+                            }
                             None => d.skip(),
-                        })
+                        })?;
+                        foreign_records |= !data;
+                        Ok(())
                     })?;
                     envelope = true;
                 }
@@ -286,6 +417,10 @@ impl<R: Read> Document<'_, R> {
             }
             Ok(())
         })?;
+        if foreign_records {
+            // An S3 or SQS event, say: not ours, and never silently zero requests.
+            return Err(unrecognised(&keys, more_keys, self.expected()));
+        }
         let kind = match (events_key, message_type.as_deref()) {
             (Some(_), Some("CONTROL_MESSAGE")) => BatchKind::Control,
             (Some(true), _) => BatchKind::Data,
@@ -296,26 +431,21 @@ impl<R: Read> Document<'_, R> {
                 BatchKind::Control
             }
             (None, _) if envelope => return Ok(()),
-            (None, _) => return Err(DecodeError::Shape(EXPECTED.into())),
+            (None, _) => return Err(unrecognised(&keys, more_keys, self.expected())),
         };
         self.sink.end_batch(&BatchInfo { kind, log_group });
         Ok(())
     }
 
-    /// `{"data": "<base64>"}` (`awslogs`, or a Kinesis record's `kinesis`): decoded on the spot, so
-    /// only one payload is in flight at a time.
+    /// `{"data": "<base64>"}` (`awslogs`, or a Kinesis record's `kinesis`).
     fn data_object(&mut self, name: &str) -> Result<(), DecodeError> {
         let mut seen = false;
         self.fields(name, &[b"data"], |d, key| {
             if key.is_none() {
                 return d.skip();
             }
-            let data: std::borrow::Cow<'_, str> = d.parse()?;
             seen = true;
-            match d.sink.payload(data.into_owned()) {
-                Some(data) => decode_data(&data, d.limits, &mut *d.sink),
-                None => Ok(()),
-            }
+            d.data_string(name)
         })?;
         if seen {
             Ok(())
@@ -324,16 +454,36 @@ impl<R: Read> Document<'_, R> {
         }
     }
 
+    /// A `data` string (`awslogs`, Kinesis or Firehose): unescaped in place and handed to the sink,
+    /// which decodes it on the spot or elsewhere ([`EventSink::payload`]). Its base64 text is held
+    /// whole, so it has the payload's cap.
+    fn data_string(&mut self, name: &str) -> Result<(), DecodeError> {
+        if self.s.peek()? != Some(b'"') {
+            return Err(DecodeError::Shape(format!("{name}: data must be a string")));
+        }
+        let limit = usize::try_from(self.limits.max_inner_bytes).unwrap_or(usize::MAX);
+        let Some(r) = self.s.string(limit)? else {
+            return Err(DecodeError::TooLarge { limit: limit as u64, what: "the base64 data of one payload" });
+        };
+        // Not UTF-8 is not base64 either: the decoder names the byte.
+        let data = String::from_utf8_lossy(&self.s.bytes()[r]).into_owned();
+        match self.sink.payload(data) {
+            Some(data) => decode_data(&data, self.limits, &mut *self.sink),
+            None => Ok(()),
+        }
+    }
+
     /// One log event, handed to the sink. Its message is unescaped in place in the stream's buffer
     /// and pinned there (compaction keeps it) until the sink has seen it: no copy, no allocation.
+    /// A message longer than the line cap is streamed past and reported as such.
     fn event(&mut self) -> Result<(), DecodeError> {
-        let mut timestamp = None;
+        let (mut timestamp, mut oversized) = (None, false);
         self.fields("a log event", &[b"message", b"timestamp"], |d, key| {
             match key {
-                Some(0) if d.s.peek()? == Some(b'"') => {
-                    let r = d.s.string()?;
-                    d.s.pin(r);
-                }
+                Some(0) if d.s.peek()? == Some(b'"') => match d.s.string(d.limits.max_line_bytes)? {
+                    Some(r) => d.s.pin(r),
+                    None => oversized = true,
+                },
                 Some(0) => {
                     if d.parse::<Option<serde::de::IgnoredAny>>()?.is_some() {
                         return Err(DecodeError::Shape("a log event's message must be a string".into()));
@@ -344,6 +494,11 @@ impl<R: Read> Document<'_, R> {
             }
             Ok(())
         })?;
+        if oversized {
+            self.s.unpin();
+            self.sink.oversized(timestamp, self.limits.max_line_bytes);
+            return Ok(());
+        }
         let bytes = self.s.pinned().unwrap_or_default();
         match std::str::from_utf8(bytes) {
             Ok(m) => self.sink.event(timestamp, m),

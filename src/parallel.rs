@@ -200,6 +200,10 @@ impl EventSink for Spread<'_, '_> {
         self.analyzer.end_batch(batch);
     }
 
+    fn oversized(&mut self, timestamp: Option<EpochMillis>, limit: usize) {
+        self.analyzer.oversized(timestamp, limit);
+    }
+
     fn payload(&mut self, data: String) -> Option<String> {
         let shared = self.shared;
         if shared.in_flight.load(Ordering::Relaxed) >= shared.max_in_flight {

@@ -1,7 +1,7 @@
 //! Counting: requests by status, unparsed lines, and for 4xx the methods, routes and gateway response
 //! types that explain them; overall and per time bucket (a tumbling window, or a minute for metrics).
 
-use crate::access_log::{AccessRecord, Line, LineParser, LineShape};
+use crate::access_log::{AccessRecord, Line, LineParser, LineShape, PendingDenials};
 use crate::status::is_client_error;
 use crate::time::{window_start, EpochMillis};
 use std::collections::{BTreeMap, HashMap};
@@ -11,6 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 pub const MAX_DISTINCT_VALUES: usize = 1000;
 /// The bucket that values past [`MAX_DISTINCT_VALUES`] fold into.
 pub const OTHER_VALUES: &str = "(other)";
+/// Most windows (buckets) a tally keeps: a year of 15-minute windows, 27 days of 1-minute ones.
+/// Past it, the earliest windows are kept and lines of later ones are counted overall and in
+/// [`Tally::unbucketed`], in no window. Keeping the earliest (not the first seen) makes the result
+/// independent of the order of reading and merging.
+pub const MAX_BUCKETS: usize = 40_000;
 /// Longest unparsed example line kept, in bytes.
 const EXAMPLE_LEN: usize = 200;
 
@@ -212,6 +217,8 @@ pub struct Tally {
     pub buckets: BTreeMap<EpochMillis, Counts>,
     /// Requests with no timestamp while bucketing: in `overall`, in no bucket.
     pub untimed: u64,
+    /// Lines (requests and unparsed) in windows past [`MAX_BUCKETS`]: in `overall`, in no bucket.
+    pub unbucketed: u64,
     /// Lines that are not requests by design (execution-log lines other than the last).
     pub not_requests: u64,
     /// The first unparsed line (truncated), to show the user what did not match.
@@ -225,6 +232,8 @@ pub struct Tally {
     /// Where `unparsed_example` and `shape` come from (merged tallies carry others' positions).
     example_from: Position,
     shape_from: Position,
+    /// Execution-log requests counted from an authorizer denial: their final line is not counted again.
+    pending_denials: PendingDenials,
 }
 
 impl Tally {
@@ -235,6 +244,7 @@ impl Tally {
             evidence: BTreeMap::new(),
             buckets: BTreeMap::new(),
             untimed: 0,
+            unbucketed: 0,
             not_requests: 0,
             unparsed_example: None,
             shape: None,
@@ -243,6 +253,7 @@ impl Tally {
             position: Position::default(),
             example_from: Position::default(),
             shape_from: Position::default(),
+            pending_denials: PendingDenials::default(),
         }
     }
 
@@ -262,6 +273,7 @@ impl Tally {
     /// Parses one log line with `parser` and counts it.
     pub fn add_line(&mut self, parser: &LineParser, timestamp: Option<EpochMillis>, line: &str) {
         match parser.parse(line) {
+            Line::Request(r) if !self.pending_denials.admit(&r) => self.not_requests += 1,
             Line::Request(r) => {
                 if self.shape.is_none() || self.position < self.shape_from {
                     self.shape = LineShape::of(line);
@@ -322,10 +334,31 @@ impl Tally {
         let start = window_start(t, minutes);
         if self.current.as_ref().is_none_or(|(s, _)| *s != start) {
             self.flush_current();
+            if !self.buckets.contains_key(&start) && !self.make_room(start) {
+                self.unbucketed += 1;
+                return None;
+            }
             let counts = self.buckets.remove(&start).unwrap_or_default();
             self.current = Some((start, counts));
         }
         self.current.as_mut().map(|(_, c)| c)
+    }
+
+    /// Room for a new window at `start` (everything is in `buckets`): true if there is, or if a
+    /// later window gave way; false when `start` is the latest of a full tally.
+    fn make_room(&mut self, start: EpochMillis) -> bool {
+        if self.buckets.len() < MAX_BUCKETS {
+            return true;
+        }
+        match self.buckets.last_key_value() {
+            Some((last, _)) if *last > start => {
+                if let Some((_, c)) = self.buckets.pop_last() {
+                    self.unbucketed += c.requests() + c.unparsed;
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     fn flush_current(&mut self) {
@@ -351,6 +384,12 @@ impl Tally {
         for (start, c) in &other.buckets {
             self.buckets.entry(*start).or_default().merge(c);
         }
+        while self.buckets.len() > MAX_BUCKETS {
+            if let Some((_, c)) = self.buckets.pop_last() {
+                self.unbucketed += c.requests() + c.unparsed;
+            }
+        }
+        self.unbucketed += other.unbucketed;
         self.untimed += other.untimed;
         self.not_requests += other.not_requests;
         // The earlier of the two wins; on a tie (or without positions), the one merged into.
@@ -442,6 +481,34 @@ mod tests {
                 merged.merge(&parts.swap_remove((seed >> 33) as usize % parts.len()));
             }
             proptest::prop_assert_eq!(merged.top(usize::MAX), one.top(usize::MAX));
+        }
+    }
+
+    #[test]
+    fn buckets_are_capped_keeping_the_earliest_whatever_the_order() {
+        let p = LineParser::Auto;
+        let minutes = |range: std::ops::Range<i64>| {
+            let mut t = Tally::new(Some(1));
+            for m in range {
+                t.add_line(&p, Some(m * 60_000), r#"{"status":"200"}"#);
+            }
+            t.finish()
+        };
+        let n = MAX_BUCKETS as i64;
+        let forward = minutes(0..n + 10);
+        let mut backward = Tally::new(Some(1));
+        for m in (0..n + 10).rev() {
+            backward.add_line(&p, Some(m * 60_000), r#"{"status":"200"}"#);
+        }
+        let backward = backward.finish();
+        let mut merged = minutes(n / 2..n + 10);
+        merged.merge(minutes(0..n / 2));
+        let merged = merged.finish();
+        for t in [&forward, &backward, &merged] {
+            assert_eq!(t.buckets.len(), MAX_BUCKETS);
+            assert_eq!(t.unbucketed, 10);
+            assert_eq!(t.overall.requests(), (n + 10) as u64, "every line still counted overall");
+            assert_eq!(t.buckets.keys().next_back(), Some(&((n - 1) * 60_000)), "the earliest kept");
         }
     }
 

@@ -1,13 +1,16 @@
 //! One access-log line in, its status (and method, route, gateway response type when present) out.
 //!
 //! Two paths: [`LineParser::Auto`] detects the console's formats (JSON, CLF, XML, CSV), HTTP API JSON,
-//! renamed status keys and REST execution-log lines; [`LineParser::Template`] is the stage's own
-//! `$context` template compiled into an exact parser. Everything borrows from the line: no allocation.
+//! renamed status keys and REST execution-log lines (every form: see [`execution`]);
+//! [`LineParser::Template`] is the stage's own `$context` template compiled into an exact parser.
+//! Everything borrows from the line: no allocation.
 
+mod execution;
 mod json;
 mod template;
 mod text;
 
+pub use execution::{ExecutionStep, PendingDenials};
 pub(crate) use json::{ROUTE_KEYS, STATUS_KEYS};
 pub use template::{Template, TemplateError, TemplatePart};
 
@@ -27,6 +30,9 @@ pub struct AccessRecord<'a> {
     /// `$context.requestTime` (`25/Nov/2026:10:00:00 +0000`) or `$context.requestTimeEpoch`, as logged:
     /// the event time of lines that come without one (plain exports).
     pub request_time: Option<&'a str>,
+    /// For an execution-log line with a `(<request id>)`: the request it belongs to, so that a request
+    /// that logs a denial and a final line is counted once ([`PendingDenials`]).
+    pub execution: Option<ExecutionStep<'a>>,
 }
 
 impl AccessRecord<'_> {
@@ -97,17 +103,42 @@ impl LineShape {
 /// The one place formats are told apart: the shape a line was read as, and what it says.
 fn detect(line: &str) -> (Option<LineShape>, Line<'_>) {
     let line = line.trim();
+    // Execution logs exported with `create-export-task` keep their own ISO-8601 timestamp (access logs
+    // rarely start with one): strip it once, then read what follows.
+    let line = strip_iso_timestamp(line).unwrap_or(line);
     let (shape, found) = match line.as_bytes().first() {
         Some(b'{') => (LineShape::Json, json::parse(line)),
         Some(b'<') => (LineShape::Xml, text::parse_xml(line)),
-        Some(b'(') => return (Some(LineShape::Execution), text::parse_execution(line)),
-        Some(_) => match text::parse_clf(line) {
-            Some(r) => (LineShape::Clf, Some(r)),
-            None => (LineShape::Csv, text::parse_csv(line)),
-        },
+        // `(` also opens lines of no known format; only an execution line has `) ` after its id.
+        Some(b'(') => return (Some(LineShape::Execution), execution::parse_prefixed(line).unwrap_or(Line::Unparsed)),
+        Some(b'A'..=b'Z') => {
+            if let Some(l) = execution::parse_test_invoke(line).or_else(|| execution::parse_bare(line)) {
+                return (Some(LineShape::Execution), l);
+            }
+            clf_or_csv(line)
+        }
+        Some(_) => clf_or_csv(line),
         None => return (None, Line::Unparsed),
     };
     (Some(shape), found.map_or(Line::Unparsed, Line::Request))
+}
+
+fn clf_or_csv(line: &str) -> (LineShape, Option<AccessRecord<'_>>) {
+    match text::parse_clf(line) {
+        Some(r) => (LineShape::Clf, Some(r)),
+        None => (LineShape::Csv, text::parse_csv(line)),
+    }
+}
+
+/// `2026-11-25T10:00:00.000Z rest` → `rest`, when the first word is an ISO-8601 timestamp.
+fn strip_iso_timestamp(line: &str) -> Option<&str> {
+    let b = line.as_bytes();
+    if b.len() < 21 || b[4] != b'-' || b[10] != b'T' || !b[..4].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let (first, rest) = line.split_once(' ')?;
+    crate::time::parse_iso8601(first)?;
+    Some(rest.trim_start())
 }
 
 /// A value of `-` (API Gateway's "no value") or an empty one is absent.
@@ -137,7 +168,9 @@ fn record(f: RawFields<'_>) -> Option<AccessRecord<'_>> {
                 method = method.or(present(m));
                 route = route.or(present(r));
             }
-            None => route = route.or(Some(key)),
+            // `$default`, `$connect`, a WebSocket route; a bare method is not a route.
+            None if !key.bytes().all(|b| b.is_ascii_uppercase()) => route = route.or(Some(key)),
+            None => {}
         }
     }
     Some(AccessRecord {
@@ -146,6 +179,7 @@ fn record(f: RawFields<'_>) -> Option<AccessRecord<'_>> {
         route,
         response_type: f.response_type.and_then(present),
         request_time: f.request_time.and_then(present),
+        execution: None,
     })
 }
 

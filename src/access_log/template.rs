@@ -1,5 +1,12 @@
 //! The stage's own access-log template (`$context.…` variables between literal text), compiled into
 //! an exact parser: the precise path, where detection is the convenient one.
+//!
+//! A line is matched as a regex engine would, not first-match: a value may contain the literal that
+//! follows it (`$context.error.message` is `Missing Authentication Token`, `$context.routeKey` is
+//! `GET /pets`), so every place the next literal occurs is a candidate end, tried leftmost first and
+//! given up on (backtracking) when the rest of the line does not match. Each variable's value class
+//! ([`Class`]) rules candidates out early: the status is three digits, ids hold no space. Backtracking
+//! is bounded by [`MAX_STEPS`]: a hostile line that would take longer counts as unparsed.
 
 use super::{record, Line, RawFields};
 use std::fmt;
@@ -26,18 +33,147 @@ enum Field {
     Other,
 }
 
+/// What a variable's value can look like, from the API Gateway developer guide's `$context` reference.
+/// Any class also takes `-`, API Gateway's "no value".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// `$context.status`: three digits.
+    Status,
+    /// `$context.httpMethod`: upper-case letters (`GET`, `OPTIONS`).
+    Method,
+    /// `$context.resourcePath`, `$context.path`: `/` then no space.
+    Path,
+    /// `$context.routeKey`: `GET /pets/{id}` (HTTP APIs), `$default`/`$connect`, or a WebSocket route
+    /// name (letters, digits, `_.:-`).
+    RouteKey,
+    /// Ids, addresses, numbers, protocol: never a space.
+    Token,
+    /// Anything, spaces, quotes and brackets included: messages, user agents, `requestTime`,
+    /// authorizer output, and every variable this module does not know.
+    Text,
+}
+
+/// Variables whose values never contain a space (the rest are [`Class::Text`], the safe default).
+const TOKEN_VARIABLES: [&str; 45] = [
+    "accountId",
+    "apiId",
+    "authorize.latency",
+    "authorize.status",
+    "authenticate.latency",
+    "authenticate.status",
+    "authorizer.integrationLatency",
+    "authorizer.integrationStatus",
+    "authorizer.latency",
+    "authorizer.requestId",
+    "authorizer.status",
+    "awsEndpointRequestId",
+    "awsEndpointRequestId2",
+    "connectedAt",
+    "connectionId",
+    "customDomain.basePathMatched",
+    "dataProcessed",
+    "domainName",
+    "domainPrefix",
+    "error.responseType",
+    "eventType",
+    "extendedRequestId",
+    "identity.accountId",
+    "identity.apiKeyId",
+    "identity.caller",
+    "identity.cognitoIdentityId",
+    "identity.cognitoIdentityPoolId",
+    "identity.sourceIp",
+    "identity.user",
+    "identity.userArn",
+    "identity.vpceId",
+    "integration.integrationStatus",
+    "integration.latency",
+    "integration.requestId",
+    "integration.status",
+    "integrationLatency",
+    "integrationStatus",
+    "protocol",
+    "requestId",
+    "requestTimeEpoch",
+    "resourceId",
+    "responseLatency",
+    "responseLength",
+    "stage",
+    "wafResponseCode",
+];
+
+impl Class {
+    fn of(field: Field, name: &str) -> Class {
+        match field {
+            Field::Status => Class::Status,
+            Field::Method => Class::Method,
+            Field::Route => Class::Path,
+            Field::RouteKey => Class::RouteKey,
+            _ if name == "path" => Class::Path,
+            _ if TOKEN_VARIABLES.contains(&name) => Class::Token,
+            _ => Class::Text,
+        }
+    }
+
+    /// The longest value this class allows at the start of `rest`.
+    fn max_len(self, rest: &str) -> usize {
+        let b = rest.as_bytes();
+        let word = || memchr::memchr(b' ', b).unwrap_or(b.len());
+        match self {
+            Class::Status => 3,
+            Class::Method | Class::Path | Class::Token => word(),
+            // `GET /pets`: the method, one space, the route.
+            Class::RouteKey => match word() {
+                w if b.get(w + 1) == Some(&b'/') => {
+                    w + 1 + memchr::memchr(b' ', &b[w + 1..]).unwrap_or(b.len() - w - 1)
+                }
+                w => w,
+            },
+            Class::Text => b.len(),
+        }
+    }
+
+    fn accepts(self, value: &str) -> bool {
+        if value == "-" {
+            return true;
+        }
+        let b = value.as_bytes();
+        match self {
+            Class::Status => b.len() == 3 && b.iter().all(u8::is_ascii_digit),
+            Class::Method => !b.is_empty() && b.iter().all(u8::is_ascii_uppercase),
+            Class::Path => value.starts_with('/') && !value.contains(' '),
+            Class::RouteKey => match value.split_once(' ') {
+                Some((m, r)) => Class::Method.accepts(m) && Class::Path.accepts(r),
+                // A bare method is never a route key: that is the HTTP API CLF misread.
+                None if Class::Method.accepts(value) => false,
+                None => {
+                    value.starts_with(['$', '/'])
+                        || b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-'))
+                }
+            },
+            Class::Token => !value.contains(' '),
+            Class::Text => true,
+        }
+    }
+}
+
+/// Candidate boundaries tried per line at most: far above what any real line needs (a handful per
+/// variable), far below what a hostile line could demand (exponential in the variables that can hold
+/// the literal after them).
+pub const MAX_STEPS: u32 = 20_000;
+
 #[derive(Debug, Clone)]
 enum Segment {
     /// Literal text, with a precompiled (SIMD) searcher for finding where the value before it ends.
     Literal(String, Box<memchr::memmem::Finder<'static>>),
-    Var(Field, String),
+    Var(Field, Class, String),
 }
 
 impl PartialEq for Segment {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Segment::Literal(a, _), Segment::Literal(b, _)) => a == b,
-            (Segment::Var(f, a), Segment::Var(g, b)) => f == g && a == b,
+            (Segment::Var(f, _, a), Segment::Var(g, _, b)) => f == g && a == b,
             _ => false,
         }
     }
@@ -91,7 +227,7 @@ impl Template {
                 len -= 1;
             }
             let name = &after[..len];
-            if let Some(Segment::Var(_, prev)) = segments.last() {
+            if let Some(Segment::Var(_, _, prev)) = segments.last() {
                 return Err(TemplateError::Adjacent(format!("context.{prev}"), format!("context.{name}")));
             }
             let field = match name {
@@ -103,13 +239,13 @@ impl Template {
                 "requestTime" | "requestTimeEpoch" => Field::RequestTime,
                 _ => Field::Other,
             };
-            segments.push(Segment::Var(field, name.to_string()));
+            segments.push(Segment::Var(field, Class::of(field, name), name.to_string()));
             rest = &after[len..];
         }
         if !rest.is_empty() {
             segments.push(literal(rest));
         }
-        if !segments.iter().any(|s| matches!(s, Segment::Var(Field::Status, _))) {
+        if !segments.iter().any(|s| matches!(s, Segment::Var(Field::Status, ..))) {
             return Err(TemplateError::NoStatus);
         }
         Ok(Template { segments, source: source.to_string() })
@@ -119,7 +255,7 @@ impl Template {
     /// (`"status":"$context.status"` → `status`): used to write Logs Insights queries.
     pub fn json_key_of(&self, variable: &str) -> Option<&str> {
         self.segments.windows(2).find_map(|w| match w {
-            [Segment::Literal(lit, _), Segment::Var(_, name)] if name == variable => {
+            [Segment::Literal(lit, _), Segment::Var(_, _, name)] if name == variable => {
                 let before = lit.trim_end().trim_end_matches('"').trim_end().strip_suffix(':')?;
                 let before = before.trim_end().strip_suffix('"')?;
                 Some(&before[before.rfind('"')? + 1..])
@@ -132,8 +268,8 @@ impl Template {
     pub fn parts(&self) -> impl Iterator<Item = TemplatePart<'_>> {
         self.segments.iter().map(|s| match s {
             Segment::Literal(text, _) => TemplatePart::Literal(text),
-            Segment::Var(Field::Status, _) => TemplatePart::Status,
-            Segment::Var(Field::Route | Field::RouteKey, _) => TemplatePart::Route,
+            Segment::Var(Field::Status, ..) => TemplatePart::Status,
+            Segment::Var(Field::Route | Field::RouteKey, ..) => TemplatePart::Route,
             Segment::Var(..) => TemplatePart::Other,
         })
     }
@@ -145,40 +281,99 @@ impl Template {
 
     fn fields<'a>(&self, line: &'a str) -> Option<super::AccessRecord<'a>> {
         let mut f = RawFields::default();
-        let mut at = 0;
-        for (i, segment) in self.segments.iter().enumerate() {
-            match segment {
-                Segment::Literal(lit, _) => {
-                    if !line[at..].starts_with(lit.as_str()) {
-                        return None;
-                    }
-                    at += lit.len();
-                }
-                Segment::Var(field, _) => {
-                    let rest = &line[at..];
-                    let len = match self.segments.get(i + 1) {
-                        // The closing literal is matched from the end, so a value may contain it.
-                        Some(Segment::Literal(lit, _)) if i + 2 == self.segments.len() => rest.rfind(lit.as_str())?,
-                        Some(Segment::Literal(_, finder)) => finder.find(rest.as_bytes())?,
-                        _ => rest.len(),
-                    };
-                    at += len;
-                    let slot = match field {
-                        Field::Status => &mut f.status,
-                        Field::Method => &mut f.method,
-                        Field::Route => &mut f.route,
-                        Field::RouteKey => &mut f.route_key,
-                        Field::ResponseType => &mut f.response_type,
-                        Field::RequestTime => &mut f.request_time,
-                        Field::Other => continue,
-                    };
-                    *slot = Some(&rest[..len]);
-                }
+        if !self.first_path(line, &mut f) {
+            f = RawFields::default();
+            let mut steps = MAX_STEPS;
+            if !self.match_at(line, 0, 0, &mut f, &mut steps) {
+                return None;
             }
-        }
-        if at != line.len() {
-            return None;
         }
         record(f)
     }
+
+    /// The path the backtracker tries first (every value ends at the first place the next literal
+    /// occurs), without recursion: most lines match on it, and the result is the same.
+    fn first_path<'a>(&self, line: &'a str, f: &mut RawFields<'a>) -> bool {
+        let mut at = 0;
+        for (i, segment) in self.segments.iter().enumerate() {
+            let rest = &line[at..];
+            match segment {
+                Segment::Literal(lit, _) => {
+                    if !rest.starts_with(lit.as_str()) {
+                        return false;
+                    }
+                    at += lit.len();
+                }
+                Segment::Var(field, class, _) => {
+                    let end = match self.segments.get(i + 1) {
+                        Some(Segment::Literal(_, finder)) => match finder.find(rest.as_bytes()) {
+                            Some(end) => end,
+                            None => return false,
+                        },
+                        _ => rest.len(),
+                    };
+                    if !class.accepts(&rest[..end]) {
+                        return false;
+                    }
+                    keep(f, *field, &rest[..end]);
+                    at += end;
+                }
+            }
+        }
+        at == line.len()
+    }
+
+    /// Whether `line[at..]` matches the segments from `i` on; on success `f` holds the values of the
+    /// path that matched (a later segment's value is always written after an earlier one's).
+    fn match_at<'a>(&self, line: &'a str, i: usize, at: usize, f: &mut RawFields<'a>, steps: &mut u32) -> bool {
+        if *steps == 0 {
+            return false;
+        }
+        *steps -= 1;
+        let rest = &line[at..];
+        match self.segments.get(i) {
+            None => rest.is_empty(),
+            Some(Segment::Literal(lit, _)) => {
+                rest.starts_with(lit.as_str()) && self.match_at(line, i + 1, at + lit.len(), f, steps)
+            }
+            Some(Segment::Var(field, class, _)) => {
+                let max = class.max_len(rest);
+                let Some(Segment::Literal(_, finder)) = self.segments.get(i + 1) else {
+                    // The last segment: the value is the rest of the line.
+                    return class.accepts(rest) && keep(f, *field, rest);
+                };
+                let bytes = rest.as_bytes();
+                let mut from = 0;
+                while let Some(k) = finder.find(&bytes[from..]) {
+                    let end = from + k;
+                    if end > max || *steps == 0 {
+                        return false;
+                    }
+                    // `end` starts the literal, whose first byte starts a character: a valid boundary.
+                    let value = &rest[..end];
+                    if class.accepts(value) && keep(f, *field, value) && self.match_at(line, i + 1, at + end, f, steps)
+                    {
+                        return true;
+                    }
+                    from = end + 1;
+                }
+                false
+            }
+        }
+    }
+}
+
+/// Records a value in its field's slot (always true, for chaining).
+fn keep<'a>(f: &mut RawFields<'a>, field: Field, value: &'a str) -> bool {
+    let slot = match field {
+        Field::Status => &mut f.status,
+        Field::Method => &mut f.method,
+        Field::Route => &mut f.route,
+        Field::RouteKey => &mut f.route_key,
+        Field::ResponseType => &mut f.response_type,
+        Field::RequestTime => &mut f.request_time,
+        Field::Other => return true,
+    };
+    *slot = Some(value);
+    true
 }

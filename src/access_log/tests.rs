@@ -20,7 +20,8 @@ fn console_json() {
             method: Some("OPTIONS"),
             route: Some("/v1/orders/{id}"),
             response_type: None,
-            request_time: Some("25/Nov/2026:10:00:00 +0000")
+            request_time: Some("25/Nov/2026:10:00:00 +0000"),
+            execution: None,
         }
     );
 }
@@ -79,6 +80,191 @@ fn execution_log_lines() {
     assert_eq!(parse_detected("(c0ffee-1) Method completed with status: abc"), Line::Unparsed);
 }
 
+/// Issue 8: the same final line in export text, test invoke and behind an ISO prefix was unparsed.
+#[test]
+fn execution_final_line_in_every_form() {
+    for line in [
+        "Method completed with status: 400",
+        "Tue Jun 23 05:56:11 UTC 2020 : Method completed with status: 403",
+        "2026-11-25T10:00:00.000Z (c0ffee-1) Method completed with status: 404",
+        "2016-10-01T10:55:36.480Z Method completed with status: 429",
+        "2026-11-25T10:00:00Z Method completed with status: 401",
+    ] {
+        assert!(matches!(parse_detected(line), Line::Request(r) if r.status / 100 == 4), "{line}");
+        assert_eq!(LineShape::of(line), Some(LineShape::Execution), "{line}");
+    }
+    let Line::Request(r) = parse_detected("2026-11-25T10:00:00.000Z (c0ffee-1) Method completed with status: 404")
+    else {
+        panic!("not parsed")
+    };
+    assert_eq!(r.execution, Some(ExecutionStep { request_id: "c0ffee-1", denial: false }));
+}
+
+/// Issue 8: other execution lines, in every form, are neither requests nor unparsed.
+#[test]
+fn other_execution_lines_are_not_requests() {
+    for line in [
+        "Tue Jun 23 05:56:11 UTC 2020 : Starting execution for request: test-invoke-request",
+        "Tue Jun 23 05:56:11 UTC 2020 : Endpoint response body before transformations: {\"a\":1}",
+        "Execution log for request test-request",
+        "Starting execution for request: 9ac0eacd-87c5-11e6-b30c-19c3d9849330",
+        "2016-10-01T10:55:45.611Z HTTP Method: POST, Resource Path: /repos/hello",
+        "Endpoint request body after transformations: {\n   \"method\": \"POST\"\n}",
+        "(4f3e3b0f) Key throttle limit exceeded for RestApi uwe3g5jm54, Stage Prod",
+        "Successfully completed authorizer execution",
+    ] {
+        assert_eq!(parse_detected(line), Line::NotARequest, "{line}");
+    }
+    // Lines of other programs that merely start with a capital stay unparsed.
+    for line in ["START RequestId: 8329c002 Version: $LATEST", "Hello world", "Tue is a day"] {
+        assert_eq!(parse_detected(line), Line::Unparsed, "{line}");
+    }
+}
+
+/// Issue 8: requests refused by a Lambda authorizer log no final line; their denial is the request.
+#[test]
+fn authorizer_denials_count_with_their_status() {
+    let cases = [
+        ("(fd443056) Unauthorized request: fd443056-60d0-425f-874e-e93e5d61351e", 401),
+        ("Unauthorized request: fd443056-60d0-425f-874e-e93e5d61351e", 401),
+        ("Tue Jun 23 05:56:11 UTC 2020 : Unauthorized request: test-request", 401),
+        ("(a1) User is not authorized to access this resource with an explicit deny", 403),
+        ("(a1) User is not authorized to access this resource", 403),
+        ("(a1) The client is not authorized to perform this operation.", 403),
+        (
+            "(a1) User: anonymous is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/ with an explicit deny",
+            403,
+        ),
+    ];
+    for (line, want) in cases {
+        assert_eq!(status(line), Some(want), "{line}");
+    }
+}
+
+/// A request that logs a denial and then a final line (or two denials) is counted once; other requests
+/// are not held back.
+#[test]
+fn a_denied_request_is_counted_once() {
+    let p = LineParser::Auto;
+    let mut t = crate::tally::Tally::new(None);
+    for line in [
+        "(r1) Starting authorizer: 62mgrc for request: r1",
+        "(r1) Unauthorized request: r1",
+        "(r1) Method completed with status: 401",
+        "(r2) User is not authorized to access this resource with an explicit deny",
+        "(r2) The client is not authorized to perform this operation.",
+        "(r3) Method completed with status: 200",
+        "(r3) Method completed with status: 200",
+        "Unauthorized request: no-id",
+    ] {
+        t.add_line(&p, None, line);
+    }
+    let t = t.finish();
+    assert_eq!(t.overall.iter().collect::<Vec<_>>(), vec![(200, 2), (401, 2), (403, 1)]);
+    assert_eq!((t.overall.unparsed, t.not_requests), (0, 3));
+}
+
+#[test]
+fn pending_denials_are_bounded() {
+    let mut d = PendingDenials::default();
+    let ids: Vec<String> = (0..5000).map(|i| format!("id-{i}")).collect();
+    for id in &ids {
+        let denial = AccessRecord {
+            status: 401,
+            execution: Some(ExecutionStep { request_id: id, denial: true }),
+            ..AccessRecord::default()
+        };
+        assert!(d.admit(&denial));
+    }
+    let completed = |id| AccessRecord {
+        status: 401,
+        execution: Some(ExecutionStep { request_id: id, denial: false }),
+        ..AccessRecord::default()
+    };
+    assert!(d.admit(&completed("id-0")), "the oldest denial was forgotten");
+    assert!(!d.admit(&completed("id-4999")), "a recent one is remembered");
+}
+
+/// Issue 8: the HTTP API CLF preset (`$context.httpMethod $context.routeKey $context.protocol`) gave
+/// the route key's method (`GET`) as the route.
+#[test]
+fn http_api_clf_route_key_is_the_route() {
+    let line = r#"203.0.113.9 - - [25/Nov/2026:10:00:00 +0000] "GET GET /pets/{id} HTTP/1.1" 404 42 c0ffee"#;
+    let Line::Request(r) = parse_detected(line) else { panic!("not parsed") };
+    assert_eq!((r.status, r.method, r.route), (404, Some("GET"), Some("/pets/{id}")));
+    let any = r#"203.0.113.9 - - [25/Nov/2026:10:00:00 +0000] "POST ANY /pets HTTP/1.1" 403 42 c0ffee"#;
+    let Line::Request(r) = parse_detected(any) else { panic!("not parsed") };
+    assert_eq!((r.method, r.route), (Some("POST"), Some("/pets")));
+    let default = r#"203.0.113.9 - - [25/Nov/2026:10:00:00 +0000] "GET $default HTTP/1.1" 404 42 c0ffee"#;
+    let Line::Request(r) = parse_detected(default) else { panic!("not parsed") };
+    assert_eq!((r.method, r.route), (Some("GET"), Some("$default")), "$default is a real route key");
+    let csv = "203.0.113.9,25/Nov/2026:10:00:00 +0000,GET,GET /pets/{id},HTTP/1.1,404,42,c0ffee";
+    let Line::Request(r) = parse_detected(csv) else { panic!("not parsed") };
+    assert_eq!((r.status, r.method, r.route), (404, Some("GET"), Some("/pets/{id}")));
+}
+
+/// Issue 8: `--log-format` with a multi-word value lost exactly the lines that carry an error message.
+#[test]
+fn template_multi_word_error_message() {
+    let t = Template::compile("$context.requestId $context.error.message $context.status").unwrap();
+    let Line::Request(r) = t.parse("c0ffee-1 Missing Authentication Token 403") else { panic!("not parsed") };
+    assert_eq!(r.status, 403);
+    assert!(matches!(t.parse("c0ffee-2 - 200"), Line::Request(r) if r.status == 200));
+    assert_eq!(t.parse("c0ffee-3 Missing Authentication Token"), Line::Unparsed);
+}
+
+/// Issue 8: `$context.routeKey` (`GET /pets`) anywhere but last.
+#[test]
+fn template_route_key_not_last() {
+    let t = Template::compile("$context.routeKey $context.status $context.requestId").unwrap();
+    let Line::Request(r) = t.parse("GET /pets/{id} 404 c0ffee") else { panic!("not parsed") };
+    assert_eq!((r.status, r.method, r.route), (404, Some("GET"), Some("/pets/{id}")));
+    let Line::Request(r) = t.parse("$default 404 c0ffee") else { panic!("not parsed") };
+    assert_eq!((r.method, r.route), (None, Some("$default")));
+    let t = Template::compile(
+        r#"$context.identity.sourceIp [$context.requestTime] "$context.routeKey" "$context.identity.userAgent" $context.status "$context.error.messageString""#,
+    )
+    .unwrap();
+    let line = r#"1.2.3.4 [25/Nov/2026:10:00:00 +0000] "POST /v1/login" "curl/8 "quoted" [x]" 401 ""Unauthorized" (see docs)""#;
+    let Line::Request(r) = t.parse(line) else { panic!("not parsed") };
+    assert_eq!((r.status, r.method, r.route), (401, Some("POST"), Some("/v1/login")));
+    assert_eq!(r.request_time, Some("25/Nov/2026:10:00:00 +0000"));
+}
+
+/// The HTTP API CLF preset as a template: the route comes from the route key, never the method.
+#[test]
+fn template_http_api_clf_preset() {
+    let t = Template::compile(
+        r#"$context.identity.sourceIp - - [$context.requestTime] "$context.httpMethod $context.routeKey $context.protocol" $context.status $context.responseLength $context.requestId"#,
+    )
+    .unwrap();
+    let Line::Request(r) =
+        t.parse(r#"203.0.113.9 - - [25/Nov/2026:10:00:00 +0000] "GET GET /pets/{id} HTTP/1.1" 404 42 c0ffee"#)
+    else {
+        panic!("not parsed")
+    };
+    assert_eq!((r.status, r.method, r.route), (404, Some("GET"), Some("/pets/{id}")));
+    let Line::Request(r) =
+        t.parse(r#"203.0.113.9 - - [25/Nov/2026:10:00:00 +0000] "GET $default HTTP/1.1" 404 42 c0ffee"#)
+    else {
+        panic!("not parsed")
+    };
+    assert_eq!((r.method, r.route), (Some("GET"), Some("$default")));
+}
+
+/// Backtracking is bounded: a line built to make it exponential is unparsed, and quickly.
+#[test]
+fn hostile_lines_are_bounded() {
+    let t = Template::compile(
+        "$context.error.message $context.identity.userAgent $context.authorizer.error $context.integrationErrorMessage $context.error.messageString $context.status x",
+    )
+    .unwrap();
+    let hostile = "a".to_string() + &" ".repeat(20_000) + "403 y";
+    assert_eq!(t.parse(&hostile), Line::Unparsed);
+    let fine = "a b c d e f g 403 x";
+    assert!(matches!(t.parse(fine), Line::Request(r) if r.status == 403));
+}
+
 #[test]
 fn junk_is_unparsed() {
     for line in ["", "hello world", "{", "{\"status\":\"999\"}", "<status>abc</status>", "\u{0}\u{1}\u{2}", "a,b,c"] {
@@ -125,7 +311,8 @@ fn template_compiles_and_parses_exactly() {
             method: Some("GET"),
             route: Some("/a/{b}"),
             response_type: Some("INVALID_API_KEY"),
-            request_time: None
+            request_time: None,
+            execution: None,
         }
     );
     assert_eq!(t.parse(r#"{"id":"abc","verb":"GET"}"#), Line::Unparsed);
@@ -150,6 +337,108 @@ fn template_errors_name_the_problem() {
 
 fn method() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec!["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+}
+
+/// Documented `$context` variables (API Gateway developer guide, REST and HTTP API access logging)
+/// whose values hold no space.
+const TOKEN_VARIABLES: [&str; 19] = [
+    "requestId",
+    "extendedRequestId",
+    "apiId",
+    "accountId",
+    "stage",
+    "domainName",
+    "identity.sourceIp",
+    "identity.caller",
+    "identity.user",
+    "identity.apiKeyId",
+    "protocol",
+    "responseLength",
+    "responseLatency",
+    "integrationLatency",
+    "integration.status",
+    "integration.latency",
+    "requestTimeEpoch",
+    "wafResponseCode",
+    "error.responseType",
+];
+
+/// Documented variables whose values are free text, and `requestTime` (`25/Nov/2026:10:00:00 +0000`).
+const TEXT_VARIABLES: [&str; 9] = [
+    "error.message",
+    "error.messageString",
+    "identity.userAgent",
+    "integrationErrorMessage",
+    "authorizer.error",
+    "authorizer.principalId",
+    "error.validationErrorString",
+    "integration.error",
+    "requestTime",
+];
+
+/// Free text at its worst: `-`, or words with quotes, brackets and dashes (never digits alone, so that
+/// a word of it cannot be a status, and never a bare `-` word, which would be a value of its own).
+fn hostile_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("-".to_string()),
+        prop::collection::vec(r#"[A-Za-z]{0,3}["'\[\](){}<>!?,;][a-z"'\[\](){}<>-]{0,3}"#, 1..5)
+            .prop_map(|w| w.join(" ")),
+    ]
+}
+
+/// A variable (by name) and the value a line carries for it.
+fn other_variable() -> impl Strategy<Value = (String, String)> {
+    prop_oneof![
+        (prop::sample::select(TOKEN_VARIABLES.to_vec()), "[a-z][a-z0-9.:_-]{0,12}")
+            .prop_map(|(n, v)| (n.to_string(), v)),
+        (prop::sample::select(TEXT_VARIABLES.to_vec()), hostile_text()).prop_map(|(n, v)| {
+            let v = if n == "requestTime" { "25/Nov/2026:10:00:00 +0000".to_string() } else { v };
+            (n.to_string(), v)
+        }),
+    ]
+}
+
+/// How a template names the route: REST method and path, HTTP API route key, or both.
+#[derive(Debug, Clone, Copy)]
+enum RouteSource {
+    Rest,
+    RouteKey,
+    MethodAndRouteKey,
+}
+
+/// The request a random template describes: status, method, path, whether the route key is
+/// `$default`, and where the route comes from.
+type Request = (u16, &'static str, String, bool, RouteSource);
+
+/// Variables with their values (in template order), the literal text around them, and the request.
+fn random_template() -> impl Strategy<Value = (Vec<(String, String)>, Vec<&'static str>, Request)> {
+    let route_source =
+        prop_oneof![Just(RouteSource::Rest), Just(RouteSource::RouteKey), Just(RouteSource::MethodAndRouteKey)];
+    let request = (100u16..600, method(), "/[a-z{}/]{0,12}", any::<bool>(), route_source);
+    (prop::collection::vec(other_variable(), 0..6), request).prop_flat_map(
+        |(others, (code, m, path, default_route, source))| {
+            let mut vars = others;
+            vars.push(("status".into(), code.to_string()));
+            let key = if default_route { "$default".to_string() } else { format!("{m} {path}") };
+            match source {
+                RouteSource::Rest => {
+                    vars.push(("httpMethod".into(), m.into()));
+                    vars.push(("resourcePath".into(), path.clone()));
+                }
+                RouteSource::RouteKey => vars.push(("routeKey".into(), key)),
+                RouteSource::MethodAndRouteKey => {
+                    vars.push(("httpMethod".into(), m.into()));
+                    vars.push(("routeKey".into(), key));
+                }
+            }
+            let n = vars.len();
+            let separators = prop::collection::vec(
+                prop::sample::select(vec![" ", " | ", ",", "\" \"", "] [", "\t", "\",\"x\":\""]),
+                n + 1,
+            );
+            (Just(vars).prop_shuffle(), separators, Just((code, m, path, default_route, source)))
+        },
+    )
 }
 
 proptest! {
@@ -182,6 +471,26 @@ proptest! {
         let Line::Request(r) = t.parse(&line) else { panic!("not parsed: {line}") };
         prop_assert_eq!((r.status, r.method, r.route), (code, Some(m), Some(path.as_str())));
         prop_assert_eq!(r.response_type, (rtype != "-").then_some(rtype));
+    }
+
+    /// Issue 8: any documented variable, with hostile values, may stand anywhere; status, method and
+    /// route parse back.
+    #[test]
+    fn random_templates_parse_back((vars, seps, (code, m, path, default_route, source)) in random_template()) {
+        let mut template = String::from(seps[0]);
+        let mut line = String::from(seps[0]);
+        for (i, (name, value)) in vars.iter().enumerate() {
+            template.push_str(&format!("$context.{name}{}", seps[i + 1]));
+            line.push_str(&format!("{value}{}", seps[i + 1]));
+        }
+        let t = Template::compile(&template).unwrap();
+        let Line::Request(r) = t.parse(&line) else { panic!("not parsed: {template} / {line}") };
+        let want_route = if default_route && !matches!(source, RouteSource::Rest) { "$default" } else { path.as_str() };
+        let want_method = match source {
+            RouteSource::RouteKey if default_route => None,
+            _ => Some(m),
+        };
+        prop_assert_eq!((r.status, r.method, r.route), (code, want_method, Some(want_route)), "{} / {}", template, line);
     }
 
     #[test]

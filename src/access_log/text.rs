@@ -1,7 +1,6 @@
-//! The console's non-JSON formats (CLF, CSV, XML) and REST execution-log lines.
+//! The console's non-JSON formats: CLF, CSV, XML.
 
-use super::{record, AccessRecord, Line, RawFields};
-use crate::status::parse_status;
+use super::{record, AccessRecord, RawFields};
 
 /// CLF, current (`…]"GET /p HTTP/1.1" 403 …`) and older (`…] "GET /p HTTP/1.1" 403 …`): the status
 /// is the first token after the quoted request line.
@@ -9,7 +8,13 @@ pub(super) fn parse_clf(line: &str) -> Option<AccessRecord<'_>> {
     let open = line.find('"')?;
     let close = open + 1 + line[open + 1..].find('"')?;
     let mut request = line[open + 1..close].split_ascii_whitespace();
-    let (method, route) = (request.next(), request.next());
+    let method = request.next();
+    // HTTP APIs' CLF logs `$context.routeKey` where REST logs the path: `"GET GET /pets/{id} HTTP/1.1"`
+    // (the route key's own method, then its route) or `"GET $default HTTP/1.1"`.
+    let route = match request.next() {
+        Some(m) if METHODS.contains(&m) => request.next().filter(|r| !r.starts_with("HTTP/")),
+        r => r,
+    };
     let status = line[close + 1..].split_ascii_whitespace().next();
     let request_time = line[..open].split_once('[').and_then(|(_, t)| t.split_once(']')).map(|(t, _)| t);
     record(RawFields { status, method, route, request_time, ..RawFields::default() })
@@ -35,8 +40,16 @@ pub(super) fn parse_csv(line: &str) -> Option<AccessRecord<'_>> {
     let status_at = fields.iter().position(|f| f.starts_with("HTTP/")).map_or(7, |p| p + 1);
     let method = fields.iter().find(|f| METHODS.contains(f)).copied();
     let route = fields.iter().find(|f| f.starts_with('/')).copied();
+    // HTTP APIs: `$context.routeKey` (`GET /pets/{id}`, `$default`) where REST logs the path.
+    let route_key = fields
+        .iter()
+        .find(|f| {
+            *f == &"$default" || f.split_once(' ').is_some_and(|(m, r)| METHODS.contains(&m) && r.starts_with('/'))
+        })
+        .copied();
     let request_time = fields.iter().find(|f| crate::time::parse_request_time(f).is_some()).copied();
-    record(RawFields { status: fields.get(status_at).copied(), method, route, request_time, ..RawFields::default() })
+    let status = fields.get(status_at).copied();
+    record(RawFields { status, method, route, route_key, request_time, ..RawFields::default() })
 }
 
 /// The console's XML: `<request id="…"> … <status>403</status> … </request>`.
@@ -54,20 +67,4 @@ pub(super) fn parse_xml(line: &str) -> Option<AccessRecord<'_>> {
         response_type: element("<responseType>"),
         request_time: element("<requestTime>"),
     })
-}
-
-const COMPLETED: &str = "Method completed with status: ";
-
-/// REST execution logs: `(<request id>) Method completed with status: 403` is the request's final
-/// line; every other execution line is not a request.
-pub(super) fn parse_execution(line: &str) -> Line<'_> {
-    let Some(at) = line.find(COMPLETED) else {
-        // `(` also opens lines of no known format; only an execution line has `) ` after its id.
-        return if line.contains(") ") { Line::NotARequest } else { Line::Unparsed };
-    };
-    let rest = &line[at + COMPLETED.len()..];
-    match parse_status(rest.get(..3).unwrap_or(rest)) {
-        Some(status) => Line::Request(AccessRecord { status, ..AccessRecord::default() }),
-        None => Line::Unparsed,
-    }
 }

@@ -87,10 +87,12 @@ struct Analyze {
     /// Threads reading files and payloads side by side (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
-
     /// Cap on the decompressed size of one subscription payload, in MiB.
     #[arg(long, default_value_t = 64, value_name = "MIB")]
     max_inner_mib: u64,
+    /// Cap on one log line, in KiB: a longer line is counted as unparsed, skipped unread.
+    #[arg(long, default_value_t = 1024, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    max_line_kib: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -152,7 +154,10 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
             .validate()
             .map_err(anyhow::Error::msg)?;
     let rules = Rules { thresholds, ignored: args.ignore_status.clone() };
-    let limits = Limits { max_inner_bytes: args.max_inner_mib.saturating_mul(1024 * 1024) };
+    let limits = Limits {
+        max_inner_bytes: args.max_inner_mib.saturating_mul(1024 * 1024),
+        max_line_bytes: usize::try_from(args.max_line_kib * 1024).unwrap_or(usize::MAX),
+    };
     let parser = parser(args.log_format.as_deref())?;
     let analyzer =
         if args.log_group.is_empty() { from_files(args, parser, limits)? } else { from_cloudwatch(args, parser)? };
@@ -171,6 +176,13 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
         eprintln!(
             "warning: {} requests carry no timestamp and no readable request time: counted overall, in no window",
             thousands(tally.untimed)
+        );
+    }
+    if tally.unbucketed > 0 {
+        eprintln!(
+            "warning: {} lines fall in windows past the first {} (the cap): counted overall, in no window; pass a larger --window",
+            thousands(tally.unbucketed),
+            thousands(apigw_4xx::tally::MAX_BUCKETS as u64)
         );
     }
     let mut out = std::io::stdout().lock();

@@ -1,11 +1,15 @@
 //! A chunked JSON reader: finds where each value ends (memchr over strings, resumable across chunk
 //! edges) so that the caller can parse complete values with serde_json's fast slice parser, while
-//! only the value in hand is buffered. Values it is told to skip are not validated, only delimited.
+//! only the value in hand is buffered. Values it is told to skip are not validated, only delimited,
+//! and streamed past without being buffered. A value that must be held has a length cap, so the
+//! buffer never grows past the cap plus a chunk.
 
 use std::io::{self, Read};
 use std::ops::Range;
 
 const CHUNK: usize = 64 * 1024;
+/// Longest object key held.
+const MAX_KEY: usize = 64 * 1024;
 
 /// Where and why the JSON is broken.
 #[derive(Debug)]
@@ -14,6 +18,11 @@ pub(super) enum StreamError {
     Io(io::Error),
     /// Not JSON at this byte offset.
     Syntax(String),
+    /// A value that must be held is longer than its cap.
+    TooLong {
+        /// The cap, in bytes.
+        limit: usize,
+    },
 }
 
 impl From<io::Error> for StreamError {
@@ -24,7 +33,9 @@ impl From<io::Error> for StreamError {
 
 pub(super) struct JsonStream<R> {
     reader: R,
-    /// Always initialized to its length; `filled` marks the end of the data.
+    /// Always initialized to its length; `filled` marks the end of the data. Grows only while a
+    /// held value (at most its cap) fills it, so its length stays below the largest cap plus two
+    /// chunks.
     buf: Vec<u8>,
     filled: usize,
     pos: usize,
@@ -40,19 +51,41 @@ impl<R: Read> JsonStream<R> {
         JsonStream { reader, buf: vec![0; CHUNK], filled: 0, pos: 0, pinned: None, drained: 0, eof: false }
     }
 
-    /// Reads more, first moving the unconsumed bytes to the front (or growing the buffer when a
-    /// single value fills it). Returns false at end of input.
+    /// A stream over bytes already in memory (an inflated payload): parsed where they lie, no copy.
+    pub(super) fn whole(bytes: Vec<u8>, reader: R) -> Self {
+        JsonStream { reader, filled: bytes.len(), buf: bytes, pos: 0, pinned: None, drained: 0, eof: true }
+    }
+
+    /// Reads more, first moving the unconsumed bytes (and the pinned range, if any) to the front,
+    /// or growing the buffer when a single held value fills it. Returns false at end of input.
     fn fill(&mut self) -> io::Result<bool> {
         if self.eof {
             return Ok(false);
         }
-        let keep = self.pinned.as_ref().map_or(self.pos, |p| p.start.min(self.pos));
-        if keep > 0 && self.buf.len() - self.filled < CHUNK / 2 {
-            self.buf.copy_within(keep..self.filled, 0);
-            self.filled -= keep;
-            self.drained += keep as u64;
-            self.pos -= keep;
-            self.pinned = self.pinned.take().map(|p| p.start - keep..p.end - keep);
+        if self.buf.len() - self.filled < CHUNK / 2 {
+            match self.pinned.clone() {
+                // A pinned message before the value in hand: keep it, drop what lies between
+                // (a field being skipped), so that skipping never grows the buffer.
+                Some(p) if p.end <= self.pos && p.len() < self.pos => {
+                    let len = p.len();
+                    self.buf.copy_within(p, 0);
+                    self.buf.copy_within(self.pos..self.filled, len);
+                    self.drained += (self.pos - len) as u64;
+                    self.filled = len + self.filled - self.pos;
+                    self.pos = len;
+                    self.pinned = Some(0..len);
+                }
+                _ => {
+                    let keep = self.pinned.as_ref().map_or(self.pos, |p| p.start.min(self.pos));
+                    if keep > 0 {
+                        self.buf.copy_within(keep..self.filled, 0);
+                        self.filled -= keep;
+                        self.drained += keep as u64;
+                        self.pos -= keep;
+                        self.pinned = self.pinned.take().map(|p| p.start - keep..p.end - keep);
+                    }
+                }
+            }
         }
         if self.buf.len() - self.filled < CHUNK / 2 {
             self.buf.resize(self.buf.len() * 2, 0);
@@ -126,7 +159,8 @@ impl<R: Read> JsonStream<R> {
     }
 
     /// Delimits the next value and consumes it; the range indexes `self.bytes()` until the next call.
-    pub(super) fn value(&mut self) -> Result<Range<usize>, StreamError> {
+    /// A value longer than `limit` bytes is an error (it would have to be held whole).
+    pub(super) fn value(&mut self, limit: usize) -> Result<Range<usize>, StreamError> {
         let Some(first) = self.peek()? else { return Err(self.syntax("unexpected end of input")) };
         let (mut i, mut depth, mut in_string) = (1usize, 0u32, first == b'"');
         if matches!(first, b'{' | b'[') {
@@ -152,6 +186,9 @@ impl<R: Read> JsonStream<R> {
             };
             let Some(k) = found else {
                 i = hay.len();
+                if i > limit {
+                    return Err(StreamError::TooLong { limit });
+                }
                 if !self.fill()? {
                     if scalar && i > 0 {
                         self.pos = start + i;
@@ -195,23 +232,98 @@ impl<R: Read> JsonStream<R> {
         }
     }
 
-    /// Reads an object key and the `:` after it; returns the index of the key in `names`, if listed.
-    /// Keys are compared as raw bytes: the keys we act on have no escapes.
-    pub(super) fn key(&mut self, names: &[&[u8]]) -> Result<Option<usize>, StreamError> {
+    /// Reads an object key and the `:` after it; returns the index of the key in `names`, if listed,
+    /// and the key's raw text when `want_name` (for error messages). Keys are compared as raw
+    /// bytes: the keys we act on have no escapes.
+    pub(super) fn key(
+        &mut self,
+        names: &[&[u8]],
+        want_name: bool,
+    ) -> Result<(Option<usize>, Option<String>), StreamError> {
         if self.peek()? != Some(b'"') {
             return Err(self.syntax("expected an object key"));
         }
-        let r = self.value()?;
+        let r = self.value(MAX_KEY)?;
         let raw = &self.buf[r.start + 1..r.end - 1];
         let found = names.iter().position(|n| *n == raw);
+        let name = want_name.then(|| String::from_utf8_lossy(raw).into_owned());
         self.expect(b':')?;
-        Ok(found)
+        Ok((found, name))
+    }
+
+    /// Consumes the next value without holding it: bytes are dropped as they are scanned, so a
+    /// value of any length costs no memory.
+    pub(super) fn skip(&mut self) -> Result<(), StreamError> {
+        let Some(first) = self.peek()? else { return Err(self.syntax("unexpected end of input")) };
+        match first {
+            b'"' | b'{' | b'[' => {
+                self.pos += 1;
+                self.skip_rest(first == b'"', u32::from(first != b'"'))
+            }
+            _ => loop {
+                let hay = &self.buf[self.pos..self.filled];
+                if let Some(k) = hay.iter().position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace()) {
+                    self.pos += k;
+                    return Ok(());
+                }
+                self.pos = self.filled;
+                if !self.fill()? {
+                    return Ok(());
+                }
+            },
+        }
+    }
+
+    /// Skips to the end of a value begun before `pos`, `depth` containers deep, inside a string or not.
+    fn skip_rest(&mut self, mut in_string: bool, mut depth: u32) -> Result<(), StreamError> {
+        let mut escaped = false;
+        loop {
+            while self.pos < self.filled {
+                if escaped {
+                    escaped = false;
+                    self.pos += 1;
+                    continue;
+                }
+                let hay = &self.buf[self.pos..self.filled];
+                let found = if in_string {
+                    memchr::memchr2(b'"', b'\\', hay)
+                } else {
+                    hay.iter().position(|b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']'))
+                };
+                let Some(k) = found else {
+                    self.pos = self.filled;
+                    break;
+                };
+                self.pos += k + 1;
+                match (in_string, hay[k]) {
+                    (true, b'\\') => escaped = true,
+                    (true, _) => {
+                        in_string = false;
+                        if depth == 0 {
+                            return Ok(());
+                        }
+                    }
+                    (false, b'"') => in_string = true,
+                    (false, b'{' | b'[') => depth += 1,
+                    (false, _) => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            if !self.fill()? {
+                return Err(self.syntax("unexpected end of input inside a value"));
+            }
+        }
     }
 
     /// Reads a string value and unescapes it in place (the unescaped text is never longer): the
     /// range indexes `self.bytes()` until the next call. One pass, eight bytes at a time between
-    /// escapes, no copy when the string has none.
-    pub(super) fn string(&mut self) -> Result<Range<usize>, StreamError> {
+    /// escapes, no copy when the string has none. A string longer than `limit` bytes is streamed
+    /// past, never held: `None`.
+    pub(super) fn string(&mut self, limit: usize) -> Result<Option<Range<usize>>, StreamError> {
         self.expect(b'"')?;
         // `pos` stays at the string's start while scanning, so compaction keeps it; `w` and `r`
         // (write and read offsets from the start) satisfy w <= r.
@@ -220,6 +332,12 @@ impl<R: Read> JsonStream<R> {
             let start = self.pos;
             let end = self.filled - start;
             let buf = &mut self.buf[start..self.filled];
+            if w == r {
+                // No escape so far, nothing to move: jump to the next quote or backslash (SIMD).
+                let j = memchr::memchr2(b'"', b'\\', &buf[r..end]).unwrap_or(end - r);
+                r += j;
+                w += j;
+            }
             while r + 8 <= end {
                 let mut bytes = [0u8; 8];
                 bytes.copy_from_slice(&buf[r..r + 8]);
@@ -257,7 +375,7 @@ impl<R: Read> JsonStream<R> {
             }
             if r < end && buf[r] == b'"' {
                 self.pos = start + r + 1;
-                return Ok(start..start + w);
+                return Ok((w <= limit).then_some(start..start + w));
             }
             // A backslash needs its whole escape in view (`\uXXXX\uXXXX` at most); the end of the
             // buffer needs more input. Either way: close the gap, read on.
@@ -270,6 +388,11 @@ impl<R: Read> JsonStream<R> {
             buf.copy_within(r..end, w);
             self.filled = start + w + (end - r);
             r = w;
+            if w > limit {
+                self.pos = start + r;
+                self.skip_rest(true, 0)?;
+                return Ok(None);
+            }
             if !self.fill()? && r >= self.filled - self.pos {
                 return Err(self.syntax("unexpected end of input inside a string"));
             }
@@ -289,6 +412,12 @@ impl<R: Read> JsonStream<R> {
     /// Releases the pinned range.
     pub(super) fn unpin(&mut self) {
         self.pinned = None;
+    }
+
+    /// The buffer's size: what it holds at most.
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.buf.len()
     }
 
     /// The buffered bytes (index with a range from [`Self::value`]).

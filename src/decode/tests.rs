@@ -3,7 +3,7 @@ use std::io;
 
 type Events = Vec<(Option<EpochMillis>, String)>;
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Collect {
     batches: Vec<(BatchInfo, Events)>,
     current: Events,
@@ -91,8 +91,8 @@ fn gzip_bomb_hits_the_cap() {
     let bomb = encode_data(&zeros);
     assert!(bomb.len() < 64 * 1024, "a bomb is small: {}", bomb.len());
     let mut c = Collect::default();
-    let err = decode_data(&bomb, Limits { max_inner_bytes: 1024 * 1024 }, &mut c).unwrap_err();
-    assert!(matches!(err, DecodeError::TooLarge { limit: 1_048_576 }), "{err}");
+    let err = decode_data(&bomb, Limits { max_inner_bytes: 1024 * 1024, ..Limits::default() }, &mut c).unwrap_err();
+    assert!(matches!(err, DecodeError::TooLarge { limit: 1_048_576, .. }), "{err}");
 }
 
 #[test]
@@ -156,4 +156,85 @@ fn unicode_escapes_and_surrogates_across_edges() {
     }
     assert!(matches!(decode_doc(r#"{"logEvents":[{"message":5}]}"#, Limits::default()), Err(DecodeError::Shape(_))));
     assert!(matches!(decode_doc(r#"{"logEvents":[7]}"#, Limits::default()), Err(DecodeError::Shape(_))));
+}
+
+#[test]
+fn documents_back_to_back_are_each_read() {
+    for sep in ["", "\n", " \r\n"] {
+        let doc = [PAYLOAD, PAYLOAD, &event_json(PAYLOAD)].join(sep);
+        assert_eq!(decode_doc(&doc, Limits::default()).unwrap().batches.len(), 3, "{sep:?}");
+    }
+    let err = decode_doc(&format!("{PAYLOAD} 7"), Limits::default()).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("trailing characters"), "{err}");
+}
+
+#[test]
+fn firehose_records_and_foreign_records() {
+    let firehose = format!(
+        r#"{{"invocationId":"i","deliveryStreamArn":"a","region":"r","records":[{{"recordId":"1","data":"{d}"}},{{"data":"{d}","approximateArrivalTimestamp":1}}]}}"#,
+        d = encode_data(PAYLOAD.as_bytes())
+    );
+    assert_eq!(decode_doc(&firehose, Limits::default()).unwrap().batches.len(), 2);
+    for (doc, keys) in [
+        (r#"{"Records":[{"foo":1}]}"#, "with top-level keys Records:"),
+        (r#"{"records":[{"recordId":"1"}],"x":{}}"#, "with top-level keys records, x:"),
+        (r#"{}"#, "with no top-level keys:"),
+    ] {
+        let err = decode_doc(doc, Limits::default()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("unrecognised JSON document") && err.contains(keys), "{doc}: {err}");
+    }
+    let many: String = (0..20).map(|i| format!(r#""k{i}":1,"#)).collect();
+    let err = decode_doc(&format!("{{{many}\"z\":\"\u{7}\"}}"), Limits::default()).unwrap_err().to_string();
+    assert!(err.contains("k11, …:") && !err.contains("k12"), "at most {KEYS_NAMED} keys: {err}");
+    // Inside a payload, the same refusal names what a payload must be.
+    let mut c = Collect::default();
+    let err = decode_data(&encode_data(br#"{"hello":"world"}"#), Limits::default(), &mut c).unwrap_err().to_string();
+    assert!(err.contains("top-level keys hello: expected a decoded subscription payload"), "{err}");
+}
+
+#[test]
+fn gzip_members_all_count_and_untrusted_trailers_stream() {
+    // Two identical members: the trailer's size matches the first; both must be read.
+    let gz = BASE64.decode(encode_data(PAYLOAD.as_bytes())).unwrap();
+    let two = BASE64.encode([gz.clone(), gz.clone()].concat());
+    let mut c = Collect::default();
+    decode_data(&two, Limits::default(), &mut c).unwrap();
+    assert_eq!(c.batches.len(), 2);
+    // A trailer that lies about the size (larger than the cap, or wrong): streamed, and the
+    // checksum or the cap names the fault.
+    for isize in [u32::MAX, 3] {
+        let mut bad = gz.clone();
+        let n = bad.len();
+        bad[n - 4..].copy_from_slice(&isize.to_le_bytes());
+        let err = decode_data(&BASE64.encode(&bad), Limits::default(), &mut c).unwrap_err();
+        assert!(matches!(err, DecodeError::Gzip(_)), "{isize}: {err}");
+    }
+}
+
+#[test]
+fn long_messages_and_skipped_values_are_never_held() {
+    let limits = Limits { max_line_bytes: 1000, ..Limits::default() };
+    let long = "m".repeat(300_000);
+    let doc = format!(
+        r#"{{"skip":"{long}","logEvents":[{{"message":"{long}","timestamp":3}},{{"message":"short","extra":["{long}"]}}]}}"#
+    );
+    let mut c = Collect::default();
+    read_document(Trickle(doc.as_bytes()), limits, &mut c).unwrap();
+    let events = &c.batches[0].1;
+    assert_eq!(events[0], (Some(3), OVERSIZED_LINE.to_string()));
+    assert_eq!(events[1].1, "short");
+    // The stream's buffer stays at its first size: nothing long was held.
+    let mut s = JsonStream::new(Trickle(doc.as_bytes()));
+    s.expect(b'{').unwrap();
+    s.key(&[], false).unwrap();
+    s.skip().unwrap();
+    assert_eq!(s.capacity(), 64 * 1024);
+    let mut c = Collect::default();
+    let mut d = Document { s: JsonStream::new(doc.as_bytes()), sink: &mut c, limits, allow_envelope: true };
+    d.value(0).unwrap();
+    assert_eq!(d.s.capacity(), 64 * 1024, "a pinned message and a long field after it");
+    // A key or field that must be held, past the cap: an error naming it.
+    let doc = format!(r#"{{"logGroup":"{long}","logEvents":[]}}"#);
+    let err = decode_doc(&doc, limits).unwrap_err();
+    assert!(matches!(err, DecodeError::TooLarge { limit: 1000, .. }), "{err}");
 }
