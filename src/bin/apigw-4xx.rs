@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use apigw_4xx::access_log::{LineParser, Template};
 use apigw_4xx::analysis::Analyzer;
-use apigw_4xx::decode::Limits;
+use apigw_4xx::decode::{Limits, DEFAULT_MAX_INNER_BYTES, DEFAULT_MAX_LINE_BYTES};
 use apigw_4xx::finding::{thousands, Rules};
 use apigw_4xx::parallel::{self, Settings, Source};
 use apigw_4xx::report::Report;
@@ -21,6 +21,8 @@ mod context;
 #[cfg(feature = "aws")]
 #[path = "commands/history.rs"]
 mod history;
+#[path = "commands/levels.rs"]
+mod levels;
 
 /// Exit code when `--fail-on` is reached.
 const EXIT_FAIL_ON: u8 = 3;
@@ -71,20 +73,10 @@ struct Analyze {
     #[arg(long, value_name = "TEMPLATE|FILE")]
     log_format: Option<String>,
     /// Judge tumbling windows of this many minutes (aligned to the epoch, by event time) as well.
-    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(levels::WINDOW_RANGE))]
     window: Option<u32>,
-    /// Fewer requests than this are INSUFFICIENT_DATA.
-    #[arg(long, default_value_t = 100)]
-    min_requests: u64,
-    /// A 4xx rate above this percentage is ELEVATED.
-    #[arg(long, default_value = "10")]
-    elevated_percent: Percent,
-    /// A 4xx rate above this percentage is HIGH.
-    #[arg(long, default_value = "25")]
-    high_percent: Percent,
-    /// 4xx codes to leave out of the rate, e.g. `401,404` (still listed as ignored).
-    #[arg(long, value_name = "CODES", default_value = "")]
-    ignore_status: IgnoredStatuses,
+    #[command(flatten)]
+    levels: levels::LevelArgs,
     /// Print the finding as JSON.
     #[arg(long)]
     json: bool,
@@ -98,10 +90,10 @@ struct Analyze {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
     /// Cap on the decompressed size of one subscription payload, in MiB.
-    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    #[arg(long, default_value_t = DEFAULT_MAX_INNER_BYTES >> 20, value_name = "MIB")]
     max_inner_mib: u64,
     /// Cap on one log line, in KiB: a longer line is counted as unparsed, skipped unread.
-    #[arg(long, default_value_t = 1024, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES as u64 >> 10, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     max_line_kib: u64,
     #[command(flatten)]
     context: context::ContextArgs,
@@ -167,11 +159,7 @@ fn parser(log_format: Option<&str>) -> Result<LineParser> {
 }
 
 fn analyze(args: &Analyze) -> Result<ExitCode> {
-    let thresholds =
-        Thresholds { elevated: args.elevated_percent, high: args.high_percent, min_requests: args.min_requests }
-            .validate()
-            .map_err(anyhow::Error::msg)?;
-    let rules = Rules { thresholds, ignored: args.ignore_status.clone() };
+    let rules = args.levels.rules()?;
     let limits = Limits {
         max_inner_bytes: args.max_inner_mib.saturating_mul(1024 * 1024),
         max_line_bytes: usize::try_from(args.max_line_kib * 1024).unwrap_or(usize::MAX),
