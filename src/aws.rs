@@ -187,40 +187,52 @@ impl CloudWatchStore {
     }
 }
 
-impl MetricsStore for CloudWatchStore {
-    async fn read(&self, queries: &[Query], start: EpochMillis, end: EpochMillis) -> Result<Results, AwsError> {
-        let mut out = Results::new();
-        for chunk in queries.chunks(MAX_QUERIES_PER_GET) {
-            let q: Vec<MetricDataQuery> = chunk
-                .iter()
-                .map(|q| {
-                    let metric = Metric::builder()
-                        .namespace(&self.namespace)
-                        .metric_name(q.name)
-                        .set_dimensions(Some(Self::dimensions(&q.dimensions)))
-                        .build();
-                    let stat = MetricStat::builder().metric(metric).period(60).stat("Sum").build();
-                    MetricDataQuery::builder().id(&q.id).metric_stat(stat).return_data(true).build()
-                })
-                .collect();
-            let mut pages = self
-                .client
-                .get_metric_data()
-                .set_metric_data_queries(Some(q))
-                .start_time(DateTime::from_millis(start))
-                .end_time(DateTime::from_millis(end))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                for r in page.map_err(classify)?.metric_data_results() {
-                    let points = out.entry(r.id().unwrap_or_default().to_string()).or_default();
-                    for (t, v) in r.timestamps().iter().zip(r.values()) {
-                        points.push((t.to_millis().unwrap_or_default(), *v));
-                    }
+/// Per-period sums of `queries` in `[start, end)` from `namespace`: every chunk of
+/// [`MAX_QUERIES_PER_GET`] and every page read, `id` → `(timestamp, sum)`. The one GetMetricData
+/// reader, for the window ledger and the alert context alike.
+pub async fn metric_sums(
+    client: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
+    queries: &[Query],
+    (start, end): (EpochMillis, EpochMillis),
+    period_seconds: i32,
+) -> Result<Results, AwsError> {
+    let mut out = Results::new();
+    for chunk in queries.chunks(MAX_QUERIES_PER_GET) {
+        let q: Vec<MetricDataQuery> = chunk
+            .iter()
+            .map(|q| {
+                let metric = Metric::builder()
+                    .namespace(namespace)
+                    .metric_name(q.name)
+                    .set_dimensions(Some(CloudWatchStore::dimensions(&q.dimensions)))
+                    .build();
+                let stat = MetricStat::builder().metric(metric).period(period_seconds).stat("Sum").build();
+                MetricDataQuery::builder().id(&q.id).metric_stat(stat).return_data(true).build()
+            })
+            .collect();
+        let mut pages = client
+            .get_metric_data()
+            .set_metric_data_queries(Some(q))
+            .start_time(DateTime::from_millis(start))
+            .end_time(DateTime::from_millis(end))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for r in page.map_err(classify)?.metric_data_results() {
+                let points = out.entry(r.id().unwrap_or_default().to_string()).or_default();
+                for (t, v) in r.timestamps().iter().zip(r.values()) {
+                    points.push((t.to_millis().unwrap_or_default(), *v));
                 }
             }
         }
-        Ok(out)
+    }
+    Ok(out)
+}
+
+impl MetricsStore for CloudWatchStore {
+    async fn read(&self, queries: &[Query], start: EpochMillis, end: EpochMillis) -> Result<Results, AwsError> {
+        metric_sums(&self.client, &self.namespace, queries, (start, end), 60).await
     }
 
     async fn put(&self, datums: &[Datum]) -> Result<(), AwsError> {

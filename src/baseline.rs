@@ -8,7 +8,7 @@
 //! over the 168 whole hours before the hour the window starts in.
 
 use crate::finding::ClientErrorCode;
-use crate::metrics::{Query, Slot, CLIENT_ERRORS, REQUESTS};
+use crate::metrics::{Query, Slot};
 use crate::severity::{ClientErrorRate, IgnoredStatuses, Percent, Severity};
 use crate::time::EpochMillis;
 use std::collections::BTreeMap;
@@ -30,34 +30,18 @@ pub fn span(window_start: EpochMillis) -> (EpochMillis, EpochMillis) {
 /// The queries for the baselines of `groups` (each with the codes it ignores), in one call. The
 /// `i`th group's ids start `b{i}_`: `b{i}_r` requests, `b{i}_c` 4xx, `b{i}_i{code}` ignored codes.
 pub fn queries(groups: &[(&str, &IgnoredStatuses)]) -> Vec<Query> {
-    let dim = |g: &str| ("LogGroup", g.to_string());
     groups
         .iter()
         .enumerate()
         .flat_map(|(i, (group, ignored))| {
             let base = [
-                Query {
-                    id: format!("b{i}_r"),
-                    name: REQUESTS,
-                    dimensions: vec![dim(group)],
-                    log_group: group.to_string(),
-                    slot: Slot::Requests,
-                },
-                Query {
-                    id: format!("b{i}_c"),
-                    name: CLIENT_ERRORS,
-                    dimensions: vec![dim(group)],
-                    log_group: group.to_string(),
-                    slot: Slot::ClientErrors,
-                },
+                Query::new(format!("b{i}_r"), group, Slot::Requests),
+                Query::new(format!("b{i}_c"), group, Slot::ClientErrors),
             ];
-            let codes = ignored.codes().iter().map(move |c| Query {
-                id: format!("b{i}_i{c}"),
-                name: CLIENT_ERRORS,
-                dimensions: vec![dim(group), ("StatusCode", c.to_string())],
-                log_group: group.to_string(),
-                slot: Slot::Code(ClientErrorCode::Status(*c)),
-            });
+            let codes = ignored
+                .codes()
+                .iter()
+                .map(move |c| Query::new(format!("b{i}_i{c}"), group, Slot::Code(ClientErrorCode::Status(*c))));
             base.into_iter().chain(codes)
         })
         .collect()

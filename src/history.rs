@@ -6,7 +6,7 @@
 //! `ClientErrors` with that `StatusCode`, Sum per window.
 
 use crate::finding::{thousands, ClientErrorCode, Rules};
-use crate::metrics::{Query, Slot, CLIENT_ERRORS, REQUESTS};
+use crate::metrics::{Query, Slot};
 use crate::severity::{ClientErrorRate, Severity};
 use crate::time::{format_iso8601, window_start, EpochMillis};
 use serde::Serialize;
@@ -17,30 +17,15 @@ pub const MAX_DAYS: u32 = 63;
 
 /// The queries for one log group (ids `r`, `c`, `i{code}`).
 pub fn queries(log_group: &str, rules: &Rules) -> Vec<Query> {
-    let dim = || ("LogGroup", log_group.to_string());
-    let mut q = vec![
-        Query {
-            id: "r".into(),
-            name: REQUESTS,
-            dimensions: vec![dim()],
-            log_group: log_group.to_string(),
-            slot: Slot::Requests,
-        },
-        Query {
-            id: "c".into(),
-            name: CLIENT_ERRORS,
-            dimensions: vec![dim()],
-            log_group: log_group.to_string(),
-            slot: Slot::ClientErrors,
-        },
-    ];
-    q.extend(rules.ignored.codes().iter().map(|c| Query {
-        id: format!("i{c}"),
-        name: CLIENT_ERRORS,
-        dimensions: vec![dim(), ("StatusCode", c.to_string())],
-        log_group: log_group.to_string(),
-        slot: Slot::Code(ClientErrorCode::Status(*c)),
-    }));
+    let mut q =
+        vec![Query::new("r".into(), log_group, Slot::Requests), Query::new("c".into(), log_group, Slot::ClientErrors)];
+    q.extend(
+        rules
+            .ignored
+            .codes()
+            .iter()
+            .map(|c| Query::new(format!("i{c}"), log_group, Slot::Code(ClientErrorCode::Status(*c)))),
+    );
     q
 }
 
@@ -144,14 +129,8 @@ impl History {
             }
         );
         for w in self.windows.iter().filter(|w| w.severity.is_alerting()) {
-            out.push_str(&format!(
-                "{}  {:<8}  {:>6}  {} of {}\n",
-                format_iso8601(w.start),
-                w.severity.as_str(),
-                w.rate.percent_text(),
-                thousands(w.rate.client_errors),
-                thousands(w.rate.requests)
-            ));
+            out.push_str(&crate::report::window_row(w.start, w.severity, &w.rate, 8));
+            out.push('\n');
         }
         out.push_str(&self.summary());
         out

@@ -4,8 +4,6 @@
 
 use crate::metrics::Query;
 use crate::time::EpochMillis;
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -51,34 +49,8 @@ impl MetricHistory for CloudWatchHistory {
         end: EpochMillis,
         period_seconds: i32,
     ) -> Result<Series, HistoryError> {
-        let q: Vec<MetricDataQuery> = queries
-            .iter()
-            .map(|q| {
-                let dims = q.dimensions.iter().map(|(n, v)| Dimension::builder().name(*n).value(v).build()).collect();
-                let metric =
-                    Metric::builder().namespace(&self.namespace).metric_name(q.name).set_dimensions(Some(dims)).build();
-                let stat = MetricStat::builder().metric(metric).period(period_seconds).stat("Sum").build();
-                MetricDataQuery::builder().id(&q.id).metric_stat(stat).return_data(true).build()
-            })
-            .collect();
-        let mut out = Series::new();
-        let mut pages = self
-            .client
-            .get_metric_data()
-            .set_metric_data_queries(Some(q))
-            .start_time(DateTime::from_millis(start))
-            .end_time(DateTime::from_millis(end))
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| HistoryError(aws_sdk_cloudwatch::error::DisplayErrorContext(e).to_string()))?;
-            for r in page.metric_data_results() {
-                let points = out.entry(r.id().unwrap_or_default().to_string()).or_default();
-                for (t, v) in r.timestamps().iter().zip(r.values()) {
-                    points.push((t.to_millis().unwrap_or_default(), *v));
-                }
-            }
-        }
-        Ok(out)
+        crate::aws::metric_sums(&self.client, &self.namespace, queries, (start, end), period_seconds)
+            .await
+            .map_err(|e| HistoryError(e.to_string()))
     }
 }

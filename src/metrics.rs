@@ -134,6 +134,26 @@ pub struct Query {
     pub slot: Slot,
 }
 
+impl Query {
+    /// The query `id` for `slot` of `log_group`: the metric name and dimensions the contract gives it.
+    pub fn new(id: String, log_group: &str, slot: Slot) -> Query {
+        let (name, extra) = match slot {
+            Slot::Requests => (REQUESTS, None),
+            Slot::ClientErrors => (CLIENT_ERRORS, None),
+            Slot::Unparsed => (UNPARSED_LINES, None),
+            Slot::Code(c) => (CLIENT_ERRORS, Some((STATUS_CODE, c.key()))),
+            Slot::Marker(m) => (ALERTS_PUBLISHED, Some((SEVERITY, m.level().to_string()))),
+        };
+        Query {
+            id,
+            name,
+            dimensions: std::iter::once((LOG_GROUP, log_group.to_string())).chain(extra).collect(),
+            log_group: log_group.to_string(),
+            slot,
+        }
+    }
+}
+
 /// A dimension: `(name, value)`.
 pub type Dim = (&'static str, String);
 
@@ -201,20 +221,7 @@ fn queries<'a>(log_groups: impl IntoIterator<Item = &'a str>, slots: &[Slot], pr
     let mut out = Vec::new();
     for (g, group) in log_groups.into_iter().enumerate() {
         for (s, slot) in slots.iter().enumerate() {
-            let (name, extra) = match slot {
-                Slot::Requests => (REQUESTS, None),
-                Slot::ClientErrors => (CLIENT_ERRORS, None),
-                Slot::Unparsed => (UNPARSED_LINES, None),
-                Slot::Code(c) => (CLIENT_ERRORS, Some((STATUS_CODE, c.key()))),
-                Slot::Marker(m) => (ALERTS_PUBLISHED, Some((SEVERITY, m.level().to_string()))),
-            };
-            out.push(Query {
-                id: format!("{prefix}{g}_{s}"),
-                name,
-                dimensions: std::iter::once((LOG_GROUP, group.to_string())).chain(extra).collect(),
-                log_group: group.to_string(),
-                slot: *slot,
-            });
+            out.push(Query::new(format!("{prefix}{g}_{s}"), group, *slot));
         }
     }
     out

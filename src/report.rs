@@ -2,7 +2,7 @@
 
 use crate::finding::{thousands, Finding, FindingJson, GroupJson, Rules, Totals, WindowJson};
 use crate::group_rules::GroupRules;
-use crate::severity::Severity;
+use crate::severity::{ClientErrorRate, Severity};
 use crate::tally::{Counts, Tally};
 use crate::time::{format_iso8601, EpochMillis};
 use std::collections::BTreeMap;
@@ -59,15 +59,8 @@ impl Report {
         if let (Some(minutes), false) = (self.window_minutes, self.windows.is_empty()) {
             out.push_str(&format!("\n\nWindows ({minutes} min, UTC):"));
             for w in &self.windows {
-                let f = &w.finding;
-                out.push_str(&format!(
-                    "\n{}  {:<17}  {:>6}  {} of {}",
-                    format_iso8601(w.start),
-                    f.severity.as_str(),
-                    f.rate.percent_text(),
-                    thousands(f.rate.client_errors),
-                    thousands(f.rate.requests)
-                ));
+                out.push('\n');
+                out.push_str(&window_row(w.start, w.finding.severity, &w.finding.rate, 17));
             }
         }
         out
@@ -155,6 +148,18 @@ impl GroupFinding {
             finding: self.finding.to_json(&self.counts),
         }
     }
+}
+
+/// One window as a text row: start (UTC), level padded to `level_width`, rate, `4xx of requests`.
+pub fn window_row(start: EpochMillis, severity: Severity, rate: &ClientErrorRate, level_width: usize) -> String {
+    format!(
+        "{}  {:<level_width$}  {:>6}  {} of {}",
+        format_iso8601(start),
+        severity.as_str(),
+        rate.percent_text(),
+        thousands(rate.client_errors),
+        thousands(rate.requests)
+    )
 }
 
 #[cfg(test)]
