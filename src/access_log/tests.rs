@@ -505,3 +505,12 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The fast path of `trim` (speed work) answers exactly as `str::trim`, including U+000B and
+    /// non-ASCII white space at either end.
+    #[test]
+    fn trim_is_str_trim(s in "[ \\t\\n\\r\\x0b\\x0c\\u{85}\\u{a0}\\u{3000}a-z{}\"-]{0,6}") {
+        prop_assert_eq!(trim(&s), s.trim());
+    }
+}
