@@ -2,9 +2,29 @@
 //! line per problem.
 
 use crate::access_log::{LineParser, Template};
-use crate::decode::Limits;
+use crate::baseline::SpikeFactor;
+use crate::decode::{Limits, DEFAULT_MAX_INNER_BYTES};
 use crate::finding::Rules;
-use crate::severity::{IgnoredStatuses, Percent, Thresholds};
+use crate::group_rules::GroupRules;
+use crate::metrics::DEFAULT_NAMESPACE;
+use crate::severity::{IgnoredStatuses, Thresholds};
+use crate::time::{DEFAULT_WINDOW_MINUTES, MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES};
+
+/// The defaults the template must state, from their one home each (`bootstrap --print-defaults`
+/// prints this, so a test of the template generator can compare).
+pub fn defaults_json() -> String {
+    let t = Thresholds::default();
+    serde_json::json!({
+        "ElevatedPercent": t.elevated.to_string().trim_end_matches('%'),
+        "HighPercent": t.high.to_string().trim_end_matches('%'),
+        "MinRequests": t.min_requests,
+        "WindowMinutes": {"Default": DEFAULT_WINDOW_MINUTES, "MinValue": MIN_WINDOW_MINUTES, "MaxValue": MAX_WINDOW_MINUTES},
+        "MetricNamespace": DEFAULT_NAMESPACE,
+        "MaxInnerMiB": DEFAULT_MAX_INNER_BYTES >> 20,
+        "TrackedStatusCodes": DEFAULT_TRACKED,
+    })
+    .to_string()
+}
 
 /// 4xx codes with a metric of their own unless `TRACKED_STATUS_CODES` says otherwise.
 pub const DEFAULT_TRACKED: [u16; 10] = [400, 401, 403, 404, 405, 409, 413, 415, 422, 429];
@@ -41,6 +61,13 @@ pub struct Config {
     pub limits: Limits,
     /// `AWS_REGION`, for console links.
     pub region: String,
+    /// `GROUP_RULES`: levels per log group over `rules` (see [`GroupRules`]).
+    pub group_rules: GroupRules,
+    /// `SPIKE_FACTOR`: off (the default), or how many times its 7-day baseline a window must reach to
+    /// alert ELEVATED under the fixed level.
+    pub spike_factor: Option<SpikeFactor>,
+    /// `DEPLOYMENT_LOOKUP`, default true: name the stage's current deployment in alerts.
+    pub deployment_lookup: bool,
 }
 
 /// A configuration problem, named after its variable.
@@ -82,14 +109,16 @@ impl Config {
             reason,
         };
         let alert_topic_arn = get("ALERT_TOPIC_ARN").ok_or(ConfigError::Missing("ALERT_TOPIC_ARN"))?;
-        let window_minutes: u32 = parsed("WINDOW_MINUTES", get("WINDOW_MINUTES"), 5)?;
-        if !(1..=1440).contains(&window_minutes) {
-            return Err(invalid("WINDOW_MINUTES", &window_minutes.to_string(), "must be 1 to 1440".into()));
+        let window_minutes: u32 = parsed("WINDOW_MINUTES", get("WINDOW_MINUTES"), DEFAULT_WINDOW_MINUTES)?;
+        if !(MIN_WINDOW_MINUTES..=MAX_WINDOW_MINUTES).contains(&window_minutes) {
+            let reason = format!("must be {MIN_WINDOW_MINUTES} to {MAX_WINDOW_MINUTES}");
+            return Err(invalid("WINDOW_MINUTES", &window_minutes.to_string(), reason));
         }
+        let defaults = Thresholds::default();
         let thresholds = Thresholds {
-            elevated: parsed("ELEVATED_PERCENT", get("ELEVATED_PERCENT"), Percent::whole(10))?,
-            high: parsed("HIGH_PERCENT", get("HIGH_PERCENT"), Percent::whole(25))?,
-            min_requests: parsed("MIN_REQUESTS", get("MIN_REQUESTS"), 100)?,
+            elevated: parsed("ELEVATED_PERCENT", get("ELEVATED_PERCENT"), defaults.elevated)?,
+            high: parsed("HIGH_PERCENT", get("HIGH_PERCENT"), defaults.high)?,
+            min_requests: parsed("MIN_REQUESTS", get("MIN_REQUESTS"), defaults.min_requests)?,
         }
         .validate()
         .map_err(|reason| invalid("ELEVATED_PERCENT", &get("ELEVATED_PERCENT").unwrap_or_default(), reason))?;
@@ -103,6 +132,22 @@ impl Config {
                 .to_vec(),
         };
         tracked.extend_from_slice(ignored.codes());
+        let rules = Rules { thresholds, ignored };
+        let group_rules = match get("GROUP_RULES") {
+            None => GroupRules::new(rules.clone()),
+            Some(v) => GroupRules::parse(&v, rules.clone()).map_err(|e| invalid("GROUP_RULES", &v, e.to_string()))?,
+        };
+        // Every ignored code has a metric of its own, so baselines and `history` can leave it out.
+        tracked.extend(group_rules.ignored_codes());
+        let spike_factor = match get("SPIKE_FACTOR") {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|reason| invalid("SPIKE_FACTOR", &v, reason))?),
+        };
+        let deployment_lookup = match get("DEPLOYMENT_LOOKUP").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(other) => return Err(invalid("DEPLOYMENT_LOOKUP", other, "must be true or false".into())),
+        };
         tracked.sort_unstable();
         tracked.dedup();
         let parser = match get("ACCESS_LOG_FORMAT") {
@@ -121,18 +166,21 @@ impl Config {
             Some("false" | "0" | "no") => false,
             Some(other) => return Err(invalid("NOTIFY_RECOVERY", other, "must be true or false".into())),
         };
-        let max_inner_mib: u64 = parsed("MAX_INNER_MIB", get("MAX_INNER_MIB"), 64)?;
+        let max_inner_mib: u64 = parsed("MAX_INNER_MIB", get("MAX_INNER_MIB"), DEFAULT_MAX_INNER_BYTES >> 20)?;
         Ok(Config {
             alert_topic_arn,
-            namespace: get("METRIC_NAMESPACE").unwrap_or_else(|| "ApiGateway4xx".into()),
+            namespace: get("METRIC_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
             window_minutes,
-            rules: Rules { thresholds, ignored },
+            rules,
             tracked,
             parser,
             alert_format,
             notify_recovery,
             limits: Limits { max_inner_bytes: max_inner_mib.saturating_mul(1024 * 1024), ..Limits::default() },
             region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+            group_rules,
+            spike_factor,
+            deployment_lookup,
         })
     }
 }
@@ -170,6 +218,27 @@ mod tests {
             .to_string()
             .contains("no $context.status"));
         assert!(config(&[arn, ("WINDOW_MINUTES", "0")]).is_err());
+    }
+
+    #[test]
+    fn group_rules_spike_factor_and_lookup_switch() {
+        let arn = ("ALERT_TOPIC_ARN", "a");
+        let c = config(&[
+            arn,
+            ("GROUP_RULES", r#"{"/p-*": {"elevated_percent": 1, "high_percent": 5, "ignore_status": [418]}}"#),
+        ])
+        .unwrap();
+        assert_eq!(c.group_rules.for_group("/p-1").thresholds.high, crate::severity::Percent::whole(5));
+        assert_eq!(c.group_rules.for_group("/q").thresholds, Thresholds::default());
+        assert!(c.tracked.contains(&418), "a group's ignored code gets its own metric");
+        assert_eq!((c.spike_factor, c.deployment_lookup), (None, true));
+        let e = config(&[arn, ("GROUP_RULES", r#"{"/p": {"high": 5}}"#)]).unwrap_err().to_string();
+        assert!(e.starts_with("GROUP_RULES=") && e.contains("unknown key \"high\"") && !e.contains('\n'), "{e}");
+        assert!(config(&[arn, ("GROUP_RULES", "{")]).unwrap_err().to_string().contains("not a JSON object"));
+        assert!(config(&[arn, ("SPIKE_FACTOR", "0.5")]).unwrap_err().to_string().starts_with("SPIKE_FACTOR="));
+        assert_eq!(config(&[arn, ("SPIKE_FACTOR", "5")]).unwrap().spike_factor, Some("5".parse().unwrap()));
+        assert!(!config(&[arn, ("DEPLOYMENT_LOOKUP", "false")]).unwrap().deployment_lookup);
+        assert!(config(&[arn, ("DEPLOYMENT_LOOKUP", "maybe")]).is_err());
     }
 
     #[test]

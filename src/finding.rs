@@ -153,6 +153,19 @@ impl Finding {
         }
     }
 
+    /// The same finding at `severity` (SPIKE_FACTOR lifting an OK window to ELEVATED), with the
+    /// recommendation an alerting finding carries.
+    pub fn escalated(mut self, severity: Severity, evidence: &BTreeMap<u16, Evidence>) -> Finding {
+        if severity.is_alerting() && self.recommendation.is_none() {
+            self.recommendation = Some(match self.breakdown.first() {
+                Some((ClientErrorCode::Status(dominant), _)) => recommendation(*dominant, evidence.get(dominant)),
+                _ => recommendation(0, None),
+            });
+        }
+        self.severity = severity;
+        self
+    }
+
     /// The finding as text: title, blank line, finding, blank line, recommendation (and evidence).
     pub fn to_text(&self, rules: &Rules) -> String {
         let title = match self.severity {
@@ -193,6 +206,7 @@ impl Finding {
         .into_iter()
         .filter(|(_, v)| !v.is_empty() && self.recommendation.is_some())
         .map(|(name, v)| format!("{name}: {}.", list(v)))
+        .chain(self.evidence.consumers.line().filter(|_| self.recommendation.is_some()))
         .collect();
         if !lines.is_empty() {
             out.push_str("\n\n");
@@ -226,8 +240,18 @@ impl Finding {
                 routes: values(&self.evidence.routes),
                 methods: values(&self.evidence.methods),
                 response_types: values(&self.evidence.response_types),
+                consumers: self
+                    .evidence
+                    .consumers
+                    .top(EVIDENCE_TOP)
+                    .into_iter()
+                    .map(|c| ConsumerJson { kind: c.kind.key(), value: c.value.to_string(), count: c.count })
+                    .collect(),
+                user_agents: values(&self.evidence.consumers.user_agents),
             },
             windows: None,
+            groups: None,
+            deployment: None,
         }
     }
 }
@@ -260,6 +284,28 @@ pub struct FindingJson {
     /// Per-window findings, with `--window`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub windows: Option<Vec<WindowJson>>,
+    /// Per-log-group findings under their own rules (`--rules`, or several groups in the input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<GroupJson>>,
+    /// The stage's current deployment (`--api-id`/`--stage`), as the alert line says it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+}
+
+/// One log group's finding, with the levels that judged it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupJson {
+    /// The log group.
+    pub log_group: String,
+    /// Its ELEVATED level, as given (`"1"`, `"2.5"`).
+    pub elevated_percent: String,
+    /// Its HIGH level.
+    pub high_percent: String,
+    /// Its minimum volume.
+    pub min_requests: u64,
+    /// The finding (the same fields as the top level).
+    #[serde(flatten)]
+    pub finding: FindingJson,
 }
 
 /// Top values per field.
@@ -271,6 +317,21 @@ pub struct EvidenceJson {
     pub methods: Vec<Valued>,
     /// Gateway response types.
     pub response_types: Vec<Valued>,
+    /// Who sent the 4xx requests (most specific identity per line), when the lines say.
+    pub consumers: Vec<ConsumerJson>,
+    /// User agents of the 4xx requests.
+    pub user_agents: Vec<Valued>,
+}
+
+/// A consumer of the 4xx and its count.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerJson {
+    /// `api_key`, `principal`, `caller`, `user` or `ip`.
+    pub kind: &'static str,
+    /// The identity (an API key's id, never its value).
+    pub value: String,
+    /// Its 4xx.
+    pub count: u64,
 }
 
 /// A value and its count.

@@ -16,8 +16,9 @@ pub fn query(parser: &LineParser, shape: Option<LineShape>) -> String {
         }
     };
     let by = if has_route { "code, resource" } else { "code" };
+    let (low, high) = (crate::status::CLIENT_ERROR_CODES.start(), crate::status::CLIENT_ERROR_CODES.end());
     format!(
-        "{head}\n| filter code >= 400 and code <= 499\n| stats count(*) as requests by {by}\n| sort requests desc\n| limit 50"
+        "{head}\n| filter code >= {low} and code <= {high}\n| stats count(*) as requests by {by}\n| sort requests desc\n| limit 50"
     )
 }
 

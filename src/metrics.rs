@@ -1,14 +1,21 @@
-//! The CloudWatch metric contract, as plain data: which datums a batch writes and which queries read
-//! a window's running totals back. Users build dashboards and alarms on these names: change nothing
-//! here without a release note.
+//! The CloudWatch metric contract, as plain data: names, dimensions and levels, which values a
+//! minute of counts becomes, the alert markers, and the queries that read a window back. Users build
+//! dashboards and alarms on these names: change nothing here without a release note.
+//!
+//! Counts reach CloudWatch as Embedded Metric Format documents ([`crate::emf`]) and markers through
+//! PutMetricData; both land in the same namespace, metrics and dimensions.
 
 use crate::finding::{ClientErrorCode, Totals};
+use crate::ledger::{WindowKey, WindowState};
 use crate::severity::Severity;
 use crate::status::is_client_error;
 use crate::tally::Counts;
-use crate::time::EpochMillis;
+use crate::time::{window_start, EpochMillis};
 use std::collections::BTreeMap;
+use std::ops::Range;
 
+/// The namespace unless `METRIC_NAMESPACE` says otherwise.
+pub const DEFAULT_NAMESPACE: &str = "ApiGateway4xx";
 /// `Requests` (Count), dimension `LogGroup`.
 pub const REQUESTS: &str = "Requests";
 /// `ClientErrors` (Count), dimension `LogGroup`; and with `LogGroup`, `StatusCode`.
@@ -18,22 +25,98 @@ pub const UNPARSED_LINES: &str = "UnparsedLines";
 /// `AlertsPublished` (Count), dimensions `LogGroup`, `Severity` (`ELEVATED`, `HIGH`, `RECOVERED`):
 /// also the marker that a window has alerted at a level.
 pub const ALERTS_PUBLISHED: &str = "AlertsPublished";
+/// The dimension every metric carries.
+pub const LOG_GROUP: &str = "LogGroup";
+/// The dimension of the per-code `ClientErrors`.
+pub const STATUS_CODE: &str = "StatusCode";
+/// The dimension of `AlertsPublished`.
+pub const SEVERITY: &str = "Severity";
 /// The `Severity` value of a recovery notice.
 pub const RECOVERED: &str = "RECOVERED";
 /// `StatusCode` value for 4xx codes outside the tracked set.
 pub const OTHER_4XX: &str = "Other4xx";
+/// Minute of the metrics: standard resolution.
+pub const STORAGE_RESOLUTION_SECONDS: i32 = 60;
 
-/// One value to write: a metric, its dimensions, the minute it belongs to, a count.
+/// CloudWatch accepts metric timestamps up to two weeks back (a day's margin kept)…
+const OLDEST_ACCEPTED_MS: i64 = 13 * 24 * 3_600_000;
+/// …and up to two hours ahead (ten minutes' margin kept).
+const NEWEST_ACCEPTED_MS: i64 = 110 * 60_000;
+/// CloudWatch dimension values: 1 to 1,024 characters (API reference, `Dimension`).
+pub const MAX_DIMENSION_VALUE: usize = 1024;
+
+/// Timestamps CloudWatch accepts metric values for, seen at `now`.
+pub fn accepted_range(now: EpochMillis) -> Range<EpochMillis> {
+    now - OLDEST_ACCEPTED_MS..now + NEWEST_ACCEPTED_MS
+}
+
+/// Why CloudWatch would refuse a dimension value (a log group name): the `Dimension` API reference
+/// asks for 1 to 1,024 ASCII characters, at least one not whitespace, no control characters.
+pub fn dimension_value_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        Some("empty")
+    } else if value.len() > MAX_DIMENSION_VALUE {
+        Some("longer than 1,024 characters")
+    } else if !value.is_ascii() {
+        Some("not ASCII")
+    } else if value.bytes().any(|b| b.is_ascii_control()) {
+        Some("contains control characters")
+    } else if value.bytes().all(|b| b.is_ascii_whitespace()) {
+        Some("only whitespace")
+    } else {
+        None
+    }
+}
+
+/// The levels a window can be marked with, in the order they are read.
+pub const MARKER_LEVELS: [Marker; 3] =
+    [Marker::Alerted(Severity::Elevated), Marker::Alerted(Severity::High), Marker::Recovered];
+
+/// One alert marker: a window alerted at a level, or had its recovery notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Marker {
+    /// An alert at ELEVATED or HIGH.
+    Alerted(Severity),
+    /// A recovery notice.
+    Recovered,
+}
+
+impl Marker {
+    /// The `Severity` dimension value.
+    pub fn level(self) -> &'static str {
+        match self {
+            Marker::Alerted(s) => s.as_str(),
+            Marker::Recovered => RECOVERED,
+        }
+    }
+}
+
+/// One value to write with PutMetricData (alert markers): a metric, its dimensions, a timestamp.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Datum {
     /// Metric name.
     pub name: &'static str,
     /// `(name, value)` pairs, in this order.
     pub dimensions: Vec<Dim>,
-    /// The minute (or window start, for markers).
+    /// The window start.
     pub timestamp: EpochMillis,
     /// The count.
     pub value: f64,
+}
+
+/// What a query's values mean for a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// `Requests`.
+    Requests,
+    /// `ClientErrors` with `LogGroup` only: all 4xx.
+    ClientErrors,
+    /// `ClientErrors` of one code (or `Other4xx`).
+    Code(ClientErrorCode),
+    /// `UnparsedLines`.
+    Unparsed,
+    /// `AlertsPublished` at one level.
+    Marker(Marker),
 }
 
 /// One metric to read back (Sum per minute over the read span).
@@ -45,66 +128,30 @@ pub struct Query {
     pub name: &'static str,
     /// `(name, value)` pairs, in the order they were written.
     pub dimensions: Vec<Dim>,
-}
-
-/// What a query means for a window's totals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
-    Requests,
-    Code(ClientErrorCode),
-    Unparsed,
-    Alerted(Severity),
-    Recovered,
-}
-
-/// A window's running totals and markers, as stored in (or read from) metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WindowState {
-    /// Requests, 4xx by tracked code and `Other4xx`, unparsed lines.
-    pub totals: Totals,
-    /// The highest level this window has alerted at (ELEVATED or HIGH), if any.
-    pub alerted: Option<Severity>,
-    /// A recovery notice was sent for this window.
-    pub recovered: bool,
-}
-
-impl WindowState {
-    /// Field-wise maximum: both sides are lower bounds of the truth (metrics can lag behind writes).
-    pub fn max(&self, other: &WindowState) -> WindowState {
-        let mut client_errors = self.totals.client_errors.clone();
-        for (code, n) in &other.totals.client_errors {
-            let e = client_errors.entry(*code).or_default();
-            *e = (*e).max(*n);
-        }
-        WindowState {
-            totals: Totals {
-                requests: self.totals.requests.max(other.totals.requests),
-                client_errors,
-                unparsed: self.totals.unparsed.max(other.totals.unparsed),
-            },
-            alerted: self.alerted.max(other.alerted),
-            recovered: self.recovered || other.recovered,
-        }
-    }
-}
-
-/// The metric contract for one namespace and tracked-code set.
-#[derive(Debug, Clone)]
-pub struct MetricPlan {
-    tracked: Vec<u16>,
+    /// The log group it reads.
+    pub log_group: String,
+    /// What its values mean.
+    pub slot: Slot,
 }
 
 /// A dimension: `(name, value)`.
-type Dim = (&'static str, String);
+pub type Dim = (&'static str, String);
 
-fn group_dim(log_group: &str) -> Dim {
-    ("LogGroup", log_group.to_string())
+/// What a read returns: `id` → `(minute, sum)` points.
+pub type Results = BTreeMap<String, Vec<(EpochMillis, f64)>>;
+
+/// The metric contract for one tracked-code set.
+#[derive(Debug, Clone)]
+pub struct MetricPlan {
+    tracked: Vec<u16>,
+    ignored: Vec<u16>,
 }
 
 impl MetricPlan {
-    /// A plan that gives each of `tracked` its own `StatusCode` dimension value.
-    pub fn new(tracked: &[u16]) -> Self {
-        MetricPlan { tracked: tracked.to_vec() }
+    /// A plan that gives each of `tracked` its own `StatusCode` value; the `ignored` codes (which
+    /// must be tracked) are read with every window's totals, since the rate leaves them out.
+    pub fn new(tracked: &[u16], ignored: &[u16]) -> Self {
+        MetricPlan { tracked: tracked.to_vec(), ignored: ignored.to_vec() }
     }
 
     /// Maps per-status counts to the tracked codes and `Other4xx`.
@@ -124,91 +171,73 @@ impl MetricPlan {
         }
     }
 
-    /// The datums for one log group's counts in one minute.
-    pub fn count_datums(&self, log_group: &str, minute: EpochMillis, counts: &Counts) -> Vec<Datum> {
-        let t = self.totals(counts);
-        let datum = |name, extra: Option<String>, value: u64| Datum {
-            name,
-            dimensions: std::iter::once(group_dim(log_group)).chain(extra.map(|c| ("StatusCode", c))).collect(),
-            timestamp: minute,
-            value: value as f64,
-        };
-        let mut out = vec![
-            datum(REQUESTS, None, t.requests),
-            datum(CLIENT_ERRORS, None, t.client_errors.values().sum()),
-            datum(UNPARSED_LINES, None, t.unparsed),
-        ];
-        out.extend(t.client_errors.iter().map(|(code, n)| datum(CLIENT_ERRORS, Some(code.key()), *n)));
-        out
-    }
-
-    /// The marker datum for an alert (or recovery notice) about the window starting at `window`.
-    pub fn marker(&self, log_group: &str, window: EpochMillis, level: &str) -> Datum {
+    /// The marker datum for `marker` on the window starting at `window`.
+    pub fn marker(&self, log_group: &str, window: EpochMillis, marker: Marker) -> Datum {
         Datum {
             name: ALERTS_PUBLISHED,
-            dimensions: vec![group_dim(log_group), ("Severity", level.to_string())],
+            dimensions: vec![(LOG_GROUP, log_group.to_string()), (SEVERITY, marker.level().to_string())],
             timestamp: window,
             value: 1.0,
         }
     }
 
-    fn slots(&self) -> Vec<(Slot, &'static str, Option<Dim>)> {
-        let mut v = vec![(Slot::Requests, REQUESTS, None), (Slot::Unparsed, UNPARSED_LINES, None)];
-        let codes = self.tracked.iter().map(|c| ClientErrorCode::Status(*c)).chain([ClientErrorCode::Other4xx]);
-        v.extend(codes.map(|c| (Slot::Code(c), CLIENT_ERRORS, Some(("StatusCode", c.key())))));
-        for (slot, level) in [
-            (Slot::Alerted(Severity::Elevated), "ELEVATED"),
-            (Slot::Alerted(Severity::High), "HIGH"),
-            (Slot::Recovered, RECOVERED),
-        ] {
-            v.push((slot, ALERTS_PUBLISHED, Some(("Severity", level.to_string()))));
+    /// What a decision needs per log group: the totals, the ignored codes and the markers.
+    pub fn decision_queries<'a>(&self, log_groups: impl IntoIterator<Item = &'a str>) -> Vec<Query> {
+        let mut slots = vec![Slot::Requests, Slot::ClientErrors, Slot::Unparsed];
+        slots.extend(self.ignored.iter().map(|c| Slot::Code(ClientErrorCode::Status(*c))));
+        slots.extend(MARKER_LEVELS.map(Slot::Marker));
+        queries(log_groups, &slots, "d")
+    }
+
+    /// The per-code breakdown an alert shows (ignored codes come with the decision queries).
+    pub fn breakdown_queries<'a>(&self, log_groups: impl IntoIterator<Item = &'a str>) -> Vec<Query> {
+        let codes = self.tracked.iter().filter(|c| !self.ignored.contains(c)).map(|c| ClientErrorCode::Status(*c));
+        let slots: Vec<Slot> = codes.chain([ClientErrorCode::Other4xx]).map(Slot::Code).collect();
+        queries(log_groups, &slots, "b")
+    }
+}
+
+fn queries<'a>(log_groups: impl IntoIterator<Item = &'a str>, slots: &[Slot], prefix: &str) -> Vec<Query> {
+    let mut out = Vec::new();
+    for (g, group) in log_groups.into_iter().enumerate() {
+        for (s, slot) in slots.iter().enumerate() {
+            let (name, extra) = match slot {
+                Slot::Requests => (REQUESTS, None),
+                Slot::ClientErrors => (CLIENT_ERRORS, None),
+                Slot::Unparsed => (UNPARSED_LINES, None),
+                Slot::Code(c) => (CLIENT_ERRORS, Some((STATUS_CODE, c.key()))),
+                Slot::Marker(m) => (ALERTS_PUBLISHED, Some((SEVERITY, m.level().to_string()))),
+            };
+            out.push(Query {
+                id: format!("{prefix}{g}_{s}"),
+                name,
+                dimensions: std::iter::once((LOG_GROUP, group.to_string())).chain(extra).collect(),
+                log_group: group.to_string(),
+                slot: *slot,
+            });
         }
-        v
     }
+    out
+}
 
-    /// The queries that read back the windows of `log_groups` (the `i`th group's ids start `g{i}_`).
-    pub fn queries(&self, log_groups: &[&str]) -> Vec<Query> {
-        let slots = self.slots();
-        log_groups
-            .iter()
-            .enumerate()
-            .flat_map(|(g, group)| {
-                slots.iter().enumerate().map(move |(s, (_, name, extra))| Query {
-                    id: format!("g{g}_{s}"),
-                    name,
-                    dimensions: std::iter::once(group_dim(group)).chain(extra.clone()).collect(),
-                })
-            })
-            .collect()
-    }
-
-    /// Folds query results (`id` → `(timestamp, sum)` points) into per-group, per-window states.
-    pub fn window_states(
-        &self,
-        log_groups: &[&str],
-        results: &BTreeMap<String, Vec<(EpochMillis, f64)>>,
-        window_minutes: u32,
-    ) -> BTreeMap<(String, EpochMillis), WindowState> {
-        let slots = self.slots();
-        let mut out: BTreeMap<(String, EpochMillis), WindowState> = BTreeMap::new();
-        for (g, group) in log_groups.iter().enumerate() {
-            for (s, (slot, _, _)) in slots.iter().enumerate() {
-                for (t, v) in results.get(&format!("g{g}_{s}")).into_iter().flatten() {
-                    let n = v.max(0.0).round() as u64;
-                    let w = out.entry((group.to_string(), crate::time::window_start(*t, window_minutes))).or_default();
-                    match slot {
-                        Slot::Requests => w.totals.requests += n,
-                        Slot::Unparsed => w.totals.unparsed += n,
-                        Slot::Code(c) => *w.totals.client_errors.entry(*c).or_default() += n,
-                        Slot::Alerted(level) if n > 0 => w.alerted = w.alerted.max(Some(*level)),
-                        Slot::Recovered => w.recovered |= n > 0,
-                        Slot::Alerted(_) => {}
-                    }
-                }
+/// Folds query results into per-window stored states (lower bounds: what CloudWatch holds so far).
+pub fn fold(queries: &[Query], results: &Results, window_minutes: u32) -> BTreeMap<WindowKey, WindowState> {
+    let mut out: BTreeMap<WindowKey, WindowState> = BTreeMap::new();
+    for q in queries {
+        for (t, v) in results.get(&q.id).into_iter().flatten() {
+            let n = v.max(0.0).round() as u64;
+            let w = out.entry((q.log_group.clone(), window_start(*t, window_minutes))).or_default();
+            match q.slot {
+                Slot::Requests => w.requests += n,
+                Slot::ClientErrors => w.client_errors += n,
+                Slot::Unparsed => w.unparsed += n,
+                Slot::Code(c) => *w.codes.entry(c).or_default() += n,
+                Slot::Marker(m) if n > 0 => w.mark(m),
+                Slot::Marker(_) => {}
             }
         }
-        out
     }
+    out
 }
 
 #[cfg(test)]
@@ -216,54 +245,80 @@ mod tests {
     use super::*;
 
     #[test]
-    fn datums_follow_the_contract() {
-        let plan = MetricPlan::new(&[403, 404]);
+    fn totals_map_codes_to_the_contract() {
+        let plan = MetricPlan::new(&[403, 404], &[]);
         let mut c = Counts::default();
         c.add_status(200, 7);
         c.add_status(403, 2);
         c.add_status(418, 1);
         c.unparsed = 3;
-        let d = plan.count_datums("/g", 60_000, &c);
-        let find = |name: &str, code: Option<&str>| {
-            d.iter().find(|x| x.name == name && x.dimensions.get(1).map(|(_, v)| v.as_str()) == code).map(|x| x.value)
-        };
-        assert_eq!(find(REQUESTS, None), Some(10.0));
-        assert_eq!(find(CLIENT_ERRORS, None), Some(3.0));
-        assert_eq!(find(CLIENT_ERRORS, Some("403")), Some(2.0));
-        assert_eq!(find(CLIENT_ERRORS, Some("Other4xx")), Some(1.0));
-        assert_eq!(find(UNPARSED_LINES, None), Some(3.0));
-        assert!(d.iter().all(|x| x.dimensions[0] == ("LogGroup", "/g".to_string()) && x.timestamp == 60_000));
+        let t = plan.totals(&c);
+        assert_eq!((t.requests, t.unparsed), (10, 3));
+        assert_eq!(t.client_errors[&ClientErrorCode::Status(403)], 2);
+        assert_eq!(t.client_errors[&ClientErrorCode::Other4xx], 1);
+    }
+
+    #[test]
+    fn decisions_read_totals_ignored_codes_and_markers_only() {
+        let plan = MetricPlan::new(&[400, 401, 403, 404], &[401]);
+        let q = plan.decision_queries(["/g"]);
+        let names: Vec<String> = q
+            .iter()
+            .map(|q| format!("{}{}", q.name, q.dimensions.get(1).map(|d| format!("/{}", d.1)).unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Requests",
+                "ClientErrors",
+                "UnparsedLines",
+                "ClientErrors/401",
+                "AlertsPublished/ELEVATED",
+                "AlertsPublished/HIGH",
+                "AlertsPublished/RECOVERED"
+            ]
+        );
+        let b = plan.breakdown_queries(["/g", "/h"]);
+        assert_eq!(b.len(), 2 * 4, "400, 403, 404, Other4xx per group");
+        assert!(b.iter().all(|q| q.name == CLIENT_ERRORS && q.dimensions[1].0 == STATUS_CODE));
+        let ids: std::collections::BTreeSet<_> = q.iter().chain(&b).map(|q| q.id.clone()).collect();
+        assert_eq!(ids.len(), q.len() + b.len(), "ids are unique across both reads");
     }
 
     #[test]
     fn results_fold_into_windows() {
-        let plan = MetricPlan::new(&[403]);
-        let q = plan.queries(&["/g"]);
-        let id = |name: &str, dim: Option<&str>| {
-            q.iter().find(|x| x.name == name && x.dimensions.get(1).map(|(_, v)| v.as_str()) == dim).unwrap().id.clone()
-        };
-        let mut r = BTreeMap::new();
-        r.insert(id(REQUESTS, None), vec![(0, 100.0), (60_000, 50.0), (300_000, 7.0)]);
-        r.insert(id(CLIENT_ERRORS, Some("403")), vec![(0, 30.0)]);
-        r.insert(id(ALERTS_PUBLISHED, Some("HIGH")), vec![(0, 1.0)]);
-        r.insert(id(ALERTS_PUBLISHED, Some(RECOVERED)), vec![(300_000, 1.0)]);
-        let s = plan.window_states(&["/g"], &r, 5);
+        let plan = MetricPlan::new(&[403], &[]);
+        let q = plan.decision_queries(["/g"]);
+        let id = |slot: Slot| q.iter().find(|x| x.slot == slot).unwrap().id.clone();
+        let mut r = Results::new();
+        r.insert(id(Slot::Requests), vec![(0, 100.0), (60_000, 50.0), (300_000, 7.0)]);
+        r.insert(id(Slot::ClientErrors), vec![(0, 30.0)]);
+        r.insert(id(Slot::Marker(Marker::Alerted(Severity::High))), vec![(0, 2.0)]);
+        r.insert(id(Slot::Marker(Marker::Recovered)), vec![(300_000, 1.0)]);
+        let s = fold(&q, &r, 5);
         let w0 = &s[&("/g".to_string(), 0)];
-        assert_eq!(w0.totals.requests, 150);
-        assert_eq!(w0.totals.client_errors[&ClientErrorCode::Status(403)], 30);
-        assert_eq!(w0.alerted, Some(Severity::High));
-        assert!(s[&("/g".to_string(), 300_000)].recovered);
+        assert_eq!((w0.requests, w0.client_errors), (150, 30));
+        assert_eq!(w0.markers.alerted, Some(Severity::High), "a duplicated marker is still one marker");
+        assert!(s[&("/g".to_string(), 300_000)].markers.recovered);
     }
 
     #[test]
-    fn max_keeps_the_larger_lower_bound() {
-        let mut a = WindowState::default();
-        a.totals.requests = 10;
-        let mut b = WindowState { alerted: Some(Severity::Elevated), ..Default::default() };
-        b.totals.requests = 7;
-        b.totals.client_errors.insert(ClientErrorCode::Status(403), 3);
-        let m = a.max(&b);
-        assert_eq!((m.totals.requests, m.alerted), (10, Some(Severity::Elevated)));
-        assert_eq!(m.totals.client_errors[&ClientErrorCode::Status(403)], 3);
+    fn dimension_values_follow_the_api_reference() {
+        assert_eq!(dimension_value_problem("/aws/apigateway/prod#1"), None);
+        assert_eq!(dimension_value_problem(""), Some("empty"));
+        assert_eq!(dimension_value_problem("   "), Some("only whitespace"));
+        assert_eq!(dimension_value_problem("a\nb"), Some("contains control characters"));
+        assert_eq!(dimension_value_problem("é"), Some("not ASCII"));
+        assert_eq!(dimension_value_problem(&"x".repeat(1025)), Some("longer than 1,024 characters"));
+        assert_eq!(dimension_value_problem(&"x".repeat(1024)), None);
+    }
+
+    #[test]
+    fn accepted_range_is_two_weeks_back_two_hours_ahead_with_margins() {
+        let r = accepted_range(1_000_000_000_000);
+        assert!(r.contains(&(1_000_000_000_000 - 12 * 24 * 3_600_000)));
+        assert!(!r.contains(&(1_000_000_000_000 - 14 * 24 * 3_600_000)));
+        assert!(r.contains(&(1_000_000_000_000 + 100 * 60_000)));
+        assert!(!r.contains(&(1_000_000_000_000 + 2 * 3_600_000)));
     }
 }

@@ -14,7 +14,28 @@ pub fn recommendation(dominant: u16, evidence: Option<&Evidence>) -> String {
         text.push(' ');
         text.push_str(detail);
     }
+    if let Some(detail) = evidence.and_then(|e| from_consumers(dominant, e)) {
+        text.push(' ');
+        text.push_str(&detail);
+    }
     text
+}
+
+/// A sharper cause when one consumer is behind most of the dominant code's responses.
+fn from_consumers(dominant: u16, e: &Evidence) -> Option<String> {
+    use crate::consumers::ConsumerKind::{ApiKey, SourceIp};
+    let c = e.consumers.dominant()?;
+    let who = format!("{} {}", c.kind.label(), c.value);
+    match (dominant, c.kind) {
+        (403, ApiKey) => Some(format!(
+            "Most 403s come from one consumer, {who}: that key or its usage plan has not propagated to it (check that the key is enabled, in a usage plan associated with this stage, and that the consumer sends the current key)."
+        )),
+        (404, SourceIp) | (403, SourceIp) if dominant == 404 || e.response_types.get("MISSING_AUTHENTICATION_TOKEN") > 0 => Some(format!(
+            "Most {dominant}s come from one source, {who}: probably a scanner probing paths; consider an AWS WAF rate-based rule (or an IP block) in front of the API."
+        )),
+        (429, _) => Some(format!("Most 429s come from one consumer, {who}: it exceeds its throttling or usage-plan limits.")),
+        (_, _) => Some(format!("Most {dominant}s come from one consumer, {who}: start with what it sends.")),
+    }
 }
 
 fn by_code(code: u16) -> String {
@@ -85,6 +106,31 @@ mod tests {
         e.methods = Default::default();
         e.response_types = t.evidence[&403].response_types.clone();
         assert!(recommendation(403, Some(&e)).contains("undefined route or method"));
+    }
+
+    #[test]
+    fn one_consumer_sharpens_the_advice() {
+        use crate::access_log::Origin;
+        let mut e = Evidence::default();
+        for _ in 0..9 {
+            e.consumers.add(&Origin { api_key_id: Some("k1"), ..Origin::default() });
+        }
+        e.consumers.add(&Origin::default());
+        assert!(recommendation(403, Some(&e)).ends_with(
+            "Most 403s come from one consumer, api key k1: that key or its usage plan has not propagated to it (check that the key is enabled, in a usage plan associated with this stage, and that the consumer sends the current key)."
+        ));
+        let mut scan = Evidence::default();
+        for _ in 0..3 {
+            scan.consumers.add(&Origin { source_ip: Some("203.0.113.66"), ..Origin::default() });
+        }
+        assert!(recommendation(404, Some(&scan)).contains("one source, ip 203.0.113.66: probably a scanner"));
+        assert!(recommendation(404, Some(&scan)).contains("WAF rate-based rule"));
+        assert!(recommendation(400, Some(&scan))
+            .ends_with("Most 400s come from one consumer, ip 203.0.113.66: start with what it sends."));
+        scan.consumers.add(&Origin { source_ip: Some("203.0.113.1"), ..Origin::default() });
+        scan.consumers.add(&Origin { source_ip: Some("203.0.113.2"), ..Origin::default() });
+        scan.consumers.add(&Origin { source_ip: Some("203.0.113.3"), ..Origin::default() });
+        assert!(!recommendation(404, Some(&scan)).contains("scanner"), "3 of 6 is not most");
     }
 
     #[test]

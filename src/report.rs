@@ -1,9 +1,11 @@
 //! The CLI's report: the finding over the whole span, and one per tumbling window with `--window`.
 
-use crate::finding::{thousands, Finding, FindingJson, Rules, Totals, WindowJson};
+use crate::finding::{thousands, Finding, FindingJson, GroupJson, Rules, Totals, WindowJson};
+use crate::group_rules::GroupRules;
 use crate::severity::Severity;
 use crate::tally::{Counts, Tally};
 use crate::time::{format_iso8601, EpochMillis};
+use std::collections::BTreeMap;
 
 /// One window's finding.
 #[derive(Debug, Clone)]
@@ -92,5 +94,96 @@ impl Report {
             );
         }
         json
+    }
+}
+
+/// One log group's finding under its own rules (`--rules`), for inputs that name log groups.
+#[derive(Debug, Clone)]
+pub struct GroupFinding {
+    /// The log group.
+    pub log_group: String,
+    /// The rules that judged it.
+    pub rules: Rules,
+    /// Its finding.
+    pub finding: Finding,
+    counts: Counts,
+}
+
+/// A finding per named log group (inputs without group names give none), each under its rules.
+pub fn by_group(tallies: &BTreeMap<String, Tally>, rules: &GroupRules) -> Vec<GroupFinding> {
+    tallies
+        .iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, t)| {
+            let r = rules.for_group(g);
+            GroupFinding {
+                log_group: g.clone(),
+                finding: Finding::new(&Totals::from(&t.overall), &t.evidence, &r),
+                rules: r,
+                counts: t.overall.clone(),
+            }
+        })
+        .collect()
+}
+
+impl GroupFinding {
+    /// `Log group /aws/x (ELEVATED above 1%, HIGH above 5%, at least 100 requests):` and the finding.
+    pub fn to_text(&self) -> String {
+        let t = &self.rules.thresholds;
+        let ignoring = match self.rules.ignored.codes() {
+            [] => String::new(),
+            codes => format!(", ignoring {}", codes.iter().map(u16::to_string).collect::<Vec<_>>().join(",")),
+        };
+        format!(
+            "Log group {} (ELEVATED above {}, HIGH above {}, at least {} requests{ignoring}):\n{}",
+            self.log_group,
+            t.elevated,
+            t.high,
+            thousands(t.min_requests),
+            self.finding.to_text(&self.rules)
+        )
+    }
+
+    /// The JSON entry of `groups`.
+    pub fn to_json(&self) -> GroupJson {
+        let t = &self.rules.thresholds;
+        GroupJson {
+            log_group: self.log_group.clone(),
+            elevated_percent: t.elevated.to_string().trim_end_matches('%').to_string(),
+            high_percent: t.high.to_string().trim_end_matches('%').to_string(),
+            min_requests: t.min_requests,
+            finding: self.finding.to_json(&self.counts),
+        }
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+    use crate::access_log::LineParser;
+
+    #[test]
+    fn each_group_judged_by_its_own_rules() {
+        let mut tallies = BTreeMap::new();
+        for g in ["/private", "/public", ""] {
+            let mut t = Tally::new(None);
+            for i in 0..100 {
+                let status = if i < 3 { 403 } else { 200 };
+                t.add_line(&LineParser::Auto, None, &format!(r#"{{"status":"{status}"}}"#));
+            }
+            tallies.insert(g.to_string(), t);
+        }
+        let rules =
+            GroupRules::parse(r#"{"/private": {"elevated_percent": 1, "high_percent": 5}}"#, Rules::default()).unwrap();
+        let groups = by_group(&tallies, &rules);
+        assert_eq!(groups.len(), 2, "the unnamed group is not a group");
+        assert_eq!(groups[0].finding.severity, Severity::Elevated, "3% under 1%/5%");
+        assert_eq!(groups[1].finding.severity, Severity::Ok, "3% under the global 10%/25%");
+        assert!(groups[0]
+            .to_text()
+            .starts_with("Log group /private (ELEVATED above 1%, HIGH above 5%, at least 100 requests):\nELEVATED"));
+        let json = serde_json::to_value(groups[0].to_json()).unwrap();
+        assert_eq!((json["log_group"].as_str(), json["elevated_percent"].as_str()), (Some("/private"), Some("1")));
+        assert_eq!(json["severity"], "ELEVATED");
     }
 }

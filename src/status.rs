@@ -10,9 +10,13 @@ pub fn parse_status(text: &str) -> Option<u16> {
     (100..=599).contains(&code).then_some(code)
 }
 
+/// The status codes that count as client errors (4xx): the one statement of it (tallies, metrics
+/// and the alert's Logs Insights query all read it).
+pub const CLIENT_ERROR_CODES: std::ops::RangeInclusive<u16> = 400..=499;
+
 /// True for 400..=499.
 pub fn is_client_error(code: u16) -> bool {
-    (400..500).contains(&code)
+    CLIENT_ERROR_CODES.contains(&code)
 }
 
 /// The standard reason phrase of a status code, or `""` for codes without one.

@@ -19,61 +19,61 @@ pub const MAX_BUCKETS: usize = 40_000;
 /// Longest unparsed example line kept, in bytes.
 const EXAMPLE_LEN: usize = 200;
 
-/// Requests per status code (100..=599) and unparsed lines: additive, fixed size.
-#[derive(Clone, PartialEq, Eq)]
+/// Requests per status code (100..=599) and unparsed lines: additive and sparse.
+///
+/// A bucket sees a handful of distinct codes, so the counts are a short vector sorted by status:
+/// an empty bucket allocates nothing, a typical one a few dozen bytes (a fixed 500-slot array was
+/// 4 KB per bucket, 413 MB for a batch of 100,000 distinct minutes).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Counts {
-    by_status: Box<[u64; 500]>,
+    /// `(status, count)`, ascending by status, statuses unique, counts non-zero.
+    by_status: Vec<(u16, u64)>,
     /// Lines with no valid status.
     pub unparsed: u64,
 }
 
-impl Default for Counts {
-    fn default() -> Self {
-        Counts { by_status: Box::new([0; 500]), unparsed: 0 }
-    }
-}
-
 impl std::fmt::Debug for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Counts")
-            .field("by_status", &self.iter().collect::<Vec<_>>())
-            .field("unparsed", &self.unparsed)
-            .finish()
+        f.debug_struct("Counts").field("by_status", &self.by_status).field("unparsed", &self.unparsed).finish()
     }
 }
 
 impl Counts {
-    /// Counts `n` requests answered with `status` (which must be 100..=599).
+    /// Counts `n` requests answered with `status` (which must be 100..=599; others are ignored).
     pub fn add_status(&mut self, status: u16, n: u64) {
-        if let Some(slot) = self.by_status.get_mut(usize::from(status).wrapping_sub(100)) {
-            *slot += n;
+        if !(100..=599).contains(&status) || n == 0 {
+            return;
+        }
+        match self.by_status.binary_search_by_key(&status, |(s, _)| *s) {
+            Ok(i) => self.by_status[i].1 += n,
+            Err(i) => self.by_status.insert(i, (status, n)),
         }
     }
 
     /// Requests answered with `status`.
     pub fn get(&self, status: u16) -> u64 {
-        self.by_status.get(usize::from(status).wrapping_sub(100)).copied().unwrap_or(0)
+        self.by_status.binary_search_by_key(&status, |(s, _)| *s).map_or(0, |i| self.by_status[i].1)
     }
 
     /// `(status, count)` for every status seen, ascending.
     pub fn iter(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
-        self.by_status.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (i as u16 + 100, *n))
+        self.by_status.iter().copied()
     }
 
     /// All requests (lines with a valid status).
     pub fn requests(&self) -> u64 {
-        self.by_status.iter().sum()
+        self.by_status.iter().map(|(_, n)| n).sum()
     }
 
     /// Requests with a 4xx status.
     pub fn client_errors(&self) -> u64 {
-        self.by_status[300..400].iter().sum()
+        self.by_status.iter().filter(|(s, _)| is_client_error(*s)).map(|(_, n)| n).sum()
     }
 
     /// Adds another set of counts.
     pub fn merge(&mut self, other: &Counts) {
-        for (a, b) in self.by_status.iter_mut().zip(other.by_status.iter()) {
-            *a += b;
+        for (status, n) in other.iter() {
+            self.add_status(status, n);
         }
         self.unparsed += other.unparsed;
     }
@@ -83,8 +83,34 @@ impl Counts {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ValueCounts(HashMap<Box<str>, u64>);
 
+/// Longest value kept, in characters: longer ones are cut (and end in `…`), so that a route of
+/// 60 KB can neither swell memory nor an alert.
+pub const MAX_VALUE_CHARS: usize = 200;
+
+/// A value as kept: at most [`MAX_VALUE_CHARS`] characters, control characters escaped (a value
+/// stays on one line wherever it is shown).
+fn kept_value(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.len() <= MAX_VALUE_CHARS && !value.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut out = String::new();
+    for (i, c) in value.chars().enumerate() {
+        if i == MAX_VALUE_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 impl ValueCounts {
-    fn add(&mut self, value: &str, n: u64) {
+    pub(crate) fn add(&mut self, value: &str, n: u64) {
+        let value = &*kept_value(value);
         if let Some(c) = self.0.get_mut(value) {
             *c += n;
         } else if self.0.len() < MAX_DISTINCT_VALUES {
@@ -94,7 +120,7 @@ impl ValueCounts {
         }
     }
 
-    fn merge(&mut self, other: &ValueCounts) {
+    pub(crate) fn merge(&mut self, other: &ValueCounts) {
         for (v, n) in &other.0 {
             self.add(v, *n);
         }
@@ -133,6 +159,8 @@ pub struct Evidence {
     pub routes: ValueCounts,
     /// Counts by gateway response type.
     pub response_types: ValueCounts,
+    /// Who sent them (API key, principal, caller, user or source IP), when the lines say.
+    pub consumers: crate::consumers::Consumers,
 }
 
 impl Evidence {
@@ -141,6 +169,7 @@ impl Evidence {
         self.methods.merge(&other.methods);
         self.routes.merge(&other.routes);
         self.response_types.merge(&other.response_types);
+        self.consumers.merge(&other.consumers);
     }
 }
 
@@ -165,6 +194,9 @@ pub struct Tally {
     pub shape: Option<LineShape>,
     bucket_minutes: Option<u32>,
     current: Option<(EpochMillis, Counts)>,
+    /// `($context.apiId, $context.stage)` of the lines that carry both (the smallest, so merging
+    /// does not depend on order): the stage whose deployment an alert names.
+    stage: Option<(Box<str>, Box<str>)>,
     /// Execution-log requests counted from an authorizer denial: their final line is not counted again.
     pending_denials: PendingDenials,
 }
@@ -183,6 +215,7 @@ impl Tally {
             shape: None,
             bucket_minutes,
             current: None,
+            stage: None,
             pending_denials: PendingDenials::default(),
         }
     }
@@ -203,12 +236,29 @@ impl Tally {
                 self.add_request(timestamp, &r);
             }
             Line::NotARequest => self.not_requests += 1,
-            Line::Unparsed => self.add_unparsed(timestamp, line),
+            Line::Unparsed if self.unparsed_example.is_none() && logs_api_key(parser) => {
+                self.add_unparsed(timestamp, "(not shown: the access-log format logs $context.identity.apiKey)")
+            }
+            Line::Unparsed => self.add_unparsed(timestamp, &crate::consumers::redact_api_keys(line)),
+        }
+    }
+
+    /// The API and stage the lines name, when they log `$context.apiId` and `$context.stage`.
+    pub fn stage(&self) -> Option<(&str, &str)> {
+        self.stage.as_ref().map(|(a, s)| (&**a, &**s))
+    }
+
+    fn note_stage(&mut self, api: &str, stage: &str) {
+        if self.stage.as_ref().is_none_or(|(a, s)| (api, stage) < (&**a, &**s)) {
+            self.stage = Some((api.into(), stage.into()));
         }
     }
 
     /// Counts one request. Without an event timestamp, the line's own request time places it.
     pub fn add_request(&mut self, timestamp: Option<EpochMillis>, r: &AccessRecord<'_>) {
+        if let (Some(api), Some(stage)) = (r.origin.api_id, r.origin.stage) {
+            self.note_stage(api, stage);
+        }
         self.overall.add_status(r.status, 1);
         let timestamp = match timestamp {
             None if self.bucket_minutes.is_some() => r.request_time_ms(),
@@ -217,8 +267,9 @@ impl Tally {
         if let Some(b) = self.bucket(timestamp) {
             b.add_status(r.status, 1);
         }
-        if is_client_error(r.status) && (r.method.is_some() || r.route.is_some() || r.response_type.is_some()) {
+        if is_client_error(r.status) {
             let e = self.evidence.entry(r.status).or_default();
+            e.consumers.add(&r.origin);
             for (counts, value) in
                 [(&mut e.methods, r.method), (&mut e.routes, r.route), (&mut e.response_types, r.response_type)]
             {
@@ -316,7 +367,15 @@ impl Tally {
             self.unparsed_example = other.unparsed_example;
         }
         self.shape = self.shape.or(other.shape);
+        if let Some((a, s)) = &other.stage {
+            self.note_stage(a, s);
+        }
     }
+}
+
+/// True when the parser's template logs API key values: its unparsed lines are never shown.
+fn logs_api_key(parser: &LineParser) -> bool {
+    matches!(parser, LineParser::Template(t) if crate::consumers::template_logs_api_key(&t.to_string()))
 }
 
 #[cfg(test)]
@@ -346,6 +405,24 @@ mod tests {
     }
 
     #[test]
+    fn consumers_of_the_4xx_and_no_secrets_in_examples() {
+        let mut t = Tally::new(None);
+        let p = LineParser::Auto;
+        t.add_line(&p, None, r#"{"status":"403","apiKeyId":"k1"}"#);
+        t.add_line(&p, None, r#"{"status":"403"}"#);
+        t.add_line(&p, None, r#"{"status":"200","apiKeyId":"k1"}"#);
+        t.add_line(&p, None, r#"{"apiKey":"s3cr3t","status":"x"}"#);
+        assert_eq!(t.evidence[&403].consumers.client_errors, 2, "every 4xx line, with an identity or not");
+        assert_eq!(t.evidence[&403].consumers.top(1)[0].value, "k1");
+        assert!(!t.evidence.contains_key(&200));
+        assert_eq!(t.unparsed_example.as_deref(), Some(r#"{"apiKey":"(redacted)","status":"x"}"#));
+        let template = crate::access_log::Template::compile("$context.status $context.identity.apiKey").unwrap();
+        let mut t = Tally::new(None);
+        t.add_line(&LineParser::Template(template), None, "oops s3cr3t");
+        assert!(!t.unparsed_example.unwrap().contains("s3cr3t"));
+    }
+
+    #[test]
     fn merge_adds_everything() {
         let p = LineParser::Auto;
         let mut a = Tally::new(Some(1));
@@ -358,6 +435,34 @@ mod tests {
         assert_eq!(a.overall.get(401), 2);
         assert_eq!(a.buckets[&0].get(401), 2);
         assert_eq!(a.buckets[&60_000].unparsed, 1);
+    }
+
+    #[test]
+    fn sparse_counts_keep_order_and_sums() {
+        let mut c = Counts::default();
+        for (s, n) in [(404, 2), (200, 5), (404, 1), (99, 7), (600, 7), (451, 0), (599, 1)] {
+            c.add_status(s, n);
+        }
+        assert_eq!(c.iter().collect::<Vec<_>>(), vec![(200, 5), (404, 3), (599, 1)]);
+        assert_eq!((c.requests(), c.client_errors(), c.get(404), c.get(451)), (9, 3, 3, 0));
+        let mut d = Counts::default();
+        d.add_status(100, 1);
+        d.add_status(404, 1);
+        d.unparsed = 2;
+        c.merge(&d);
+        assert_eq!(c.iter().collect::<Vec<_>>(), vec![(100, 1), (200, 5), (404, 4), (599, 1)]);
+        assert_eq!(c.unparsed, 2);
+        assert_eq!(std::mem::size_of::<Counts>(), 32, "a bucket costs a Vec and a counter");
+    }
+
+    #[test]
+    fn long_values_are_cut_and_control_characters_escaped() {
+        let mut v = ValueCounts::default();
+        v.add(&"r".repeat(60_000), 1);
+        v.add("/a\nb", 1);
+        let top = v.top(2);
+        assert!(top.iter().any(|(s, _)| s.chars().count() == MAX_VALUE_CHARS + 1 && s.ends_with('…')));
+        assert_eq!(v.get("/a\\nb"), 1);
     }
 
     #[test]

@@ -105,10 +105,32 @@ pub fn format_iso8601(t: EpochMillis) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }
 
+/// Narrowest window, in minutes.
+pub const MIN_WINDOW_MINUTES: u32 = 1;
+/// Widest window, in minutes: a day.
+pub const MAX_WINDOW_MINUTES: u32 = 1440;
+/// The window unless configured otherwise, in minutes.
+pub const DEFAULT_WINDOW_MINUTES: u32 = 5;
+
+/// The width of a window of `minutes`, in milliseconds (at least one minute).
+pub fn window_width(minutes: u32) -> EpochMillis {
+    i64::from(minutes.max(1)) * 60_000
+}
+
 /// The start of the tumbling window of `minutes` (aligned to the epoch) that holds `t`.
 pub fn window_start(t: EpochMillis, minutes: u32) -> EpochMillis {
-    let w = i64::from(minutes.max(1)) * 60_000;
+    let w = window_width(minutes);
     t.div_euclid(w) * w
+}
+
+/// The end (exclusive) of the window starting at `start`.
+pub fn window_end(start: EpochMillis, minutes: u32) -> EpochMillis {
+    start + window_width(minutes)
+}
+
+/// The start of the window just before the one starting at `start`.
+pub fn previous_window(start: EpochMillis, minutes: u32) -> EpochMillis {
+    start - window_width(minutes)
 }
 
 #[cfg(test)]
@@ -145,5 +167,8 @@ mod tests {
         assert_eq!(window_start(1_764_000_299_999, 5), 1_764_000_000_000);
         assert_eq!(window_start(1_764_000_300_000, 5), 1_764_000_300_000);
         assert_eq!(window_start(-1, 5), -300_000);
+        assert_eq!(window_end(1_764_000_000_000, 5), 1_764_000_300_000);
+        assert_eq!(previous_window(1_764_000_000_000, 5), 1_763_999_700_000);
+        assert_eq!(window_width(0), 60_000, "a zero width would divide by zero");
     }
 }

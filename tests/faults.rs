@@ -1,11 +1,13 @@
-//! Faults the emulator cannot produce (throttling, 5xx, SNS failure, a put that never happens),
-//! injected with aws-smithy-mocks at the SDK clients. Each fails the invocation cleanly; a retry
-//! yields the right totals with at most one extra alert (alerts at-least-once, counts exactly-once).
+//! Faults injected with aws-smithy-mocks at the SDK clients (throttling, 5xx, SNS failure, a put
+//! that never happens). Each fails the invocation cleanly, before any count is printed; a retry
+//! yields the right totals with at most one extra alert (alerts at-least-once, counts exactly-once
+//! per successful invocation). Counts are EMF lines: the tests check what was printed.
 
 mod support;
 
-use apigw_4xx::aws::{CloudWatchStore, SnsAlerts};
+use apigw_4xx::aws::{AwsErrorKind, CloudWatchStore, SnsAlerts};
 use apigw_4xx::config::Config;
+use apigw_4xx::emf::CapturedEmf;
 use apigw_4xx::handler::{Function, HandlerError, IncomingEvent};
 use aws_sdk_cloudwatch::error::ErrorMetadata;
 use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataError, GetMetricDataOutput};
@@ -49,11 +51,16 @@ fn publish_ok() -> Rule {
     mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-1").build())
 }
 
-fn function(cw: &[&Rule], sns: &[&Rule]) -> Function<CloudWatchStore, SnsAlerts> {
+fn function(cw: &[&Rule], sns: &[&Rule]) -> Function<CloudWatchStore, SnsAlerts, CapturedEmf> {
     let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw);
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns);
     let c = config();
-    Function::new(c.clone(), CloudWatchStore::new(cw, &c.namespace), SnsAlerts::new(sns, &c.alert_topic_arn))
+    Function::new(
+        c.clone(),
+        CloudWatchStore::new(cw, &c.namespace),
+        SnsAlerts::new(sns, &c.alert_topic_arn),
+        CapturedEmf::default(),
+    )
 }
 
 #[tokio::test]
@@ -65,8 +72,9 @@ async fn throttled_read_fails_before_anything_is_sent() {
     let (put, publish) = (put_ok(puts.clone()), publish_ok());
     let f = function(&[&get, &put], &[&publish]);
     let err = f.handle(&high_batch()).await.unwrap_err();
-    assert!(matches!(err, HandlerError::ReadMetrics(_)), "{err}");
+    assert!(matches!(&err, HandlerError::ReadMetrics(e) if e.kind == AwsErrorKind::Throttling), "{err}");
     assert_eq!(err.error_type(), "CloudWatch.GetMetricData");
+    assert!(f.emf().is_empty(), "nothing counted");
     assert!(err.to_string().contains("Throttling"), "{err}");
     assert_eq!((publish.num_calls(), put.num_calls()), (0, 0));
 }
@@ -88,12 +96,14 @@ async fn failed_publish_counts_nothing_and_the_retry_delivers() {
     let f = function(&[&get, &put], &[&publish_fails]);
     let err = f.handle(&high_batch()).await.unwrap_err();
     assert_eq!(err.error_type(), "SNS.Publish");
-    assert_eq!(put.num_calls(), 0, "nothing counted when the alert did not go out");
+    assert_eq!(put.num_calls(), 0, "no marker when the alert did not go out");
+    assert!(f.emf().is_empty(), "nothing counted when the alert did not go out");
 
     let publish = publish_ok();
     let retry = function(&[&get, &put], &[&publish]);
     retry.handle(&high_batch()).await.unwrap();
     assert_eq!((publish.num_calls(), put.num_calls()), (1, 1));
+    assert!(!retry.emf().is_empty(), "counted by the successful retry");
     assert_eq!(puts.lock().unwrap()[0].1, 1, "the put carries the alert marker");
 }
 
@@ -107,10 +117,12 @@ async fn failed_put_retried_warm_alerts_once_and_counts_once() {
         c.clone(),
         CloudWatchStore::new(cw_bad, &c.namespace),
         SnsAlerts::new(sns.clone(), &c.alert_topic_arn),
+        CapturedEmf::default(),
     );
     let err = f.handle(&high_batch()).await.unwrap_err();
     assert_eq!(err.error_type(), "CloudWatch.PutMetricData");
     assert_eq!(publish.num_calls(), 1);
+    assert!(f.emf().is_empty(), "nothing counted");
 
     // The same warm container retries; this time the put succeeds. No second alert, and the
     // marker is written with the counts.
@@ -122,8 +134,14 @@ async fn failed_put_retried_warm_alerts_once_and_counts_once() {
     assert_eq!(publish.num_calls(), 1, "warm retry does not alert again");
     assert_eq!(good_put.num_calls(), 1);
     let (datums, markers) = puts.lock().unwrap()[0];
-    assert_eq!(markers, 1, "marker repaired on the retry");
-    assert!(datums > 3);
+    assert_eq!((datums, markers), (1, 1), "the marker repaired on the retry; counts are not puts");
+    let counted: u64 = warm
+        .emf()
+        .take()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["Requests"].as_u64())
+        .sum();
+    assert_eq!(counted, 200);
 }
 
 #[tokio::test]
@@ -140,4 +158,5 @@ async fn timeout_before_the_put_then_cold_retry_sends_at_most_one_extra_alert() 
     let s = cold.handle(&high_batch()).await.unwrap();
     assert_eq!(publish.num_calls(), 2, "at-least-once: one extra alert at most");
     assert_eq!((s.requests, put.num_calls()), (200, 1), "counted exactly once");
+    assert!(first.emf().is_empty());
 }

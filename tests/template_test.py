@@ -91,6 +91,25 @@ class FunctionTest(unittest.TestCase):
         self.assertEqual(sorted(json.dumps(st["Action"]) for st in wildcard),
                          ['"cloudwatch:GetMetricData"', '"cloudwatch:PutMetricData"'])
 
+    def test_api_stage_reads_are_scoped_and_optional(self):
+        policy = RESOURCES["ApiStagesReadPolicy"]
+        self.assertEqual(policy["Condition"], "LookupDeployments")
+        self.assertEqual(policy["Properties"]["Roles"], [{"Ref": "FunctionRole"}])
+        [st] = policy["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual(st["Action"], "apigateway:GET")
+        self.assertEqual(
+            [r["Fn::Sub"] for r in st["Resource"]],
+            ["arn:${AWS::Partition}:apigateway:${AWS::Region}::/" + p for p in ("restapis", "restapis/*", "apis", "apis/*")],
+        )
+        self.assertEqual(OUT["Conditions"]["LookupDeployments"], {"Fn::Equals": [{"Ref": "DeploymentLookup"}, "true"]})
+        env = RESOURCES["Function"]["Properties"]["Environment"]["Variables"]
+        for var, param in (("GROUP_RULES", "GroupRules"), ("SPIKE_FACTOR", "SpikeFactor"), ("DEPLOYMENT_LOOKUP", "DeploymentLookup")):
+            self.assertEqual(env[var], {"Ref": param})
+        self.assertEqual(TEMPLATE["Parameters"]["SpikeFactor"]["Default"], "", "off by default")
+        pattern = re.compile(TEMPLATE["Parameters"]["SpikeFactor"]["AllowedPattern"])
+        self.assertTrue(all(pattern.match(v) for v in ("", "5", "2.5")))
+        self.assertFalse(any(pattern.match(v) for v in ("x", "-1", "1.234")))
+
     def test_failed_batches_are_kept(self):
         cfg = next(iter(of_type("AWS::Lambda::EventInvokeConfig").values()))["Properties"]
         self.assertEqual(cfg["MaximumRetryAttempts"], 2)

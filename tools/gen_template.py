@@ -85,6 +85,27 @@ Parameters:
     Default: "true"
     AllowedValues: ["true", "false"]
     Description: Send a notice when the window after an alert is OK again.
+  GroupRules:
+    Type: String
+    Default: ""
+    Description: >-
+      Levels per log group, as JSON keyed by log group name or prefix ending in *, each with any of
+      elevated_percent, high_percent, min_requests, ignore_status, e.g.
+      {"/aws/apigateway/orders-internal": {"elevated_percent": 1, "high_percent": 5}}. Empty for none.
+  SpikeFactor:
+    Type: String
+    Default: ""
+    AllowedPattern: "^([0-9]{1,3}(\\\\.[0-9]{1,2})?)?$"
+    Description: >-
+      Empty (off) or a factor such as 5: a window at least that many times its log group's 7-day
+      4xx rate, with at least MinRequests requests, alerts ELEVATED even under ElevatedPercent.
+  DeploymentLookup:
+    Type: String
+    Default: "true"
+    AllowedValues: ["true", "false"]
+    Description: >-
+      Name the API stage's current deployment in alerts (read-only apigateway:GET on REST and HTTP
+      APIs, only when an alert goes out).
   MemorySize:
     Type: Number
     Default: 128
@@ -113,6 +134,7 @@ Parameters:
 
 Conditions:
   HasEmail: !Not [!Equals [!Ref AlertEmail, ""]]
+  LookupDeployments: !Equals [!Ref DeploymentLookup, "true"]
 %(conditions)s
 Resources:
   # Alarms publish to this topic too; CloudWatch can only use a customer-managed key.
@@ -245,6 +267,26 @@ Resources:
                 Action: sqs:SendMessage
                 Resource: !GetAtt FailureQueue.Arn
 
+  # Read-only API Gateway access for the alert's deployment line: the REST and HTTP API paths that
+  # list APIs and read stages and deployments, nothing else; absent with DeploymentLookup=false.
+  ApiStagesReadPolicy:
+    Type: AWS::IAM::Policy
+    Condition: LookupDeployments
+    Properties:
+      PolicyName: apigw-4xx-api-stages
+      Roles: [!Ref FunctionRole]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: ReadApiStages
+            Effect: Allow
+            Action: apigateway:GET
+            Resource:
+              - !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis
+              - !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/*
+              - !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis
+              - !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/*
+
   Function:
     Type: AWS::Serverless::Function
     Metadata:
@@ -282,6 +324,9 @@ Resources:
           ACCESS_LOG_FORMAT: !Ref AccessLogFormat
           ALERT_FORMAT: !Ref AlertFormat
           NOTIFY_RECOVERY: !Ref NotifyRecovery
+          GROUP_RULES: !Ref GroupRules
+          SPIKE_FACTOR: !Ref SpikeFactor
+          DEPLOYMENT_LOOKUP: !Ref DeploymentLookup
       EventInvokeConfig:
         MaximumRetryAttempts: 2
         MaximumEventAgeInSeconds: !Ref MaximumEventAgeSeconds

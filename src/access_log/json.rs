@@ -147,15 +147,41 @@ fn keep<'a>(depth: u8, parent: Option<&str>, key: &str, v: &'a str, f: &mut RawF
             &mut f.response_type
         } else if TIME_KEYS.contains(&key) {
             &mut f.request_time
+        } else if let Some(slot) = origin_slot(None, key, f) {
+            slot
         } else {
             return;
         }
     } else if parent == Some("error") && key == "responseType" {
         &mut f.response_type
+    } else if let Some(slot) = origin_slot(parent, key, f) {
+        slot
     } else {
         return;
     };
     if slot.is_none() {
         *slot = Some(v);
     }
+}
+
+/// Where a caller-identity or stage key goes: the names users commonly give `$context.identity.*`,
+/// `$context.authorizer.principalId`, `$context.apiId` and `$context.stage`, flat or nested under
+/// `identity`/`authorizer`. `apiKey` is not among them: it may hold the key's value, a secret.
+fn origin_slot<'f, 'a>(parent: Option<&str>, key: &str, f: &'f mut RawFields<'a>) -> Option<&'f mut Option<&'a str>> {
+    let o = &mut f.origin;
+    Some(match (parent, key) {
+        (None | Some("identity"), "apiKeyId" | "api_key_id" | "apiKey_id" | "apikeyid") => &mut o.api_key_id,
+        (None, "identity.apiKeyId") => &mut o.api_key_id,
+        (None | Some("authorizer"), "principalId" | "principal_id" | "principal") => &mut o.principal,
+        (None, "authorizer.principalId") => &mut o.principal,
+        (None | Some("identity"), "caller") => &mut o.caller,
+        (None | Some("identity"), "user") => &mut o.user,
+        (None | Some("identity"), "sourceIp" | "source_ip" | "sourceIP") => &mut o.source_ip,
+        (None, "ip" | "clientIp" | "client_ip" | "identity.sourceIp") => &mut o.source_ip,
+        (None | Some("identity"), "userAgent" | "user_agent") => &mut o.user_agent,
+        (None, "identity.userAgent") => &mut o.user_agent,
+        (None, "apiId" | "api_id") => &mut o.api_id,
+        (None, "stage") => &mut o.stage,
+        _ => return None,
+    })
 }

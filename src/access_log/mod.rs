@@ -30,9 +30,50 @@ pub struct AccessRecord<'a> {
     /// `$context.requestTime` (`25/Nov/2026:10:00:00 +0000`) or `$context.requestTimeEpoch`, as logged:
     /// the event time of lines that come without one (plain exports).
     pub request_time: Option<&'a str>,
+    /// Who sent the request and which stage answered, when the line says.
+    pub origin: Origin<'a>,
     /// For an execution-log line with a `(<request id>)`: the request it belongs to, so that a request
     /// that logs a denial and a final line is counted once ([`PendingDenials`]).
     pub execution: Option<ExecutionStep<'a>>,
+}
+
+/// Who sent a request and which stage answered it, as far as the line says (`-` is absent). The API
+/// key's value (`$context.identity.apiKey`) is never read: only its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Origin<'a> {
+    /// `$context.identity.apiKeyId`.
+    pub api_key_id: Option<&'a str>,
+    /// `$context.authorizer.principalId`.
+    pub principal: Option<&'a str>,
+    /// `$context.identity.caller`.
+    pub caller: Option<&'a str>,
+    /// `$context.identity.user`.
+    pub user: Option<&'a str>,
+    /// `$context.identity.sourceIp`.
+    pub source_ip: Option<&'a str>,
+    /// `$context.identity.userAgent`.
+    pub user_agent: Option<&'a str>,
+    /// `$context.apiId`.
+    pub api_id: Option<&'a str>,
+    /// `$context.stage`.
+    pub stage: Option<&'a str>,
+}
+
+impl<'a> Origin<'a> {
+    /// Every field with `-` and empty values removed.
+    fn present(self) -> Origin<'a> {
+        let p = |v: Option<&'a str>| v.and_then(present);
+        Origin {
+            api_key_id: p(self.api_key_id),
+            principal: p(self.principal),
+            caller: p(self.caller),
+            user: p(self.user),
+            source_ip: p(self.source_ip),
+            user_agent: p(self.user_agent),
+            api_id: p(self.api_id),
+            stage: p(self.stage),
+        }
+    }
 }
 
 impl AccessRecord<'_> {
@@ -44,6 +85,8 @@ impl AccessRecord<'_> {
 
 /// The verdict on one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Returned by value once per line and never stored: boxing the record would allocate per line.
+#[allow(clippy::large_enum_variant)]
 pub enum Line<'a> {
     /// A request with a valid status.
     Request(AccessRecord<'a>),
@@ -167,6 +210,7 @@ struct RawFields<'a> {
     route_key: Option<&'a str>,
     response_type: Option<&'a str>,
     request_time: Option<&'a str>,
+    origin: Origin<'a>,
 }
 
 /// Builds the record once the status is known; `routeKey` (`GET /items/{id}`) is split into method and route.
@@ -190,6 +234,7 @@ fn record(f: RawFields<'_>) -> Option<AccessRecord<'_>> {
         route,
         response_type: f.response_type.and_then(present),
         request_time: f.request_time.and_then(present),
+        origin: f.origin.present(),
         execution: None,
     })
 }

@@ -30,7 +30,21 @@ enum Field {
     RouteKey,
     ResponseType,
     RequestTime,
+    Origin(OriginField),
     Other,
+}
+
+/// The [`super::Origin`] field a variable fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OriginField {
+    ApiKeyId,
+    Principal,
+    Caller,
+    User,
+    SourceIp,
+    UserAgent,
+    ApiId,
+    Stage,
 }
 
 /// What a variable's value can look like, from the API Gateway developer guide's `$context` reference.
@@ -237,6 +251,15 @@ impl Template {
                 "routeKey" => Field::RouteKey,
                 "error.responseType" => Field::ResponseType,
                 "requestTime" | "requestTimeEpoch" => Field::RequestTime,
+                "identity.apiKeyId" => Field::Origin(OriginField::ApiKeyId),
+                "authorizer.principalId" => Field::Origin(OriginField::Principal),
+                "identity.caller" => Field::Origin(OriginField::Caller),
+                "identity.user" => Field::Origin(OriginField::User),
+                "identity.sourceIp" => Field::Origin(OriginField::SourceIp),
+                "identity.userAgent" => Field::Origin(OriginField::UserAgent),
+                "apiId" => Field::Origin(OriginField::ApiId),
+                "stage" => Field::Origin(OriginField::Stage),
+                // `identity.apiKey` (the key's value, a secret) is never kept.
                 _ => Field::Other,
             };
             segments.push(Segment::Var(field, Class::of(field, name), name.to_string()));
@@ -372,6 +395,14 @@ fn keep<'a>(f: &mut RawFields<'a>, field: Field, value: &'a str) -> bool {
         Field::RouteKey => &mut f.route_key,
         Field::ResponseType => &mut f.response_type,
         Field::RequestTime => &mut f.request_time,
+        Field::Origin(OriginField::ApiKeyId) => &mut f.origin.api_key_id,
+        Field::Origin(OriginField::Principal) => &mut f.origin.principal,
+        Field::Origin(OriginField::Caller) => &mut f.origin.caller,
+        Field::Origin(OriginField::User) => &mut f.origin.user,
+        Field::Origin(OriginField::SourceIp) => &mut f.origin.source_ip,
+        Field::Origin(OriginField::UserAgent) => &mut f.origin.user_agent,
+        Field::Origin(OriginField::ApiId) => &mut f.origin.api_id,
+        Field::Origin(OriginField::Stage) => &mut f.origin.stage,
         Field::Other => return true,
     };
     *slot = Some(value);

@@ -21,6 +21,7 @@ fn console_json() {
             route: Some("/v1/orders/{id}"),
             response_type: None,
             request_time: Some("25/Nov/2026:10:00:00 +0000"),
+            origin: Origin { source_ip: Some("203.0.113.9"), ..Origin::default() },
             execution: None,
         }
     );
@@ -312,6 +313,7 @@ fn template_compiles_and_parses_exactly() {
             route: Some("/a/{b}"),
             response_type: Some("INVALID_API_KEY"),
             request_time: None,
+            origin: Origin::default(),
             execution: None,
         }
     );
@@ -504,6 +506,75 @@ proptest! {
             prop_assert_eq!((r.status, r.method, r.route), (code, Some(m), Some(path.as_str())));
         }
     }
+}
+
+fn origin(parser: &LineParser, line: &str) -> Origin<'static> {
+    let line: &'static str = Box::leak(line.to_string().into_boxed_str());
+    match parser.parse(line) {
+        Line::Request(r) => r.origin,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+#[test]
+fn caller_identity_under_common_keys_and_nested() {
+    let o = origin(
+        &LineParser::Auto,
+        r#"{"status":"403","apiKeyId":"k1","principalId":"alice","sourceIp":"198.51.100.7","userAgent":"curl/8","apiId":"a1b2","stage":"prod","apiKey":"SECRET"}"#,
+    );
+    assert_eq!(
+        o,
+        Origin {
+            api_key_id: Some("k1"),
+            principal: Some("alice"),
+            source_ip: Some("198.51.100.7"),
+            user_agent: Some("curl/8"),
+            api_id: Some("a1b2"),
+            stage: Some("prod"),
+            ..Origin::default()
+        }
+    );
+    let nested = origin(
+        &LineParser::Auto,
+        r#"{"status":403,"identity":{"apiKeyId":"k2","sourceIp":"-","caller":"c"},"authorizer":{"principalId":"bob"}}"#,
+    );
+    assert_eq!(
+        (nested.api_key_id, nested.source_ip, nested.caller, nested.principal),
+        (Some("k2"), None, Some("c"), Some("bob"))
+    );
+    let snake =
+        origin(&LineParser::Auto, r#"{"status":"404","api_key_id":"k3","ip":"203.0.113.1","user_agent":"bot"}"#);
+    assert_eq!((snake.api_key_id, snake.source_ip, snake.user_agent), (Some("k3"), Some("203.0.113.1"), Some("bot")));
+}
+
+#[test]
+fn caller_identity_from_clf_xml_and_templates_never_the_key_value() {
+    let clf = origin(
+        &LineParser::Auto,
+        r#"203.0.113.9 AROAEXAMPLE alice [25/Nov/2026:10:00:00 +0000]"GET /a HTTP/1.1" 403 42 id"#,
+    );
+    assert_eq!((clf.source_ip, clf.caller, clf.user), (Some("203.0.113.9"), Some("AROAEXAMPLE"), Some("alice")));
+    let xml = origin(
+        &LineParser::Auto,
+        r#"<request id="x"> <ip>203.0.113.9</ip> <caller>-</caller> <status>404</status> </request>"#,
+    );
+    assert_eq!((xml.source_ip, xml.caller), (Some("203.0.113.9"), None));
+    let t = Template::compile(
+        "$context.status $context.identity.apiKeyId $context.identity.apiKey $context.authorizer.principalId $context.apiId/$context.stage $context.identity.userAgent",
+    )
+    .unwrap();
+    let o = origin(&LineParser::Template(t), "403 k9 SECRETVALUE p1 a1/prod Mozilla/5.0 (X11)");
+    assert_eq!(
+        o,
+        Origin {
+            api_key_id: Some("k9"),
+            principal: Some("p1"),
+            api_id: Some("a1"),
+            stage: Some("prod"),
+            user_agent: Some("Mozilla/5.0 (X11)"),
+            ..Origin::default()
+        }
+    );
 }
 
 proptest! {

@@ -17,7 +17,10 @@ pub(super) fn parse_clf(line: &str) -> Option<AccessRecord<'_>> {
     };
     let status = line[close + 1..].split_ascii_whitespace().next();
     let request_time = line[..open].split_once('[').and_then(|(_, t)| t.split_once(']')).map(|(t, _)| t);
-    record(RawFields { status, method, route, request_time, ..RawFields::default() })
+    // `sourceIp caller user [time]`: the console's order.
+    let mut who = line[..open].split_once('[').map_or("", |(w, _)| w).split_ascii_whitespace();
+    let origin = super::Origin { source_ip: who.next(), caller: who.next(), user: who.next(), ..Default::default() };
+    record(RawFields { status, method, route, request_time, origin, ..RawFields::default() })
 }
 
 const METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"];
@@ -66,5 +69,11 @@ pub(super) fn parse_xml(line: &str) -> Option<AccessRecord<'_>> {
         route_key: element("<routeKey>"),
         response_type: element("<responseType>"),
         request_time: element("<requestTime>"),
+        origin: super::Origin {
+            source_ip: element("<ip>"),
+            caller: element("<caller>"),
+            user: element("<user>"),
+            ..Default::default()
+        },
     })
 }

@@ -13,6 +13,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[path = "commands/context.rs"]
+mod context;
+#[cfg(feature = "aws")]
+#[path = "commands/history.rs"]
+mod history;
+
 /// Exit code when `--fail-on` is reached.
 const EXIT_FAIL_ON: u8 = 3;
 
@@ -28,6 +34,10 @@ enum Command {
     /// Analyze exported logs: subscription events, decoded payloads, filter-log-events JSON,
     /// create-export-task text, Logs Insights CSV or plain access-log lines (gzip'd or not).
     Analyze(Analyze),
+    /// Judge a log group's past windows (the function's own metrics) with given levels, to see where
+    /// they would have alerted before changing them.
+    #[cfg(feature = "aws")]
+    History(history::HistoryArgs),
 }
 
 #[derive(clap::Args)]
@@ -65,6 +75,8 @@ struct Analyze {
     /// Cap on one log line, in KiB: a longer line is counted as unparsed, skipped unread.
     #[arg(long, default_value_t = 1024, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     max_line_kib: u64,
+    #[command(flatten)]
+    context: context::ContextArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -74,8 +86,12 @@ enum FailOn {
 }
 
 fn main() -> ExitCode {
-    let Command::Analyze(args) = Cli::parse().command;
-    match analyze(&args) {
+    let result = match Cli::parse().command {
+        Command::Analyze(args) => analyze(&args),
+        #[cfg(feature = "aws")]
+        Command::History(args) => history::run(&args),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -116,6 +132,8 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
         };
         result.with_context(|| format!("{name}"))?;
     }
+    let groups = args.context.groups(&rules, &analyzer.by_log_group)?;
+    let deployment = args.context.deployment();
     let tally = analyzer.merged();
     let report = Report::new(&tally, &rules);
     let requests = tally.overall.requests();
@@ -142,16 +160,26 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
     }
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report.to_json())?;
+        let mut json = report.to_json();
+        json.groups = groups.as_ref().map(|g| g.iter().map(|g| g.to_json()).collect());
+        json.deployment = deployment;
+        serde_json::to_writer_pretty(&mut out, &json)?;
         writeln!(out)?;
     } else {
         writeln!(out, "{}", report.to_text(&rules))?;
+        if let Some(d) = deployment {
+            writeln!(out, "\n{d}")?;
+        }
+        for g in groups.iter().flatten() {
+            writeln!(out, "\n{}", g.to_text())?;
+        }
     }
     let threshold = args.fail_on.map(|f| match f {
         FailOn::Elevated => Severity::Elevated,
         FailOn::High => Severity::High,
     });
-    if threshold.is_some_and(|t| report.worst() >= t) {
+    let worst = groups.iter().flatten().map(|g| g.finding.severity).fold(report.worst(), Severity::max);
+    if threshold.is_some_and(|t| worst >= t) {
         return Ok(ExitCode::from(EXIT_FAIL_ON));
     }
     Ok(ExitCode::SUCCESS)

@@ -1,11 +1,18 @@
 //! The Lambda function: API Gateway access logs in (CloudWatch Logs subscription or Kinesis), window
-//! metrics and SNS alerts out. Configuration is read and validated once, at init.
+//! counts out as EMF lines, alert markers to CloudWatch, alerts to SNS. Configuration is read and
+//! validated once, at init.
+// The handler's future (with the alert context) is deep: rustc's default limit of 128 is short.
+#![recursion_limit = "256"]
 
+use apigw_4xx::alert_context::AlertContext;
+use apigw_4xx::apigateway::ApiGateway;
 use apigw_4xx::aws::{CloudWatchStore, SnsAlerts};
 use apigw_4xx::config::Config;
-use apigw_4xx::handler::{Function, HandlerError, IncomingEvent};
+use apigw_4xx::emf::StdoutEmf;
+use apigw_4xx::handler::{system_now, Function, HandlerError, IncomingEvent, Invocation};
+use apigw_4xx::metric_history::CloudWatchHistory;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A failed invocation, reported with the stage as its error type.
 #[derive(Debug)]
@@ -19,6 +26,11 @@ impl From<Failure> for Diagnostic {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    if std::env::args().nth(1).as_deref() == Some("--print-defaults") {
+        // For the template generator's test: the defaults it must state, from their one home.
+        println!("{}", apigw_4xx::config::defaults_json());
+        return Ok(());
+    }
     lambda_runtime::tracing::init_default_subscriber();
     let init = Instant::now();
     let config = match Config::from_lookup(|k| std::env::var(k).ok()) {
@@ -29,15 +41,31 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             std::process::exit(1);
         }
     };
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(apigw_4xx::aws::timeouts())
+        .load()
+        .await;
     let metrics = CloudWatchStore::new(aws_sdk_cloudwatch::Client::new(&sdk), config.namespace.clone());
     let alerts = SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), config.alert_topic_arn.clone());
-    let function = Function::new(config, metrics, alerts);
+    // The alert's context: the baseline reader, and the control plane unless DEPLOYMENT_LOOKUP=false.
+    let history = CloudWatchHistory::new(aws_sdk_cloudwatch::Client::new(&sdk), config.namespace.clone());
+    let control = config.deployment_lookup.then(|| ApiGateway::new(&sdk));
+    let function = Function::new(config, metrics, alerts, StdoutEmf).with_context(AlertContext::new(history, control));
     tracing::info!(init_ms = init.elapsed().as_secs_f64() * 1e3, "initialized");
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<IncomingEvent>| async move {
         let started = Instant::now();
-        let result = function.handle(&event.payload).await;
+        let now = system_now();
+        let deadline = event.context.deadline;
+        let remaining_ms = deadline.saturating_sub(u64::try_from(now).unwrap_or(0));
+        let inv = if remaining_ms == 0 {
+            // Lambda always sends a deadline ahead of the clock; local emulators may not.
+            tracing::warn!(deadline, now, "no usable invocation deadline: running without one");
+            Invocation::at(now)
+        } else {
+            Invocation::at(now).with_remaining(Duration::from_millis(remaining_ms))
+        };
+        let result = function.handle_at(&event.payload, inv).await;
         let ms = started.elapsed().as_secs_f64() * 1e3;
         match &result {
             Ok(s) => tracing::info!(
@@ -47,11 +75,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 unparsed = s.unparsed,
                 untimed = s.untimed,
                 out_of_range = s.out_of_range,
+                rejected = s.rejected,
                 duplicate = s.duplicate,
-                windows = s.windows,
-                alerts = s.alerts,
                 control_messages = s.control_messages,
+                windows = s.windows,
+                windows_read = s.windows_read,
+                alerts = s.alerts,
+                markers = s.markers,
+                emf_documents = s.emf_documents,
+                emf_bytes = s.emf_bytes,
                 aws_calls = s.aws_calls,
+                remaining_ms,
                 ms,
                 "batch"
             ),

@@ -67,3 +67,16 @@ fn thousands_separators() {
     assert_eq!(thousands(1000), "1,000");
     assert_eq!(thousands(1_234_567), "1,234,567");
 }
+
+#[test]
+fn a_spike_escalates_an_ok_finding_with_its_recommendation() {
+    let t = Totals::from(&counts(&[(200, 970), (403, 30)]));
+    let ok = Finding::new(&t, &BTreeMap::new(), &Rules::default());
+    assert_eq!((ok.severity, ok.recommendation.is_none()), (Severity::Ok, true));
+    let spiked = ok.escalated(Severity::Elevated, &BTreeMap::new());
+    assert_eq!(spiked.severity, Severity::Elevated);
+    assert!(spiked
+        .to_text(&Rules::default())
+        .starts_with("ELEVATED Elevated Client Error Rate (4xx)\n\n3.0% of API Gateway"));
+    assert!(spiked.recommendation.unwrap().contains("The high 403 count"));
+}

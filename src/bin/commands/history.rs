@@ -1,0 +1,90 @@
+//! `apigw-4xx history`: where the given levels would have alerted over the function's own metrics.
+
+use anyhow::{Context, Result};
+use apigw_4xx::finding::Rules;
+use apigw_4xx::group_rules::GroupRules;
+use apigw_4xx::history::{self, History, MAX_DAYS};
+use apigw_4xx::metric_history::{CloudWatchHistory, MetricHistory};
+use apigw_4xx::severity::{IgnoredStatuses, Percent, Thresholds};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Judge a log group's past windows (read from the function's metrics) with the given levels.
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// The log group whose windows to judge (the `LogGroup` dimension the function writes).
+    #[arg(long, value_name = "NAME")]
+    log_group: String,
+    /// How many days back.
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
+    days: u32,
+    /// The function's window length (its WINDOW_MINUTES).
+    #[arg(long, default_value_t = 5, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
+    window: u32,
+    /// The function's metric namespace.
+    #[arg(long, default_value = "ApiGateway4xx", env = "METRIC_NAMESPACE")]
+    namespace: String,
+    /// Levels per log group (the GROUP_RULES JSON) from this file; its entry for --log-group wins
+    /// over the options below.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    /// Fewer requests than this are INSUFFICIENT_DATA.
+    #[arg(long, default_value_t = 100)]
+    min_requests: u64,
+    /// A 4xx rate above this percentage is ELEVATED.
+    #[arg(long, default_value = "10")]
+    elevated_percent: Percent,
+    /// A 4xx rate above this percentage is HIGH.
+    #[arg(long, default_value = "25")]
+    high_percent: Percent,
+    /// 4xx codes to leave out of the rate (they need their own StatusCode metric).
+    #[arg(long, value_name = "CODES", default_value = "")]
+    ignore_status: IgnoredStatuses,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Reads `--rules FILE` over the global levels.
+pub fn group_rules(file: Option<&PathBuf>, base: Rules) -> Result<GroupRules> {
+    match file {
+        None => Ok(GroupRules::new(base)),
+        Some(f) => {
+            let text = std::fs::read_to_string(f).with_context(|| format!("--rules {}", f.display()))?;
+            GroupRules::parse(&text, base).with_context(|| format!("--rules {}", f.display()))
+        }
+    }
+}
+
+pub fn run(args: &HistoryArgs) -> Result<ExitCode> {
+    let thresholds =
+        Thresholds { elevated: args.elevated_percent, high: args.high_percent, min_requests: args.min_requests }
+            .validate()
+            .map_err(anyhow::Error::msg)?;
+    let rules = group_rules(args.rules.as_ref(), Rules { thresholds, ignored: args.ignore_status.clone() })?
+        .for_group(&args.log_group);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let (start, end) = history::span(now, args.days, args.window);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let series = runtime.block_on(async {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let reader = CloudWatchHistory::new(aws_sdk_cloudwatch::Client::new(&sdk), &args.namespace);
+        reader.sums(&history::queries(&args.log_group, &rules), start, end, (args.window * 60) as i32).await
+    })?;
+    let h = History::judge(&args.log_group, args.days, args.window, &rules, &series);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &h.to_json())?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", h.to_text(&rules))?;
+    }
+    if h.windows.is_empty() {
+        eprintln!(
+            "warning: no Requests metric for {} in namespace {} over the last {} days (check --namespace, the region and the log group name)",
+            args.log_group, args.namespace, args.days
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
