@@ -1,5 +1,6 @@
 # apigw-4xx: every task a developer, a user or CI runs. Tools come from a project-local .venv with
-# pinned versions (tools/requirements.txt), created on first use; nothing is installed globally.
+# pinned versions (tools/requirements.txt) and .tools (cargo-fuzz, pinned in tools/fuzz.sh), created
+# on first use; nothing is installed globally.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
@@ -87,4 +88,4 @@ events: ## Regenerate the sample events in events/
 
 clean: ## Remove build output, the venv and fuzz artifacts
 	cargo clean
-	rm -rf $(VENV) .aws-sam fuzz/target fuzz/artifacts
+	rm -rf $(VENV) .tools .aws-sam fuzz/target fuzz/artifacts

@@ -32,11 +32,16 @@ pub mod input;
 pub mod insights;
 pub mod ledger;
 #[cfg(feature = "aws")]
+pub mod logs_source;
+#[cfg(feature = "aws")]
 pub mod metric_history;
 pub mod metrics;
+pub mod parallel;
 pub mod recommendation;
 pub mod report;
 pub mod severity;
 pub mod status;
 pub mod tally;
 pub mod time;
+pub mod time_range;
+pub mod walk;

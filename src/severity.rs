@@ -21,10 +21,12 @@ impl Percent {
 
 impl std::str::FromStr for Percent {
     type Err = String;
-    /// Accepts `10`, `12.5`, `2.25` (at most two decimals, 0 to 100).
+    /// Accepts `10`, `12.5`, `2.25` (at most two decimals, 0 to 100), with or without a trailing
+    /// `%` (so that what [`Display`](fmt::Display) writes reads back).
     fn from_str(s: &str) -> Result<Self, String> {
         let err = || format!("'{s}' is not a percentage between 0 and 100 with at most two decimals");
-        let (int, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+        let number = s.trim().strip_suffix('%').unwrap_or(s.trim());
+        let (int, frac) = number.split_once('.').unwrap_or((number, ""));
         if int.is_empty() || frac.len() > 2 || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
             return Err(err());
         }
@@ -229,7 +231,10 @@ mod tests {
         assert_eq!("12.5".parse::<Percent>().map(Percent::basis_points), Ok(1250));
         assert_eq!("2.25".parse::<Percent>().map(Percent::basis_points), Ok(225));
         assert_eq!("10".parse::<Percent>().map(|p| p.to_string()), Ok("10%".into()));
-        for bad in ["", "-1", "101", "1.234", "x", "1e2"] {
+        for shown in ["10%", "12.5%", "2.25%"] {
+            assert_eq!(shown.parse::<Percent>().map(|p| p.to_string()).as_deref(), Ok(shown), "reads back");
+        }
+        for bad in ["", "-1", "101", "1.234", "x", "1e2", "%", "10%%"] {
             assert!(bad.parse::<Percent>().is_err(), "{bad}");
         }
     }

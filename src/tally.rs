@@ -79,9 +79,35 @@ impl Counts {
     }
 }
 
-/// Counts of one field's values (bounded by [`MAX_DISTINCT_VALUES`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ValueCounts(HashMap<Box<str>, u64>);
+/// Counts of one field's values, bounded by [`MAX_DISTINCT_VALUES`]: the values kept are those with
+/// the smallest [`value_rank`], whatever order they arrive in, and the rest add up in [`OTHER_VALUES`].
+/// So every kept count is exact and merging partial counts (files read on other threads) in any
+/// order gives what one pass over all the lines gives. (Keeping the first values seen would depend
+/// on the order: a value another part folded could not be put back.)
+#[derive(Debug, Clone, Default)]
+pub struct ValueCounts {
+    /// The kept values: the `MAX_DISTINCT_VALUES` smallest by rank of all values seen.
+    kept: HashMap<Box<str>, u64>,
+    /// Occurrences of every value not kept.
+    other: u64,
+    /// The largest rank among `kept` while it is full (`None`: not computed since the last change).
+    largest: Option<(u64, Box<str>)>,
+}
+
+/// The order in which values are kept: a fixed hash (FNV-1a), then the value, so it is the same in
+/// every run and on every thread.
+pub fn value_rank(value: &str) -> (u64, &str) {
+    let hash = value.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (hash, value)
+}
+
+impl PartialEq for ValueCounts {
+    fn eq(&self, other: &Self) -> bool {
+        self.kept == other.kept && self.other == other.other
+    }
+}
+
+impl Eq for ValueCounts {}
 
 /// Longest value kept, in characters: longer ones are cut (and end in `…`), so that a route of
 /// 60 KB can neither swell memory nor an alert.
@@ -111,42 +137,64 @@ fn kept_value(value: &str) -> std::borrow::Cow<'_, str> {
 impl ValueCounts {
     pub(crate) fn add(&mut self, value: &str, n: u64) {
         let value = &*kept_value(value);
-        if let Some(c) = self.0.get_mut(value) {
+        if let Some(c) = self.kept.get_mut(value) {
             *c += n;
-        } else if self.0.len() < MAX_DISTINCT_VALUES {
-            self.0.insert(value.into(), n);
+            return;
+        }
+        if self.kept.len() < MAX_DISTINCT_VALUES {
+            self.kept.insert(value.into(), n);
+            self.largest = None;
+            return;
+        }
+        let largest = self.largest.get_or_insert_with(|| {
+            let (h, v) = self.kept.keys().map(|k| value_rank(k)).max().unwrap_or((u64::MAX, ""));
+            (h, v.into())
+        });
+        if value_rank(value) < (largest.0, &*largest.1) {
+            let evicted = self.kept.remove(&largest.1).unwrap_or(0);
+            self.other += evicted;
+            self.kept.insert(value.into(), n);
+            self.largest = None;
         } else {
-            *self.0.entry(OTHER_VALUES.into()).or_default() += n;
+            self.other += n;
         }
     }
 
     pub(crate) fn merge(&mut self, other: &ValueCounts) {
-        for (v, n) in &other.0 {
+        for (v, n) in &other.kept {
             self.add(v, *n);
         }
+        self.other += other.other;
     }
 
-    /// The `k` most frequent values, by count then value.
+    /// The `k` most frequent values, by count then value ([`OTHER_VALUES`] among them).
     pub fn top(&self, k: usize) -> Vec<(&str, u64)> {
-        let mut v: Vec<_> = self.0.iter().map(|(s, n)| (&**s, *n)).collect();
+        let mut v: Vec<_> = self.kept.iter().map(|(s, n)| (&**s, *n)).collect();
+        if self.other > 0 {
+            v.push((OTHER_VALUES, self.other));
+        }
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         v.truncate(k);
         v
     }
 
-    /// Count of one value.
+    /// Count of one value ([`OTHER_VALUES`]: of all values not kept).
     pub fn get(&self, value: &str) -> u64 {
-        self.0.get(value).copied().unwrap_or(0)
+        match self.kept.get(value) {
+            Some(n) => *n,
+            None if value == OTHER_VALUES => self.other,
+            None => 0,
+        }
     }
 
     /// Sum of all counts.
     pub fn total(&self) -> u64 {
-        self.0.values().sum()
+        self.kept.values().sum::<u64>() + self.other
     }
 
     /// True when nothing was counted.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.kept.is_empty() && self.other == 0
     }
 }
 
@@ -173,6 +221,20 @@ impl Evidence {
     }
 }
 
+/// Where a tally's lines sit in the input: compared field by field (input, then unit within it,
+/// then batch within the unit), so that [`Tally::merge`] keeps the first unparsed example and the
+/// first shape of the whole input whatever order partial tallies are merged in. Any numbering that
+/// grows with the input order will do; tallies that share a position keep the merge order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    /// The input (file) number.
+    pub input: u64,
+    /// A unit within the input: a batch read in place, or a payload read on its own.
+    pub unit: u64,
+    /// A batch within the unit.
+    pub batch: u64,
+}
+
 /// All counts of an analysis: overall, per 4xx status evidence, and per time bucket.
 #[derive(Debug, Clone)]
 pub struct Tally {
@@ -197,6 +259,11 @@ pub struct Tally {
     /// `($context.apiId, $context.stage)` of the lines that carry both (the smallest, so merging
     /// does not depend on order): the stage whose deployment an alert names.
     stage: Option<(Box<str>, Box<str>)>,
+    /// Where this tally's own lines come from.
+    position: Position,
+    /// Where `unparsed_example` and `shape` come from (merged tallies carry others' positions).
+    example_from: Position,
+    shape_from: Position,
     /// Execution-log requests counted from an authorizer denial: their final line is not counted again.
     pending_denials: PendingDenials,
 }
@@ -216,8 +283,19 @@ impl Tally {
             bucket_minutes,
             current: None,
             stage: None,
+            position: Position::default(),
+            example_from: Position::default(),
+            shape_from: Position::default(),
             pending_denials: PendingDenials::default(),
         }
+    }
+
+    /// This tally counts the lines at `position` (for merges in any order; see [`Position`]).
+    pub fn at(mut self, position: Position) -> Self {
+        self.position = position;
+        self.example_from = position;
+        self.shape_from = position;
+        self
     }
 
     /// The bucket width in minutes, if bucketing.
@@ -230,8 +308,9 @@ impl Tally {
         match parser.parse(line) {
             Line::Request(r) if !self.pending_denials.admit(&r) => self.not_requests += 1,
             Line::Request(r) => {
-                if self.shape.is_none() {
+                if self.shape.is_none() || self.position < self.shape_from {
                     self.shape = LineShape::of(line);
+                    self.shape_from = self.position;
                 }
                 self.add_request(timestamp, &r);
             }
@@ -286,7 +365,8 @@ impl Tally {
         if let Some(b) = self.bucket(timestamp) {
             b.unparsed += 1;
         }
-        if self.unparsed_example.is_none() {
+        if self.unparsed_example.is_none() || self.position < self.example_from {
+            self.example_from = self.position;
             let mut end = line.len().min(EXAMPLE_LEN);
             while !line.is_char_boundary(end) {
                 end -= 1;
@@ -363,10 +443,17 @@ impl Tally {
         self.unbucketed += other.unbucketed;
         self.untimed += other.untimed;
         self.not_requests += other.not_requests;
-        if self.unparsed_example.is_none() {
+        // The earlier of the two wins; on a tie (or without positions), the one merged into.
+        if other.unparsed_example.is_some()
+            && (self.unparsed_example.is_none() || other.example_from < self.example_from)
+        {
             self.unparsed_example = other.unparsed_example;
+            self.example_from = other.example_from;
         }
-        self.shape = self.shape.or(other.shape);
+        if other.shape.is_some() && (self.shape.is_none() || other.shape_from < self.shape_from) {
+            self.shape = other.shape;
+            self.shape_from = other.shape_from;
+        }
         if let Some((a, s)) = &other.stage {
             self.note_stage(a, s);
         }
@@ -437,6 +524,43 @@ mod tests {
         assert_eq!(a.buckets[&60_000].unparsed, 1);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        /// Past the cap, parts counted apart and merged in any order keep the same values with the
+        /// same counts as one pass over everything.
+        #[test]
+        fn value_counts_merge_in_any_order_equals_one_pass(
+            values in proptest::collection::vec(0u32..3000, 0..4000),
+            cuts in proptest::collection::vec(0usize..4000, 0..6),
+            order_seed: u64,
+        ) {
+            let mut one = ValueCounts::default();
+            for v in &values {
+                one.add(&v.to_string(), 1);
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(values.len())).collect();
+            cuts.extend([0, values.len()]);
+            cuts.sort_unstable();
+            let mut parts: Vec<ValueCounts> = cuts
+                .windows(2)
+                .map(|w| {
+                    let mut p = ValueCounts::default();
+                    for v in &values[w[0]..w[1]] {
+                        p.add(&v.to_string(), 1);
+                    }
+                    p
+                })
+                .collect();
+            let mut merged = ValueCounts::default();
+            let mut seed = order_seed;
+            while !parts.is_empty() {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                merged.merge(&parts.swap_remove((seed >> 33) as usize % parts.len()));
+            }
+            proptest::prop_assert_eq!(merged.top(usize::MAX), one.top(usize::MAX));
+        }
+    }
+
     #[test]
     fn sparse_counts_keep_order_and_sums() {
         let mut c = Counts::default();
@@ -499,7 +623,7 @@ mod tests {
         for i in 0..MAX_DISTINCT_VALUES + 50 {
             v.add(&format!("/raw/{i}"), 1);
         }
-        assert_eq!(v.0.len(), MAX_DISTINCT_VALUES + 1);
+        assert_eq!(v.kept.len(), MAX_DISTINCT_VALUES);
         assert_eq!(v.get(OTHER_VALUES), 50);
         assert_eq!(v.total(), (MAX_DISTINCT_VALUES + 50) as u64);
     }

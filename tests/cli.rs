@@ -344,3 +344,238 @@ fn plain_lines_are_windowed_by_their_request_time() {
     assert_eq!((w[0]["start"].as_str(), w[0]["requests"].as_u64()), (Some("2025-11-24T16:00:00Z"), Some(50)));
     assert_eq!((w[1]["start"].as_str(), w[1]["severity"].as_str()), (Some("2025-11-24T16:05:00Z"), Some("HIGH")));
 }
+
+/// An S3 export copied to disk: `<prefix>/<task id>/<stream>/000000.gz`, with the permission-check
+/// object beside it. Read as a directory, on every core or on one: the same finding.
+#[test]
+fn a_directory_is_read_as_an_s3_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(Format::ConsoleJson, &statuses(&REFERENCE_MIX), T0, 10);
+    let root = dir.path().join("exportedlogs");
+    for (i, chunk) in evs.chunks(1_000).enumerate() {
+        let text: String = chunk
+            .iter()
+            .map(|(t, m)| format!("{} {m}\n", apigw_4xx::time::format_iso8601(*t).replace('Z', ".000Z")))
+            .collect();
+        let stream = root.join("0f1e2d3c-task").join(format!("stream-{}", i % 4));
+        std::fs::create_dir_all(&stream).unwrap();
+        std::fs::write(stream.join(format!("{:06}.gz", i / 4)), gzip(text.as_bytes())).unwrap();
+    }
+    std::fs::write(root.join("aws-logs-write-test"), "Permission Check Successful").unwrap();
+    let text = cli().arg("analyze").arg(&root).assert().success().get_output().stdout.clone();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.starts_with(REFERENCE_TEXT), "{text}");
+    assert!(text.contains("4xx by method:"), "evidence from the console JSON: {text}");
+    let one_core = cli().args(["analyze", "--jobs", "1"]).arg(&root).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&one_core.stdout), text, "one thread reads it the same");
+    let json = cli().args(["analyze", "--json", "--window", "5"]).arg(&root).output().unwrap();
+    let serial = cli().args(["analyze", "--json", "--window", "5", "--jobs", "1"]).arg(&root).output().unwrap();
+    assert_eq!(json.stdout, serial.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!((v["requests"].as_u64(), v["unparsed"].as_u64()), (Some(15_000), Some(0)), "write-test skipped");
+
+    let empty = dir.path().join("empty/task");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = cli().arg("analyze").arg(dir.path().join("empty")).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("empty: no files in this directory") && err.lines().count() == 1, "{err}");
+}
+
+/// I/O errors: one line, the OS's reason said once (it used to repeat "Is a directory").
+#[test]
+fn io_errors_are_one_line_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = file(&dir, "plain.log", b"x\n");
+    let cases = [
+        (f.join("below-a-file"), "Not a directory (os error 20)"),
+        // Opens, then fails to read: the read error's path.
+        (std::path::PathBuf::from("/proc/self/mem"), "Input/output error (os error 5)"),
+    ];
+    for (path, reason) in cases {
+        let out = cli().arg("analyze").arg(&path).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.matches(reason).count(), 1, "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.starts_with(&format!("error: {}: ", path.display())), "{err}");
+    }
+}
+
+#[test]
+fn log_group_options_need_each_other() {
+    for args in [
+        &["--log-group", "g"][..],
+        &["--since", "1h"],
+        &["--end", "2026-11-25T10:00:00Z", "--log-group", "g", "--since", "1h"],
+        &["--log-group", "g", "--since", "1h", "file.log"],
+    ] {
+        let out = cli().arg("analyze").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = cli().args(["analyze", "--log-group", "g", "--since", "soon"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--since soon: expected a duration"));
+}
+
+/// Runs `command` with a terminal (pty) for stdin, stdout and stderr, feeding it `input`; returns
+/// everything the terminal showed. `None` where util-linux `script` is missing.
+fn on_a_terminal(command: &str, input: &[u8]) -> Option<String> {
+    let script = std::process::Command::new("script").arg("--version").output();
+    if !script.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return None;
+    }
+    let out = Command::new("script").args(["-qec", command, "/dev/null"]).write_stdin(input).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn bin() -> String {
+    assert_cmd::cargo::cargo_bin("apigw-4xx").display().to_string()
+}
+
+/// With a terminal on stdin and no files, the CLI says what it waits for, then reads on.
+#[test]
+fn a_terminal_on_stdin_gets_a_hint_and_is_read() {
+    let lines = "{\"status\":\"403\"}\n{\"status\":\"200\"}\n";
+    let Some(shown) = on_a_terminal(&format!("{} analyze --min-requests 1 --json", bin()), lines.as_bytes()) else {
+        return;
+    };
+    assert_eq!(shown.matches("reading access logs from the terminal").count(), 1, "{shown}");
+    assert!(shown.contains("\"requests\": 2"), "kept reading after the hint: {shown}");
+    let quiet = on_a_terminal(&format!("{} analyze --quiet --min-requests 1", bin()), lines.as_bytes()).unwrap();
+    assert!(!quiet.contains("reading access logs"), "{quiet}");
+    let piped = cli().args(["analyze", "--min-requests", "1"]).write_stdin(lines).output().unwrap();
+    assert!(piped.stderr.is_empty(), "{}", String::from_utf8_lossy(&piped.stderr));
+}
+
+/// A `filter-log-events` export of 300 requests padded past the 64 MiB progress threshold (a
+/// skipped field, cheap to read).
+fn large_input(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let events: Vec<_> = (0..300)
+        .map(|i| serde_json::json!({"timestamp": T0 + i, "message": line(Format::MinimalJson, i as u64, 403)}))
+        .collect();
+    let head = serde_json::to_string(&serde_json::json!({ "events": events })).unwrap();
+    let mut doc = head.as_bytes()[..head.len() - 1].to_vec();
+    doc.extend_from_slice(b",\"searchedLogStreams\":\"");
+    doc.resize(doc.len() + (65 << 20), b'x');
+    doc.extend_from_slice(b"\"}\n");
+    file(dir, "large.json", &doc)
+}
+
+/// The progress bar: on a terminal for large input; never with --quiet or when stderr is not a
+/// terminal (no bar bytes at all on stderr).
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let large = large_input(&dir);
+    let piped = cli().args(["analyze", "--json"]).arg(&large).output().unwrap();
+    assert!(piped.status.success());
+    assert!(piped.stderr.is_empty(), "{:?}", String::from_utf8_lossy(&piped.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&piped.stdout).unwrap();
+    assert_eq!(v["client_errors"], 300);
+    let Some(shown) = on_a_terminal(&format!("{} analyze {}", bin(), large.display()), b"") else { return };
+    assert!(shown.contains("MiB") && shown.contains("ETA"), "{shown}");
+    let quiet = on_a_terminal(&format!("{} analyze --quiet {}", bin(), large.display()), b"").unwrap();
+    assert!(!quiet.contains("ETA") && !quiet.contains('\u{1b}'), "{quiet}");
+}
+
+/// `--log-group` end to end against moto: more events than one FilterLogEvents page holds (10,000,
+/// in moto as in CloudWatch), counted exactly; events outside the range left out.
+#[cfg(feature = "aws")]
+#[tokio::test]
+async fn log_group_straight_from_cloudwatch_logs() {
+    use support::emulator::Emulator;
+    // Faults and call counts below: no other test may share them.
+    let _exclusive = Emulator::exclusive();
+    let emulator = Emulator::shared();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&emulator.sdk_config().await);
+    let group = "/aws/apigateway/cli-e2e";
+    logs.create_log_group().log_group_name(group).send().await.unwrap();
+    logs.create_log_stream().log_group_name(group).log_stream_name("s").send().await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let old = events(Format::Clf, &statuses(&[(200, 20), (429, 10)]), now - 2 * 3_600_000, 1_000);
+    let recent = events(Format::Clf, &statuses(&[(200, 8_000), (403, 3_000), (404, 1_345)]), now - 1_800_000, 100);
+    for chunk in old.iter().chain(&recent).collect::<Vec<_>>().chunks(2_000) {
+        let batch = chunk
+            .iter()
+            .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*t).message(m).build())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        logs.put_log_events()
+            .log_group_name(group)
+            .log_stream_name("s")
+            .set_log_events(Some(batch))
+            .send()
+            .await
+            .unwrap();
+    }
+    let run = |args: &[&str]| {
+        cli()
+            .env("AWS_ENDPOINT_URL", &emulator.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env_remove("AWS_PROFILE")
+            .args(["analyze", "--json"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let exact = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["requests"], 12_345, "{v}");
+        assert_eq!((v["by_status"]["200"].as_u64(), v["by_status"]["403"].as_u64()), (Some(8_000), Some(3_000)));
+        assert_eq!((v["by_status"]["404"].as_u64(), v["by_status"].get("429")), (Some(1_345), None));
+    };
+    emulator.reset_calls();
+    exact(run(&["--log-group", group, "--since", "1h"]));
+    assert_eq!(emulator.call_count("logs:FilterLogEvents"), 2, "two pages: 10,000 events, then 2,345");
+
+    // A throttled page and a failed one are retried (the SDK's standard retries): still exact.
+    emulator.reset_calls();
+    emulator.inject_matching("FilterLogEvents", "throttle", 1, group);
+    emulator.inject_matching("FilterLogEvents", "500", 1, group);
+    exact(run(&["--log-group", group, "--since", "1h"]));
+    assert_eq!(emulator.call_count("logs:FilterLogEvents"), 4);
+
+    // Failing past the retries: exit 1, one line naming the group, no finding.
+    emulator.inject_matching("FilterLogEvents", "500", 10, group);
+    let out = run(&["--log-group", group, "--since", "1h"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with(&format!("error: FilterLogEvents on {group}: ")), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(out.stdout.is_empty());
+    emulator.clear_faults();
+
+    // Several groups: each read in full, counted together.
+    let other = "/aws/apigateway/cli-e2e-other";
+    logs.create_log_group().log_group_name(other).send().await.unwrap();
+    logs.create_log_stream().log_group_name(other).log_stream_name("s").send().await.unwrap();
+    let few = events(Format::Clf, &statuses(&[(401, 55)]), now - 600_000, 1_000);
+    let batch = few
+        .iter()
+        .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*t).message(m).build())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    logs.put_log_events().log_group_name(other).log_stream_name("s").set_log_events(Some(batch)).send().await.unwrap();
+    let out = run(&["--log-group", group, "--log-group", other, "--since", "1h"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["requests"].as_u64(), v["by_status"]["401"].as_u64()), (Some(12_400), Some(55)), "{v}");
+
+    // Both ends are inclusive: the first and the last old event count.
+    let (start, end) = (old[0].0.to_string(), old[old.len() - 1].0.to_string());
+    let out = run(&["--log-group", group, "--start", &start, "--end", &end, "--min-requests", "1"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["requests"].as_u64(), v["by_status"]["429"].as_u64()), (Some(30), Some(10)), "{v}");
+
+    let out = run(&["--log-group", "/no/such/group", "--since", "1h"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end(), "error: log group /no/such/group not found");
+}

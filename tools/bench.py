@@ -11,6 +11,8 @@
    (nothing written to disk): peak RSS from `/usr/bin/time -v`, against the 64 MB bound.
 5. `inflate`: the CLI built with and without the `libdeflate` feature, against the floor, runs
    alternating: the A/B behind the choice of inflater for payloads held in memory.
+6. `parallel` (every core): 8 files (and the same 8 payloads as one array of subscription events)
+   read pinned to one core (`taskset -c 0`) and on two (`taskset -c 0,1`), alternating runs.
 """
 import json
 import os
@@ -351,8 +353,50 @@ def function():
         print("| " + " | ".join(r) + " |")
 
 
+def parallel():
+    taskset = shutil.which("taskset")
+    if not taskset or not {0, 1} <= os.sched_getaffinity(0):
+        print("\n### Every core: skipped (needs taskset and CPUs 0 and 1)")
+        return
+    gen = os.path.join(SHARED, "gen_batch.py")
+    files = []
+    for seed in range(1, 9):
+        path = os.path.join(WORK, f"parallel-{seed}.json")
+        if not os.path.exists(path):
+            with open(path, "wb") as f:
+                subprocess.run([sys.executable, gen, "100000", str(seed)], stdout=f, stderr=subprocess.DEVNULL,
+                               check=True)
+        files.append(path)
+    array = os.path.join(WORK, "parallel-array.json")
+    if not os.path.exists(array):
+        with open(array, "wb") as out:
+            out.write(b"[" + b",".join(open(p, "rb").read().strip() for p in files) + b"]")
+    binary = os.path.join(ROOT, "target", "release", "apigw-4xx")
+    load = os.getloadavg()
+    rows = []
+    for name, inputs in (("8 files, 100k events each", files), ("1 array of the same 8 subscription events", [array])):
+        cmd = [binary, "analyze"] + inputs
+        # Same answer on one core and on two (the parallel merge is exact).
+        outs = {cpus: subprocess.run([taskset, "-c", cpus] + cmd, capture_output=True, check=True).stdout
+                for cpus in ("0", "0,1")}
+        if outs["0"] != outs["0,1"]:
+            raise SystemExit(f"{name}: output differs between one core and two")
+        one, two = [], []
+        for _ in range(RUNS):
+            one.append(wall([taskset, "-c", "0"] + cmd))
+            two.append(wall([taskset, "-c", "0,1"] + cmd))
+        m1, m2 = statistics.median(one), statistics.median(two)
+        size = sum(os.path.getsize(p) for p in inputs)
+        rows.append((name, f"{size / 1e6:.0f} MB", f"{m1 * 1000:.0f}", f"{m2 * 1000:.0f}", f"{m2 / m1:.2f}"))
+    print("\n### Every core: one core vs two (median of %d alternating runs; target: two ≤ 0.65 × one)\n" % RUNS)
+    print("Load average before: %.2f %.2f %.2f\n" % load)
+    print("| input | size | `taskset -c 0` (ms) | `taskset -c 0,1` (ms) | ratio |\n|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["side", "export", "function", "memory"]
+    which = sys.argv[1:] or ["side", "export", "function", "memory", "parallel"]
     build(which)
     print(f"Machine: {os.cpu_count()} cores, {os.uname().sysname} {os.uname().machine}; runs: {RUNS}")
     if "side" in which:
@@ -365,3 +409,5 @@ if __name__ == "__main__":
         memory()
     if "inflate" in which:
         inflate()
+    if "parallel" in which:
+        parallel()

@@ -5,8 +5,11 @@
 set -euo pipefail
 secs=${1:-20}
 targets=${2:-decode line}
-cd "$(dirname "$0")/../fuzz"
-command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root/fuzz"
+# cargo-fuzz is installed into the project (.tools, gitignored), like every other tool: never globally.
+export PATH="$root/.tools/bin:$PATH"
+[ -x "$root/.tools/bin/cargo-fuzz" ] || cargo install --root "$root/.tools" cargo-fuzz --locked --version 0.13.2
 # cargo fuzz passes -Z flags; this machine has a stable toolchain only.
 export RUSTC_BOOTSTRAP=1
 mkdir -p target

@@ -5,7 +5,8 @@ use apigw_4xx::finding::Rules;
 use apigw_4xx::group_rules::GroupRules;
 use apigw_4xx::history::{self, History, MAX_DAYS};
 use apigw_4xx::metric_history::{CloudWatchHistory, MetricHistory};
-use apigw_4xx::severity::{IgnoredStatuses, Percent, Thresholds};
+use apigw_4xx::metrics::DEFAULT_NAMESPACE;
+use apigw_4xx::time::DEFAULT_WINDOW_MINUTES;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,27 +21,17 @@ pub struct HistoryArgs {
     #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
     days: u32,
     /// The function's window length (its WINDOW_MINUTES).
-    #[arg(long, default_value_t = 5, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
+    #[arg(long, default_value_t = DEFAULT_WINDOW_MINUTES, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(crate::levels::WINDOW_RANGE))]
     window: u32,
     /// The function's metric namespace.
-    #[arg(long, default_value = "ApiGateway4xx", env = "METRIC_NAMESPACE")]
+    #[arg(long, default_value = DEFAULT_NAMESPACE, env = "METRIC_NAMESPACE")]
     namespace: String,
     /// Levels per log group (the GROUP_RULES JSON) from this file; its entry for --log-group wins
     /// over the options below.
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
-    /// Fewer requests than this are INSUFFICIENT_DATA.
-    #[arg(long, default_value_t = 100)]
-    min_requests: u64,
-    /// A 4xx rate above this percentage is ELEVATED.
-    #[arg(long, default_value = "10")]
-    elevated_percent: Percent,
-    /// A 4xx rate above this percentage is HIGH.
-    #[arg(long, default_value = "25")]
-    high_percent: Percent,
-    /// 4xx codes to leave out of the rate (they need their own StatusCode metric).
-    #[arg(long, value_name = "CODES", default_value = "")]
-    ignore_status: IgnoredStatuses,
+    #[command(flatten)]
+    levels: crate::levels::LevelArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -58,12 +49,7 @@ pub fn group_rules(file: Option<&PathBuf>, base: Rules) -> Result<GroupRules> {
 }
 
 pub fn run(args: &HistoryArgs) -> Result<ExitCode> {
-    let thresholds =
-        Thresholds { elevated: args.elevated_percent, high: args.high_percent, min_requests: args.min_requests }
-            .validate()
-            .map_err(anyhow::Error::msg)?;
-    let rules = group_rules(args.rules.as_ref(), Rules { thresholds, ignored: args.ignore_status.clone() })?
-        .for_group(&args.log_group);
+    let rules = group_rules(args.rules.as_ref(), args.levels.rules()?)?.for_group(&args.log_group);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let (start, end) = history::span(now, args.days, args.window);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
