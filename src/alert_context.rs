@@ -4,9 +4,10 @@
 //! log group and hour, the stage mapping for 15 minutes), bounded in time, and optional: a failed
 //! lookup drops its line, logs why, and never fails or holds up the alert beyond the timeout.
 
-use crate::apigateway::{ControlPlane, DeploymentFinder};
+use crate::apigateway::{ApiGateway, ControlPlane, DeploymentFinder};
+use crate::aws::CallCounter;
 use crate::baseline::{self, Baseline};
-use crate::metric_history::MetricHistory;
+use crate::metric_history::{CloudWatchHistory, MetricHistory};
 use crate::severity::{ClientErrorRate, IgnoredStatuses};
 use crate::time::EpochMillis;
 use std::collections::{BTreeMap, HashMap};
@@ -40,6 +41,20 @@ pub struct AlertContext<H, C> {
     deployments: Option<DeploymentFinder<C>>,
     baselines: Mutex<HashMap<(String, EpochMillis), Baseline>>,
     timeout: Duration,
+    /// Requests the lookups sent (zero unless built by [`AlertContext::over_sdk`]).
+    calls: CallCounter,
+}
+
+impl AlertContext<CloudWatchHistory, ApiGateway> {
+    /// The function's lookups: metric history in `namespace` and, when `deployment_lookup`, the API
+    /// Gateway control plane, over `sdk`, with every request counted for the summary's `aws_calls`.
+    pub fn over_sdk(sdk: &aws_config::SdkConfig, namespace: &str, deployment_lookup: bool) -> Self {
+        let calls = CallCounter::default();
+        let cloudwatch = aws_sdk_cloudwatch::config::Builder::from(sdk).interceptor(calls.clone()).build();
+        let history = CloudWatchHistory::new(aws_sdk_cloudwatch::Client::from_conf(cloudwatch), namespace);
+        let control = deployment_lookup.then(|| ApiGateway::counted(sdk, &calls));
+        AlertContext { calls, ..AlertContext::new(history, control) }
+    }
 }
 
 impl<H: MetricHistory, C: ControlPlane> AlertContext<H, C> {
@@ -50,6 +65,7 @@ impl<H: MetricHistory, C: ControlPlane> AlertContext<H, C> {
             deployments: control.map(DeploymentFinder::new),
             baselines: Mutex::default(),
             timeout: BASELINE_TIMEOUT,
+            calls: CallCounter::default(),
         }
     }
 
@@ -142,6 +158,10 @@ pub trait ContextSource {
         alerts: &[AlertSubject<'_>],
         now: EpochMillis,
     ) -> impl std::future::Future<Output = BTreeMap<String, Vec<String>>> + Send;
+    /// Requests the lookups have sent so far.
+    fn calls(&self) -> u64 {
+        0
+    }
 }
 
 /// No context: alerts carry the finding alone, and no lookup is ever made.
@@ -163,6 +183,9 @@ impl<H: MetricHistory + Sync, C: ControlPlane + Sync> ContextSource for AlertCon
     }
     async fn lines(&self, alerts: &[AlertSubject<'_>], now: EpochMillis) -> BTreeMap<String, Vec<String>> {
         AlertContext::lines(self, alerts, now).await
+    }
+    fn calls(&self) -> u64 {
+        self.calls.get()
     }
 }
 

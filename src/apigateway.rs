@@ -40,7 +40,17 @@ pub struct ApiGateway {
 impl ApiGateway {
     /// Clients from one SDK configuration.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
-        ApiGateway { rest: aws_sdk_apigateway::Client::new(sdk), http: aws_sdk_apigatewayv2::Client::new(sdk) }
+        Self::counted(sdk, &crate::aws::CallCounter::default())
+    }
+
+    /// Clients from one SDK configuration whose requests `calls` counts.
+    pub fn counted(sdk: &aws_config::SdkConfig, calls: &crate::aws::CallCounter) -> Self {
+        let rest = aws_sdk_apigateway::config::Builder::from(sdk).interceptor(calls.clone()).build();
+        let http = aws_sdk_apigatewayv2::config::Builder::from(sdk).interceptor(calls.clone()).build();
+        ApiGateway {
+            rest: aws_sdk_apigateway::Client::from_conf(rest),
+            http: aws_sdk_apigatewayv2::Client::from_conf(http),
+        }
     }
 }
 

@@ -258,9 +258,10 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
 
     /// Handles one invocation at `inv.now`, answering before `inv.deadline`.
     pub async fn handle_at(&self, event: &IncomingEvent, inv: Invocation) -> Result<Summary, HandlerError> {
-        let calls = self.metrics.calls() + self.alerts.calls();
+        let calls = || self.metrics.calls() + self.alerts.calls() + self.context.calls();
+        let before = calls();
         let mut summary = self.run(event, inv).await?;
-        summary.aws_calls = self.metrics.calls() + self.alerts.calls() - calls;
+        summary.aws_calls = calls() - before;
         Ok(summary)
     }
 

@@ -360,9 +360,7 @@ impl Fx {
         extra: &[(&str, &str)],
     ) -> Function<CloudWatchStore, SnsAlerts, CapturedEmf, AlertContext<CloudWatchHistory, ApiGateway>> {
         let c = self.config(extra);
-        let history = CloudWatchHistory::new(aws_sdk_cloudwatch::Client::new(&self.sdk), &c.namespace);
-        let control = c.deployment_lookup.then(|| ApiGateway::new(&self.sdk));
-        self.plain(extra).with_context(AlertContext::new(history, control))
+        self.plain(extra).with_context(AlertContext::over_sdk(&self.sdk, &c.namespace, c.deployment_lookup))
     }
 
     fn alerts(&self) -> Vec<support::emulator::SentMessage> {
@@ -421,8 +419,10 @@ async fn alert_names_deployment_and_baseline_and_a_quiet_batch_costs_no_extra_ca
 
     // The batch that alerts: the alert names the stage's deployment and the group's baseline.
     e.reset_calls();
-    function.handle(&event_of(group, &lines(&[(200, 50, ""), (403, 100, "")]), w + 60_000)).await.unwrap();
+    let summary =
+        function.handle(&event_of(group, &lines(&[(200, 50, ""), (403, 100, "")]), w + 60_000)).await.unwrap();
     let calls = e.calls();
+    assert_eq!(summary.aws_calls, e.total_calls(), "the summary counts the context's calls too: {calls:?}");
     let alerts = f.alerts();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let body = &alerts[0].message;

@@ -5,12 +5,10 @@
 #![recursion_limit = "256"]
 
 use apigw_4xx::alert_context::AlertContext;
-use apigw_4xx::apigateway::ApiGateway;
 use apigw_4xx::aws::{CloudWatchStore, SnsAlerts};
 use apigw_4xx::config::Config;
 use apigw_4xx::emf::StdoutEmf;
 use apigw_4xx::handler::{system_now, Function, HandlerError, IncomingEvent, Invocation};
-use apigw_4xx::metric_history::CloudWatchHistory;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use std::time::{Duration, Instant};
 
@@ -48,9 +46,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let metrics = CloudWatchStore::new(aws_sdk_cloudwatch::Client::new(&sdk), config.namespace.clone());
     let alerts = SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), config.alert_topic_arn.clone());
     // The alert's context: the baseline reader, and the control plane unless DEPLOYMENT_LOOKUP=false.
-    let history = CloudWatchHistory::new(aws_sdk_cloudwatch::Client::new(&sdk), config.namespace.clone());
-    let control = config.deployment_lookup.then(|| ApiGateway::new(&sdk));
-    let function = Function::new(config, metrics, alerts, StdoutEmf).with_context(AlertContext::new(history, control));
+    let context = AlertContext::over_sdk(&sdk, &config.namespace, config.deployment_lookup);
+    let function = Function::new(config, metrics, alerts, StdoutEmf).with_context(context);
     tracing::info!(init_ms = init.elapsed().as_secs_f64() * 1e3, "initialized");
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<IncomingEvent>| async move {
