@@ -12,6 +12,7 @@ use json_stream::{JsonStream, StreamError};
 use std::io::{self, Read};
 
 mod json_stream;
+pub(crate) use json_stream::find_quote_or_backslash;
 
 /// Default cap on the decompressed size of one subscription payload.
 pub const DEFAULT_MAX_INNER_BYTES: u64 = 64 * 1024 * 1024;
@@ -299,6 +300,19 @@ impl<R: Read> Document<'_, R> {
         serde_json::from_slice(&self.s.bytes()[r]).map_err(parsed)
     }
 
+    /// A log event's `timestamp`: a number (read as `f64`, as JSON numbers are), or null. Plain
+    /// integers of up to 15 digits (every epoch-millisecond timestamp) are read directly: exact in
+    /// `f64`, so the result is the same, without serde_json's set-up per event.
+    fn timestamp(&mut self) -> Result<Option<EpochMillis>, DecodeError> {
+        let r = self.s.value(self.limits.max_line_bytes)?;
+        let text = &self.s.bytes()[r];
+        let plain = matches!(text, [b'1'..=b'9', ..] | [b'0']) && text.len() <= 15;
+        if plain && text.iter().all(u8::is_ascii_digit) {
+            return Ok(Some(text.iter().fold(0, |v, d| v * 10 + EpochMillis::from(d - b'0'))));
+        }
+        Ok(serde_json::from_slice::<Option<f64>>(text).map_err(parsed)?.map(|t| t as EpochMillis))
+    }
+
     /// Walks an object (`what` names it in errors): `field` gets the index of each key in `names`
     /// (or `None`) and must consume its value.
     fn fields(
@@ -465,8 +479,13 @@ impl<R: Read> Document<'_, R> {
         let Some(r) = self.s.string(limit)? else {
             return Err(DecodeError::TooLarge { limit: limit as u64, what: "the base64 data of one payload" });
         };
-        // Not UTF-8 is not base64 either: the decoder names the byte.
-        let data = String::from_utf8_lossy(&self.s.bytes()[r]).into_owned();
+        // Not UTF-8 is not base64 either: the decoder names the byte. (`from_utf8` first: its ASCII
+        // fast path is several times quicker than the lossy decoder's on megabytes of base64.)
+        let bytes = &self.s.bytes()[r];
+        let data = match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        };
         match self.sink.payload(data) {
             Some(data) => decode_data(&data, self.limits, &mut *self.sink),
             None => Ok(()),
@@ -489,7 +508,7 @@ impl<R: Read> Document<'_, R> {
                         return Err(DecodeError::Shape("a log event's message must be a string".into()));
                     }
                 }
-                Some(_) => timestamp = d.parse::<Option<f64>>()?.map(|t| t as EpochMillis),
+                Some(_) => timestamp = d.timestamp()?,
                 None => d.skip()?,
             }
             Ok(())

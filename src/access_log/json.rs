@@ -48,11 +48,12 @@ impl<'a> Scanner<'a> {
     }
 
     /// A quoted string's raw contents (escapes left as they are: the values we keep never need them).
+    #[inline]
     fn string(&mut self) -> Option<&'a str> {
         let start = self.i + 1;
         let mut j = start;
         loop {
-            let k = j + memchr::memchr2(b'"', b'\\', self.b.get(j..)?)?;
+            let k = j + crate::decode::find_quote_or_backslash(self.b.get(j..)?)?;
             if self.b[k] == b'\\' {
                 j = k + 2;
             } else {

@@ -145,7 +145,7 @@ impl LineShape {
 
 /// The one place formats are told apart: the shape a line was read as, and what it says.
 fn detect(line: &str) -> (Option<LineShape>, Line<'_>) {
-    let line = line.trim();
+    let line = trim(line);
     // Execution logs exported with `create-export-task` keep their own ISO-8601 timestamp (access logs
     // rarely start with one): strip it once, then read what follows.
     let line = strip_iso_timestamp(line).unwrap_or(line);
@@ -184,9 +184,20 @@ fn strip_iso_timestamp(line: &str) -> Option<&str> {
     Some(rest.trim_start())
 }
 
+/// `str::trim`, with the common case (nothing to trim: both ends ASCII and not white space) first:
+/// the full trim decodes a char at each end, and runs for every line and value.
+fn trim(s: &str) -> &str {
+    // `char::is_whitespace`, not `u8::is_ascii_whitespace`: the latter misses U+000B.
+    let kept = |b: &u8| b.is_ascii() && !char::from(*b).is_whitespace();
+    match s.as_bytes() {
+        [first, .., last] if kept(first) && kept(last) => s,
+        _ => s.trim(),
+    }
+}
+
 /// A value of `-` (API Gateway's "no value") or an empty one is absent.
 fn present(v: &str) -> Option<&str> {
-    let v = v.trim();
+    let v = trim(v);
     (!v.is_empty() && v != "-").then_some(v)
 }
 

@@ -576,3 +576,12 @@ fn caller_identity_from_clf_xml_and_templates_never_the_key_value() {
         }
     );
 }
+
+proptest! {
+    /// The fast path of `trim` (speed work) answers exactly as `str::trim`, including U+000B and
+    /// non-ASCII white space at either end.
+    #[test]
+    fn trim_is_str_trim(s in "[ \\t\\n\\r\\x0b\\x0c\\u{85}\\u{a0}\\u{3000}a-z{}\"-]{0,6}") {
+        prop_assert_eq!(trim(&s), s.trim());
+    }
+}

@@ -171,7 +171,7 @@ impl<R: Read> JsonStream<R> {
             let start = self.pos;
             let hay = &self.buf[start..self.filled];
             let found = if in_string {
-                memchr::memchr2(b'"', b'\\', &hay[i.min(hay.len())..]).map(|k| i + k)
+                find_quote_or_backslash(&hay[i.min(hay.len())..]).map(|k| i + k)
             } else if scalar {
                 hay[i.min(hay.len())..]
                     .iter()
@@ -349,7 +349,10 @@ impl<R: Read> JsonStream<R> {
                         // The whole word fits in the gap: one store (bytes past `j` are rewritten later).
                         buf[w..w + 8].copy_from_slice(&bytes);
                     } else if w != r {
-                        buf.copy_within(r..r + j, w);
+                        // Fewer than eight bytes: a plain loop, not a call to memmove.
+                        for (t, b) in bytes[..j].iter().enumerate() {
+                            buf[w + t] = *b;
+                        }
                     }
                     r += j;
                     w += j;
@@ -424,6 +427,23 @@ impl<R: Read> JsonStream<R> {
     pub(super) fn bytes(&self) -> &[u8] {
         &self.buf[..self.filled]
     }
+}
+
+/// The first `"` or `\\` in `b`, eight bytes at a time in plain code. Most strings are short (keys,
+/// ids, paths; a log line's values): this beats setting up a SIMD search (memchr) for each.
+pub(crate) fn find_quote_or_backslash(b: &[u8]) -> Option<usize> {
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(c);
+        let hit = special(u64::from_le_bytes(bytes));
+        if hit != 0 {
+            return Some(at + (hit.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks.remainder().iter().position(|c| matches!(c, b'"' | b'\\')).map(|k| at + k)
 }
 
 /// Bytes of `word` that are `"` or `\`: the lowest set high bit marks the first (exact; higher bits
