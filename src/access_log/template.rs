@@ -62,7 +62,9 @@ enum Class {
     RouteKey,
     /// Ids, addresses, numbers, protocol: never a space.
     Token,
-    /// Anything, spaces, quotes and brackets included: messages, user agents, `requestTime`,
+    /// `$context.requestTime`: CLF time, `25/Nov/2026:10:00:00 +0000`, always 26 bytes.
+    RequestTime,
+    /// Anything, spaces, quotes and brackets included: messages, user agents,
     /// authorizer output, and every variable this module does not know.
     Text,
 }
@@ -116,6 +118,9 @@ const TOKEN_VARIABLES: [&str; 45] = [
     "wafResponseCode",
 ];
 
+/// `dd/Mon/yyyy:HH:MM:SS +zzzz`.
+const CLF_TIME_LEN: usize = 26;
+
 impl Class {
     fn of(field: Field, name: &str) -> Class {
         match field {
@@ -123,6 +128,7 @@ impl Class {
             Field::Method => Class::Method,
             Field::Route => Class::Path,
             Field::RouteKey => Class::RouteKey,
+            Field::RequestTime if name == "requestTime" => Class::RequestTime,
             _ if name == "path" => Class::Path,
             _ if TOKEN_VARIABLES.contains(&name) => Class::Token,
             _ => Class::Text,
@@ -143,13 +149,16 @@ impl Class {
                 }
                 w => w,
             },
+            Class::RequestTime => CLF_TIME_LEN.min(b.len()),
             Class::Text => b.len(),
         }
     }
 
     fn accepts(self, value: &str) -> bool {
         if value == "-" {
-            return true;
+            // A line without a status is no request: letting `-` stand for it would end the search
+            // on a path that cannot be counted, before the one that can.
+            return self != Class::Status;
         }
         let b = value.as_bytes();
         match self {
@@ -166,6 +175,7 @@ impl Class {
                 }
             },
             Class::Token => !value.contains(' '),
+            Class::RequestTime => crate::time::parse_request_time(value).is_some(),
             Class::Text => true,
         }
     }
@@ -306,8 +316,8 @@ impl Template {
         let mut f = RawFields::default();
         if !self.first_path(line, &mut f) {
             f = RawFields::default();
-            let mut steps = MAX_STEPS;
-            if !self.match_at(line, 0, 0, &mut f, &mut steps) {
+            let mut search = Search { steps: MAX_STEPS, failed: std::collections::HashSet::new() };
+            if !self.match_at(line, 0, 0, &mut f, &mut search) {
                 return None;
             }
         }
@@ -348,16 +358,27 @@ impl Template {
 
     /// Whether `line[at..]` matches the segments from `i` on; on success `f` holds the values of the
     /// path that matched (a later segment's value is always written after an earlier one's).
-    fn match_at<'a>(&self, line: &'a str, i: usize, at: usize, f: &mut RawFields<'a>, steps: &mut u32) -> bool {
-        if *steps == 0 {
+    fn match_at<'a>(&self, line: &'a str, i: usize, at: usize, f: &mut RawFields<'a>, search: &mut Search) -> bool {
+        // Whether segments `i..` match from `at` depends on nothing else: a state that failed once
+        // fails again, so each is tried once (as a memoizing regex engine does), which keeps runs of
+        // free-text variables polynomial instead of exponential.
+        if search.steps == 0 || search.failed.contains(&(i, at)) {
             return false;
         }
-        *steps -= 1;
+        search.steps -= 1;
+        let matched = self.try_at(line, i, at, f, search);
+        if !matched {
+            search.failed.insert((i, at));
+        }
+        matched
+    }
+
+    fn try_at<'a>(&self, line: &'a str, i: usize, at: usize, f: &mut RawFields<'a>, search: &mut Search) -> bool {
         let rest = &line[at..];
         match self.segments.get(i) {
             None => rest.is_empty(),
             Some(Segment::Literal(lit, _)) => {
-                rest.starts_with(lit.as_str()) && self.match_at(line, i + 1, at + lit.len(), f, steps)
+                rest.starts_with(lit.as_str()) && self.match_at(line, i + 1, at + lit.len(), f, search)
             }
             Some(Segment::Var(field, class, _)) => {
                 let max = class.max_len(rest);
@@ -369,12 +390,12 @@ impl Template {
                 let mut from = 0;
                 while let Some(k) = finder.find(&bytes[from..]) {
                     let end = from + k;
-                    if end > max || *steps == 0 {
+                    if end > max || search.steps == 0 {
                         return false;
                     }
                     // `end` starts the literal, whose first byte starts a character: a valid boundary.
                     let value = &rest[..end];
-                    if class.accepts(value) && keep(f, *field, value) && self.match_at(line, i + 1, at + end, f, steps)
+                    if class.accepts(value) && keep(f, *field, value) && self.match_at(line, i + 1, at + end, f, search)
                     {
                         return true;
                     }
@@ -384,6 +405,14 @@ impl Template {
             }
         }
     }
+}
+
+/// The backtracker's budget and the states known to fail.
+struct Search {
+    /// States left to try before the line counts as unparsed.
+    steps: u32,
+    /// `(segment, byte offset)` states that did not match.
+    failed: std::collections::HashSet<(usize, usize)>,
 }
 
 /// Records a value in its field's slot (always true, for chaining).
