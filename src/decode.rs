@@ -128,10 +128,6 @@ pub fn decode_data(data: &str, limits: Limits, sink: &mut dyn EventSink) -> Resu
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return read_json(JsonStream::whole(bytes, io::empty()), limits, false, sink);
     }
-    #[cfg(feature = "libdeflate")]
-    if let Some(inner) = inflate_whole(&bytes, limits.max_inner_bytes)? {
-        return read_json(JsonStream::whole(inner, io::empty()), limits, false, sink);
-    }
     let gz = flate2::bufread::MultiGzDecoder::new(&bytes[..]);
     let mut capped = Capped { inner: gz, remaining: limits.max_inner_bytes, exceeded: false };
     let result = read_json(JsonStream::new(&mut capped), limits, false, sink);
@@ -145,34 +141,6 @@ pub fn decode_data(data: &str, limits: Limits, sink: &mut dyn EventSink) -> Resu
 }
 
 const INFLATED: &str = "decompressed payload";
-
-/// Inflates a payload held in memory at once with libdeflate (faster than streaming inflate), into
-/// a buffer of the size its gzip trailer states, checked against the cap before allocating. `None`
-/// when that size cannot be trusted, and the caller streams instead: several gzip members (the
-/// trailer gives the last one's size; a second member starts with the magic bytes, which are looked
-/// for anywhere, so a chance match only costs speed), a size past the cap or one that wrapped past
-/// 4 GiB (ISIZE is mod 2^32), or corrupt data (the streaming path names the error).
-#[cfg(feature = "libdeflate")]
-fn inflate_whole(gz: &[u8], cap: u64) -> Result<Option<Vec<u8>>, DecodeError> {
-    const MIN_MEMBER: usize = 18;
-    if gz.len() < MIN_MEMBER || memchr::memmem::find(&gz[1..], &[0x1f, 0x8b, 0x08]).is_some() {
-        return Ok(None);
-    }
-    let mut trailer = [0u8; 4];
-    trailer.copy_from_slice(&gz[gz.len() - 4..]);
-    let size = u64::from(u32::from_le_bytes(trailer));
-    if size > cap {
-        // Past the cap (ISIZE is the true size mod 4 GiB), or a truncated stream: streaming stops
-        // at the cap or says what is wrong, and never holds more than a chunk.
-        return Ok(None);
-    }
-    let Ok(size) = usize::try_from(size) else { return Ok(None) };
-    let mut out = vec![0u8; size];
-    match libdeflater::Decompressor::new().gzip_decompress(gz, &mut out) {
-        Ok(n) if n == size => Ok(Some(out)),
-        _ => Ok(None),
-    }
-}
 
 /// Streams a JSON document of any known shape from `reader`, or several back to back.
 pub fn read_document<R: Read>(reader: R, limits: Limits, sink: &mut dyn EventSink) -> Result<(), DecodeError> {

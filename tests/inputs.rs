@@ -230,8 +230,8 @@ fn windows_past_the_cap_fold_into_overall_with_a_warning() {
 
 #[test]
 fn multi_member_gzip_payload_counts_every_member() {
-    // awslogs.data whose gzip has two identical members: libdeflate alone would read the first
-    // (the trailer's size matches it); every member must count, as with zcat.
+    // awslogs.data whose gzip has two identical members (a one-shot inflater sized by the trailer
+    // would read only the first): every member must count, as with zcat.
     let p = payload("g", &events(Format::MinimalJson, &statuses(&MIX), T0, 10));
     let mut gz = gzip(p.as_bytes());
     gz.extend(gzip(p.as_bytes()));

@@ -9,9 +9,7 @@
    init time, per-invocation latency, AWS calls and peak RSS, for OK and crossing batches.
 4. `memory`: hostile and huge inputs, generated on the fly and piped into `apigw-4xx analyze`
    (nothing written to disk): peak RSS from `/usr/bin/time -v`, against the 64 MB bound.
-5. `inflate`: the CLI built with and without the `libdeflate` feature, against the floor, runs
-   alternating: the A/B behind the choice of inflater for payloads held in memory.
-6. `parallel` (every core): 8 files (and the same 8 payloads as one array of subscription events)
+5. `parallel` (every core): 8 files (and the same 8 payloads as one array of subscription events)
    read pinned to one core (`taskset -c 0`) and on two (`taskset -c 0,1`), alternating runs.
 """
 import json
@@ -72,12 +70,11 @@ def build(which):
         sh(["cargo", "build", "--release", "--quiet", "--bin", "bootstrap", "--example", "naive"])
 
 
-def cli_features(libdeflate=True):
-    """Cargo feature flags for the CLI: the default features (`aws`, `libdeflate`), without
-    `libdeflate` for the A/B, and without `aws` when `BENCH_NO_AWS=1` (the CLI's reading paths do not
-    use it; this skips compiling the AWS SDKs on a machine that only measures the CLI)."""
-    features = ([] if os.environ.get("BENCH_NO_AWS") == "1" else ["aws"]) + (["libdeflate"] if libdeflate else [])
-    return ["--no-default-features"] + (["--features", ",".join(features)] if features else [])
+def cli_features():
+    """Cargo feature flags for the CLI: the default features, or none (`BENCH_NO_AWS=1`: the CLI's
+    reading paths do not use the AWS SDKs; this skips compiling them on a machine that only measures
+    the CLI)."""
+    return ["--no-default-features"] if os.environ.get("BENCH_NO_AWS") == "1" else []
 
 
 def events(n):
@@ -191,31 +188,6 @@ def memory():
     print("|---|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-
-
-def inflate():
-    """A/B of the inflater for payloads held in memory: the CLI with the `libdeflate` feature (the
-    default) and without it (zlib-rs, streaming), and the floor, in alternating runs."""
-    binaries = {}
-    for label, flags in [("zlib-rs (streaming)", cli_features(False)), ("libdeflate (whole payload)", cli_features())]:
-        sh(["cargo", "build", "--release", "--quiet", "--bin", "apigw-4xx"] + flags)
-        path = os.path.join(WORK, "apigw-4xx-" + label.split()[0])
-        shutil.copy2(os.path.join(ROOT, "target", "release", "apigw-4xx"), path)
-        binaries[label] = path
-    floor = os.path.join(WORK, "floor-target", "release", "floor")
-    print("\n### Inflate A/B: whole process, alternating runs (median of %d)\n" % RUNS)
-    print("| events | program | time (ms) | vs floor |\n|---|---|---|---|")
-    for n in (10_000, 100_000):
-        path = events(n)
-        cmds = [("floor", [floor, path])] + [(label, [b, "analyze", path]) for label, b in binaries.items()]
-        times = {label: [] for label, _ in cmds}
-        for _ in range(RUNS):
-            for label, cmd in cmds:
-                times[label].append(wall(cmd))
-        base = statistics.median(times["floor"])
-        for label, _ in cmds:
-            med = statistics.median(times[label])
-            print(f"| {n:,} | {label} | {med * 1000:.1f} | {med / base:.2f}x |")
 
 
 class RuntimeApi(BaseHTTPRequestHandler):
@@ -407,7 +379,5 @@ if __name__ == "__main__":
         function()
     if "memory" in which:
         memory()
-    if "inflate" in which:
-        inflate()
     if "parallel" in which:
         parallel()
