@@ -102,6 +102,16 @@ impl EventSink for Analyzer {
         self.pending.add_line(&self.parser, timestamp, message);
     }
 
+    fn reads_escaped(&self) -> bool {
+        matches!(*self.parser, LineParser::Auto)
+    }
+
+    fn escaped_event(&mut self, timestamp: Option<EpochMillis>, raw: &str) -> bool {
+        let counted = self.pending.add_escaped(&self.parser, timestamp, raw);
+        self.events += u64::from(counted);
+        counted
+    }
+
     fn oversized(&mut self, timestamp: Option<EpochMillis>, _limit: usize) {
         self.events += 1;
         self.pending.add_unparsed(timestamp, crate::decode::OVERSIZED_LINE);

@@ -469,6 +469,13 @@ struct InRange<'a> {
     out_of_range: u64,
 }
 
+impl InRange<'_> {
+    /// Whether an event's time lies outside the accepted range.
+    fn outside(&self, timestamp: Option<EpochMillis>) -> bool {
+        timestamp.is_some_and(|t| !self.accepted.contains(&t))
+    }
+}
+
 impl EventSink for InRange<'_> {
     fn begin_batch(&mut self) {
         self.pending_out = 0;
@@ -477,11 +484,26 @@ impl EventSink for InRange<'_> {
 
     fn event(&mut self, timestamp: Option<EpochMillis>, message: &str) {
         self.events += 1;
-        if timestamp.is_some_and(|t| !self.accepted.contains(&t)) {
+        if self.outside(timestamp) {
             self.pending_out += 1;
         } else {
             self.inner.event(timestamp, message);
         }
+    }
+
+    fn reads_escaped(&self) -> bool {
+        self.inner.reads_escaped()
+    }
+
+    fn escaped_event(&mut self, timestamp: Option<EpochMillis>, raw: &str) -> bool {
+        // Out of range: `event` counts it. (Taking it here unread would skip the check that the
+        // decoder's candidate is the whole message: only a parse that succeeds confirms it.)
+        if self.outside(timestamp) {
+            return false;
+        }
+        let counted = self.inner.escaped_event(timestamp, raw);
+        self.events += u64::from(counted);
+        counted
     }
 
     fn end_batch(&mut self, batch: &BatchInfo) {

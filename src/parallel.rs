@@ -196,6 +196,14 @@ impl EventSink for Spread<'_, '_> {
         self.analyzer.event(timestamp, message);
     }
 
+    fn reads_escaped(&self) -> bool {
+        self.analyzer.reads_escaped()
+    }
+
+    fn escaped_event(&mut self, timestamp: Option<EpochMillis>, raw: &str) -> bool {
+        self.analyzer.escaped_event(timestamp, raw)
+    }
+
     fn end_batch(&mut self, batch: &BatchInfo) {
         self.analyzer.end_batch(batch);
     }

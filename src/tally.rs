@@ -308,10 +308,7 @@ impl Tally {
         match parser.parse(line) {
             Line::Request(r) if !self.pending_denials.admit(&r) => self.not_requests += 1,
             Line::Request(r) => {
-                if self.shape.is_none() || self.position < self.shape_from {
-                    self.shape = LineShape::of(line);
-                    self.shape_from = self.position;
-                }
+                self.note_shape(|| LineShape::of(line));
                 self.add_request(timestamp, &r);
             }
             Line::NotARequest => self.not_requests += 1,
@@ -319,6 +316,25 @@ impl Tally {
                 self.add_unparsed(timestamp, "(not shown: the access-log format logs $context.identity.apiKey)")
             }
             Line::Unparsed => self.add_unparsed(timestamp, &crate::consumers::redact_api_keys(line)),
+        }
+    }
+
+    /// Counts a JSON line still escaped inside a log event's message, when `parser` reads it so
+    /// ([`LineParser::parse_escaped`]); false, and nothing counted, when it must be unescaped and
+    /// given to [`Self::add_line`].
+    pub fn add_escaped(&mut self, parser: &LineParser, timestamp: Option<EpochMillis>, raw: &str) -> bool {
+        let Some(r) = parser.parse_escaped(raw) else { return false };
+        // A JSON line is never an execution step: nothing for `pending_denials` to admit.
+        self.note_shape(|| Some(LineShape::Json));
+        self.add_request(timestamp, &r);
+        true
+    }
+
+    /// Records the shape of the earliest request line (by input position).
+    fn note_shape(&mut self, shape: impl FnOnce() -> Option<LineShape>) {
+        if self.shape.is_none() || self.position < self.shape_from {
+            self.shape = shape();
+            self.shape_from = self.position;
         }
     }
 

@@ -19,18 +19,47 @@ const RESPONSE_TYPE_KEYS: [&str; 5] =
 
 pub(super) fn parse(line: &str) -> Option<AccessRecord<'_>> {
     let mut f = RawFields::default();
-    let mut s = Scanner { b: line.as_bytes(), s: line, i: 0 };
+    let mut s = Scanner::<false> { b: line.as_bytes(), s: line, i: 0 };
     s.object(0, None, &mut f)?;
     record(f)
 }
 
-struct Scanner<'a> {
+/// A JSON line still in its escaped form inside a log event's `message` string (`{\"status\":\"403\"}`),
+/// read without unescaping it first: the same record as [`parse`] gives for the unescaped line, or
+/// `None`. `None` whenever the two could differ, and the caller then unescapes and parses: the text
+/// must be one object from its first byte to its last, and its only escapes the `\"` that delimit
+/// its strings (any other backslash, or a bare `"`, and it is refused). Unescaping such a text only
+/// turns each `\"` into `"`, so both scanners see the same tokens and the same values.
+pub(super) fn parse_escaped(raw: &str) -> Option<AccessRecord<'_>> {
+    let mut f = RawFields::default();
+    let mut s = Scanner::<true> { b: raw.as_bytes(), s: raw, i: 0 };
+    s.object(0, None, &mut f)?;
+    if s.i != raw.len() {
+        return None;
+    }
+    record(f)
+}
+
+/// Scans a line; `ESCAPED`: the line as it lies inside a JSON string, where each of its quotes is `\"`.
+struct Scanner<'a, const ESCAPED: bool> {
     b: &'a [u8],
     s: &'a str,
     i: usize,
 }
 
-impl<'a> Scanner<'a> {
+impl<'a, const ESCAPED: bool> Scanner<'a, ESCAPED> {
+    /// Bytes a quote takes.
+    const QUOTE: usize = if ESCAPED { 2 } else { 1 };
+
+    /// Whether a quote opens at `i`.
+    fn at_quote(&self) -> bool {
+        if ESCAPED {
+            self.b.get(self.i..self.i + 2) == Some(b"\\\"")
+        } else {
+            self.b.get(self.i) == Some(&b'"')
+        }
+    }
+
     fn ws(&mut self) {
         while self.i < self.b.len() && self.b[self.i].is_ascii_whitespace() {
             self.i += 1;
@@ -48,17 +77,24 @@ impl<'a> Scanner<'a> {
     }
 
     /// A quoted string's raw contents (escapes left as they are: the values we keep never need them).
+    /// Escaped, a string may hold no escape at all: the first backslash must close it.
     #[inline]
     fn string(&mut self) -> Option<&'a str> {
-        let start = self.i + 1;
+        let start = self.i + Self::QUOTE;
         let mut j = start;
         loop {
             let k = j + crate::decode::find_quote_or_backslash(self.b.get(j..)?)?;
-            if self.b[k] == b'\\' {
-                j = k + 2;
-            } else {
-                self.i = k + 1;
-                return self.s.get(start..k);
+            match (ESCAPED, self.b[k]) {
+                (false, b'\\') => j = k + 2,
+                (false, _) => {
+                    self.i = k + 1;
+                    return self.s.get(start..k);
+                }
+                (true, b'\\') if self.b.get(k + 1) == Some(&b'"') => {
+                    self.i = k + 2;
+                    return self.s.get(start..k);
+                }
+                (true, _) => return None,
             }
         }
     }
@@ -67,6 +103,9 @@ impl<'a> Scanner<'a> {
     fn bare(&mut self) -> Option<&'a str> {
         let start = self.i;
         while self.i < self.b.len() && !matches!(self.b[self.i], b',' | b'}' | b']') {
+            if ESCAPED && matches!(self.b[self.i], b'\\' | b'"') {
+                return None;
+            }
             self.i += 1;
         }
         self.s.get(start..self.i).map(str::trim)
@@ -95,7 +134,8 @@ impl<'a> Scanner<'a> {
     fn value(&mut self, depth: u8, parent: Option<&str>, key: Option<&'a str>, f: &mut RawFields<'a>) -> Option<()> {
         self.ws();
         let v = match self.b.get(self.i)? {
-            b'"' => self.string()?,
+            b'"' | b'\\' if self.at_quote() => self.string()?,
+            b'"' | b'\\' => return None,
             b'{' => return self.object(depth + 1, key, f),
             b'[' => return self.array(depth + 1),
             _ => self.bare()?,
@@ -115,7 +155,7 @@ impl<'a> Scanner<'a> {
         }
         loop {
             self.ws();
-            if self.b.get(self.i) != Some(&b'"') {
+            if !self.at_quote() {
                 return None;
             }
             let key = self.string()?;

@@ -114,6 +114,17 @@ impl LineParser {
             LineParser::Template(t) => t.parse(line),
         }
     }
+
+    /// The request a JSON line gives while still escaped inside a log event's `message` (its text
+    /// between the quotes), read in one pass without unescaping; `None` when the line must be
+    /// unescaped and [`Self::parse`]d instead (not a JSON line, other escapes, a template, no status).
+    /// When it gives a record, `parse` of the unescaped line gives the same one.
+    pub fn parse_escaped<'a>(&self, raw: &'a str) -> Option<AccessRecord<'a>> {
+        match self {
+            LineParser::Auto if raw.starts_with('{') => json::parse_escaped(raw),
+            _ => None,
+        }
+    }
 }
 
 /// Detects the format of one line and parses it.

@@ -620,3 +620,95 @@ fn a_dash_in_text_is_not_the_status() {
     let Line::Request(r) = t.parse("x - 129 ! bR] PATCH /k") else { panic!("not parsed") };
     assert_eq!((r.status, r.route), (129, Some("/k")));
 }
+
+/// A line as it lies inside a log event's `message`: JSON-escaped, without the quotes.
+fn escaped(line: &str) -> String {
+    let quoted = serde_json::to_string(line).unwrap_or_default();
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+/// JSON-ish access-log lines: known and unknown keys, values with and without characters that need
+/// escaping, bare values, nested objects, and now and then a broken piece.
+fn json_line() -> impl Strategy<Value = String> {
+    let key = prop::sample::select(vec![
+        "status",
+        "status",
+        "status",
+        "statusCode",
+        "httpMethod",
+        "resourcePath",
+        "routeKey",
+        "ip",
+        "requestId",
+        "error",
+        "identity",
+        "responseType",
+        "requestTime",
+        "caller",
+        "x",
+    ]);
+    let text = r#"[a-zA-Z0-9 /{}$.:\-]{0,12}|[a-z"\\/é\n\t ]{0,6}|403|-"#;
+    let plain = r#"[a-zA-Z0-9 /{}$.:\-]{0,12}|4[0-9][0-9]|-"#;
+    let value = prop_oneof![
+        6 => plain.prop_map(|t| format!("\"{t}\"")),
+        2 => text.prop_map(|t| serde_json::to_string(&t).unwrap_or_default()),
+        1 => text.prop_map(|t| format!("\"{t}\"")),
+        1 => "(-|[0-9]{1,3}| 4[0-9][0-9] )",
+        1 => (text, text).prop_map(|(a, b)| format!(r#"{{"responseType": {}, "message": "{b}"}}"#, serde_json::to_string(&a).unwrap_or_default())),
+        1 => Just("[1, \"a\", {}]".to_string()),
+    ];
+    let sep = prop::sample::select(vec![",", ", ", " ,", ",\n"]);
+    let tail = prop::sample::select(vec!["", "", "", "", " ", "x"]);
+    let status = prop::option::weighted(0.8, r#""[1-5][0-9][0-9]"|[1-5][0-9][0-9]|"-""#);
+    (status, prop::collection::vec((key, value, sep), 0..8), tail).prop_map(|(status, fields, tail)| {
+        let mut parts: Vec<String> = status.map(|s| format!("\"status\": {s}")).into_iter().collect();
+        parts.extend(fields.iter().map(|(k, v, sep)| format!("{sep}\"{k}\": {v}")));
+        let mut line = String::from("{");
+        for (i, part) in parts.iter().enumerate() {
+            // A separator leads every field but the first.
+            line.push_str(if i == 0 { part.trim_start_matches([',', ' ', '\n']) } else { part });
+        }
+        line.push('}');
+        line.push_str(tail);
+        line
+    })
+}
+
+proptest! {
+    /// The one-pass reading of an escaped line never disagrees with unescaping it and parsing that.
+    #[test]
+    fn escaped_json_reads_as_unescaped(line in json_line()) {
+        let raw = escaped(&line);
+        if let Some(r) = LineParser::Auto.parse_escaped(&raw) {
+            prop_assert_eq!(parse_detected(&line), Line::Request(r), "{}", raw);
+        }
+    }
+
+    #[test]
+    fn escaped_junk_reads_as_unescaped(line in r#"\{[{}\[\]":, a-z0-9\\/\-]{0,64}"#) {
+        let raw = escaped(&line);
+        if let Some(r) = LineParser::Auto.parse_escaped(&raw) {
+            prop_assert_eq!(parse_detected(&line), Line::Request(r));
+        }
+    }
+}
+
+#[test]
+fn the_console_json_line_is_read_escaped_and_other_escapes_are_left_to_the_full_parse() {
+    let line = r#"{ "requestId":"c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "ip": "203.0.113.7", "caller":"-", "user":"-","requestTime":"25/Nov/2026:10:00:00 +0000", "httpMethod":"GET","resourcePath":"/pets/{petId}", "status":"403","protocol":"HTTP/1.1", "responseLength":"42" }"#;
+    let raw = escaped(line);
+    let Some(r) = LineParser::Auto.parse_escaped(&raw) else { panic!("not read escaped") };
+    assert_eq!(
+        (r.status, r.method, r.route, r.origin.source_ip),
+        (403, Some("GET"), Some("/pets/{petId}"), Some("203.0.113.7"))
+    );
+    assert_eq!(Line::Request(r), parse_detected(line));
+    // A value with a quote, a newline, a slash escaped by the shipper, trailing text, a template:
+    // none is read escaped (the full parse decides).
+    for line in [r#"{"status":"403","ua":"say \"hi\""}"#, "{\"status\":\"403\",\n\"x\":1}", r#"{"status":"403"} x"#] {
+        assert_eq!(LineParser::Auto.parse_escaped(&escaped(line)), None, "{line}");
+    }
+    assert_eq!(LineParser::Auto.parse_escaped(r#"{\"route\":\"\/a\",\"status\":\"403\"}"#), None);
+    let t = Template::compile(r#"{"status":"$context.status"}"#).unwrap();
+    assert_eq!(LineParser::Template(t).parse_escaped(r#"{\"status\":\"403\"}"#), None);
+}

@@ -402,6 +402,31 @@ impl<R: Read> JsonStream<R> {
         }
     }
 
+    /// Where the string at `pos` ends, when it holds a JSON line (`{…}`) and is the last value of its
+    /// object, all in the buffer already: the range of its raw text (escapes left in place), `}"`
+    /// its last bytes, an object's `}` after them. Nothing is consumed, nothing read
+    /// ([`Self::consume_to`] does). `None` says only "not found so": the string may still be one, and
+    /// is read with [`Self::string`]; the range is a candidate the caller must check: its first `}"`
+    /// is not always the string's end (a bare `"` earlier would be), so a reader of the range must
+    /// refuse a bare `"`. The `"` after a `}` is never escaped.
+    pub(super) fn last_json_string(&self, limit: usize) -> Option<Range<usize>> {
+        let hay = &self.buf[self.pos..self.filled];
+        if hay.get(..2) != Some(b"\"{") {
+            return None;
+        }
+        // At most `limit` bytes of raw text between the quotes (never more unescaped: the cap holds).
+        let window = &hay[..hay.len().min(limit + 2)];
+        let close = memchr::memmem::find(&window[1..], b"}\"")? + 1;
+        let after = hay[close + 2..].iter().find(|b| !b.is_ascii_whitespace())?;
+        (*after == b'}').then(|| self.pos + 1..self.pos + close + 1)
+    }
+
+    /// Consumes the buffered bytes up to `end` (an index into [`Self::bytes`], at or after `pos`).
+    pub(super) fn consume_to(&mut self, end: usize) {
+        debug_assert!(end >= self.pos && end <= self.filled);
+        self.pos = end;
+    }
+
     /// Keeps `range` (from [`Self::string`]) readable through later reads, until [`Self::unpin`].
     pub(super) fn pin(&mut self, range: Range<usize>) {
         self.pinned = Some(range);

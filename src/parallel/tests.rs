@@ -1,5 +1,5 @@
 use super::*;
-use crate::decode::encode_data;
+use crate::decode::{encode_data, read_document};
 use crate::finding::Rules;
 use crate::report::Report;
 use crate::tally::MAX_DISTINCT_VALUES;
@@ -164,5 +164,92 @@ fn the_first_failure_in_input_order_is_reported() {
         let f = analyze(&inputs, &settings, &|_| {}).unwrap_err();
         assert_eq!(f.input, 1, "{threads} threads");
         assert!(f.error.to_string().contains("not valid base64"), "{}", f.error);
+    }
+}
+
+/// Hides [`EventSink::escaped_event`]: every message is unescaped before it is read.
+struct Unescaped<'a>(&'a mut Analyzer);
+
+impl EventSink for Unescaped<'_> {
+    fn begin_batch(&mut self) {
+        self.0.begin_batch();
+    }
+    fn event(&mut self, timestamp: Option<EpochMillis>, message: &str) {
+        self.0.event(timestamp, message);
+    }
+    fn end_batch(&mut self, batch: &BatchInfo) {
+        self.0.end_batch(batch);
+    }
+    fn oversized(&mut self, timestamp: Option<EpochMillis>, limit: usize) {
+        self.0.oversized(timestamp, limit);
+    }
+}
+
+/// Yields at most `n` bytes per read, so that messages straddle the stream's chunk edges.
+struct Trickle<'a>(&'a [u8], usize);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.len().min(self.1).min(buf.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+/// One log event: its fields in a random order, its message one of the shapes the fast path must
+/// take or leave.
+fn log_event(rng: &mut Rng) -> String {
+    let messages = [
+        r#"{"requestId":"a","ip":"203.0.113.7","httpMethod":"GET","resourcePath":"/pets/{id}","status":"403"}"#,
+        r#"{ "status": 404, "routeKey": "POST /v1/orders", "error": {"responseType": "RESOURCE_NOT_FOUND"} }"#,
+        r#"{"status":"401","userAgent":"curl \"7\""}"#,
+        r#"{"status":"400"} trailing"#,
+        r#"{"status":"-"}"#,
+        "{\"status\":\"429\",\n\"x\":1}",
+        r#"{"status":"403"}{"status":"404"}"#,
+        r#"203.0.113.7 - - [25/Nov/2026:10:00:00 +0000] "GET /pets HTTP/1.1" 403 42 a"#,
+        "(a1) Method completed with status: 401",
+        "not a request",
+    ];
+    let m = messages[rng.below(messages.len() as u64) as usize];
+    let long = format!(r#"{{"status":"403","pad":"{}"}}"#, "x".repeat(rng.below(300) as usize));
+    let message = if rng.below(8) == 0 { long } else { m.to_string() };
+    let mut fields = vec![
+        ("id".to_string(), json!(rng.next().to_string())),
+        ("timestamp".to_string(), json!(1_764_000_000_000u64 + rng.below(3_600_000))),
+        ("message".to_string(), json!(message)),
+    ];
+    if rng.below(4) == 0 {
+        fields.swap(rng.below(3) as usize, rng.below(3) as usize);
+    }
+    if rng.below(6) == 0 {
+        fields.push(("extractedFields".to_string(), json!({"x": "}\""})));
+    }
+    if rng.below(10) == 0 {
+        // A second message: the last one counts, once.
+        fields.insert(0, ("message".to_string(), json!(r#"{"status":"500"}"#)));
+    }
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}: {v}", json!(k))).collect();
+    format!("{{{}}}", body.join(", "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Messages handed over still escaped count exactly as when each is unescaped first: whatever
+    /// the field order, the message shape, the line cap or where the chunk edges fall.
+    #[test]
+    fn escaped_messages_count_as_unescaped(seed in 1u64.., chunk in 1usize..700, window: bool) {
+        let mut rng = Rng(seed);
+        let events: Vec<_> = (0..rng.below(60)).map(|_| log_event(&mut rng)).collect();
+        let text = format!(r#"{{"messageType": "DATA_MESSAGE", "logGroup": "g", "logEvents": [{}]}}"#, events.join(","));
+        let limits = Limits { max_line_bytes: 200, ..Limits::default() };
+        let window = window.then_some(1);
+        let (mut fast, mut slow) = (Analyzer::new(LineParser::Auto, window), Analyzer::new(LineParser::Auto, window));
+        let a = read_document(Trickle(text.as_bytes(), chunk), limits, &mut fast).map_err(|e| e.to_string());
+        let b = read_document(Trickle(text.as_bytes(), chunk), limits, &mut Unescaped(&mut slow)).map_err(|e| e.to_string());
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(outcome(Ok(fast)), outcome(Ok(slow)));
     }
 }
