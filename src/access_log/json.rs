@@ -19,7 +19,7 @@ const RESPONSE_TYPE_KEYS: [&str; 5] =
 
 pub(super) fn parse(line: &str) -> Option<AccessRecord<'_>> {
     let mut f = RawFields::default();
-    let mut s = Scanner::<false> { b: line.as_bytes(), s: line, i: 0 };
+    let mut s = Scanner { b: line.as_bytes(), s: line, i: 0 };
     s.object(0, None, &mut f)?;
     record(f)
 }
@@ -28,11 +28,15 @@ pub(super) fn parse(line: &str) -> Option<AccessRecord<'_>> {
 /// read without unescaping it first: the same record as [`parse`] gives for the unescaped line, or
 /// `None`. `None` whenever the two could differ, and the caller then unescapes and parses: the text
 /// must be one object from its first byte to its last, and its only escapes the `\"` that delimit
-/// its strings (any other backslash, or a bare `"`, and it is refused). Unescaping such a text only
-/// turns each `\"` into `"`, so both scanners see the same tokens and the same values.
+/// its strings (any other backslash, a bare `"` or an array, and it is refused). Unescaping such a
+/// text only turns each `\"` into `"`, so both scanners see the same tokens and the same values.
 pub(super) fn parse_escaped(raw: &str) -> Option<AccessRecord<'_>> {
     let mut f = RawFields::default();
-    let mut s = Scanner::<true> { b: raw.as_bytes(), s: raw, i: 0 };
+    let mut s = Escaped { b: raw.as_bytes(), s: raw, i: 0, quotes: Specials::new(raw.as_bytes()) };
+    s.ws();
+    if s.b.get(s.i) != Some(&b'{') {
+        return None;
+    }
     s.object(0, None, &mut f)?;
     if s.i != raw.len() {
         return None;
@@ -40,30 +44,30 @@ pub(super) fn parse_escaped(raw: &str) -> Option<AccessRecord<'_>> {
     record(f)
 }
 
-/// Scans a line; `ESCAPED`: the line as it lies inside a JSON string, where each of its quotes is `\"`.
-struct Scanner<'a, const ESCAPED: bool> {
+/// Scans a line.
+struct Scanner<'a> {
     b: &'a [u8],
     s: &'a str,
     i: usize,
 }
 
-impl<'a, const ESCAPED: bool> Scanner<'a, ESCAPED> {
-    /// Bytes a quote takes.
-    const QUOTE: usize = if ESCAPED { 2 } else { 1 };
-
-    /// Whether a quote opens at `i`.
-    fn at_quote(&self) -> bool {
-        if ESCAPED {
-            self.b.get(self.i..self.i + 2) == Some(b"\\\"")
-        } else {
-            self.b.get(self.i) == Some(&b'"')
-        }
+/// Skips ASCII whitespace from `i`.
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
     }
+    i
+}
 
+/// An unquoted value from `start`: everything up to the next `,`, `}` or `]`, trimmed; and where it ends.
+fn bare_value<'a>(b: &[u8], s: &'a str, start: usize) -> Option<(&'a str, usize)> {
+    let len = b.get(start..)?.iter().position(|c| matches!(c, b',' | b'}' | b']')).unwrap_or(b.len() - start);
+    Some((s.get(start..start + len)?.trim(), start + len))
+}
+
+impl<'a> Scanner<'a> {
     fn ws(&mut self) {
-        while self.i < self.b.len() && self.b[self.i].is_ascii_whitespace() {
-            self.i += 1;
-        }
+        self.i = skip_ws(self.b, self.i);
     }
 
     fn eat(&mut self, c: u8) -> bool {
@@ -77,38 +81,19 @@ impl<'a, const ESCAPED: bool> Scanner<'a, ESCAPED> {
     }
 
     /// A quoted string's raw contents (escapes left as they are: the values we keep never need them).
-    /// Escaped, a string may hold no escape at all: the first backslash must close it.
     #[inline]
     fn string(&mut self) -> Option<&'a str> {
-        let start = self.i + Self::QUOTE;
+        let start = self.i + 1;
         let mut j = start;
         loop {
             let k = j + crate::decode::find_quote_or_backslash(self.b.get(j..)?)?;
-            match (ESCAPED, self.b[k]) {
-                (false, b'\\') => j = k + 2,
-                (false, _) => {
-                    self.i = k + 1;
-                    return self.s.get(start..k);
-                }
-                (true, b'\\') if self.b.get(k + 1) == Some(&b'"') => {
-                    self.i = k + 2;
-                    return self.s.get(start..k);
-                }
-                (true, _) => return None,
+            if self.b[k] == b'\\' {
+                j = k + 2;
+            } else {
+                self.i = k + 1;
+                return self.s.get(start..k);
             }
         }
-    }
-
-    /// An unquoted value: everything up to the next `,` or `}` at this level.
-    fn bare(&mut self) -> Option<&'a str> {
-        let start = self.i;
-        while self.i < self.b.len() && !matches!(self.b[self.i], b',' | b'}' | b']') {
-            if ESCAPED && matches!(self.b[self.i], b'\\' | b'"') {
-                return None;
-            }
-            self.i += 1;
-        }
-        self.s.get(start..self.i).map(str::trim)
     }
 
     fn array(&mut self, depth: u8) -> Option<()> {
@@ -134,11 +119,14 @@ impl<'a, const ESCAPED: bool> Scanner<'a, ESCAPED> {
     fn value(&mut self, depth: u8, parent: Option<&str>, key: Option<&'a str>, f: &mut RawFields<'a>) -> Option<()> {
         self.ws();
         let v = match self.b.get(self.i)? {
-            b'"' | b'\\' if self.at_quote() => self.string()?,
-            b'"' | b'\\' => return None,
+            b'"' => self.string()?,
             b'{' => return self.object(depth + 1, key, f),
             b'[' => return self.array(depth + 1),
-            _ => self.bare()?,
+            _ => {
+                let (v, end) = bare_value(self.b, self.s, self.i)?;
+                self.i = end;
+                v
+            }
         };
         if let Some(k) = key {
             keep(depth, parent, k, v, f);
@@ -155,7 +143,7 @@ impl<'a, const ESCAPED: bool> Scanner<'a, ESCAPED> {
         }
         loop {
             self.ws();
-            if !self.at_quote() {
+            if self.b.get(self.i) != Some(&b'"') {
                 return None;
             }
             let key = self.string()?;
@@ -171,6 +159,184 @@ impl<'a, const ESCAPED: bool> Scanner<'a, ESCAPED> {
             }
         }
     }
+}
+
+/// Scans a line as it lies inside a JSON string, where each of its quotes is `\"`: every backslash
+/// or quote found inside a string must be the `\"` that closes it, and [`Specials`] finds them
+/// all in one pass of the line, a block at a time.
+struct Escaped<'a> {
+    b: &'a [u8],
+    s: &'a str,
+    i: usize,
+    quotes: Specials<'a>,
+}
+
+impl<'a> Escaped<'a> {
+    fn ws(&mut self) {
+        self.i = skip_ws(self.b, self.i);
+    }
+
+    /// At `\"`: the string's contents, up to the next backslash or quote, which must be its closing `\"`.
+    #[inline(always)]
+    fn string(&mut self) -> Option<&'a str> {
+        if self.b.get(self.i..self.i + 2) != Some(b"\\\"") {
+            return None;
+        }
+        let start = self.i + 2;
+        let end = self.quotes.next_from(start)?;
+        if self.b.get(end..end + 2) != Some(b"\\\"") {
+            return None;
+        }
+        self.i = end + 2;
+        self.s.get(start..end)
+    }
+
+    /// At `{`: the object, as [`Scanner::object`] reads it (arrays are refused).
+    fn object(&mut self, depth: u8, parent: Option<&str>, f: &mut RawFields<'a>) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.ws();
+            if self.b.get(self.i) != Some(&b':') {
+                return None;
+            }
+            self.i = skip_ws(self.b, self.i + 1);
+            match self.b.get(self.i)? {
+                b'\\' => {
+                    let v = self.string()?;
+                    keep(depth, parent, key, v, f);
+                }
+                b'{' => self.object(depth + 1, Some(key), f)?,
+                b'[' => return None,
+                _ => {
+                    let (v, end) = bare_value(self.b, self.s, self.i)?;
+                    // A backslash here would be an escape that unescaping changes; a quote, bare.
+                    if self.quotes.next_from(self.i).is_some_and(|k| k < end) {
+                        return None;
+                    }
+                    self.i = end;
+                    keep(depth, parent, key, v, f);
+                }
+            }
+            self.ws();
+            match self.b.get(self.i)? {
+                b',' => self.i = skip_ws(self.b, self.i + 1),
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The backslashes and quotes of a text in order, found 64 bytes at a time as a bit mask: the
+/// string scanning of [`Escaped`] costs a few instructions per block of the line, not a search
+/// per string (most strings are a few bytes, shorter than a search takes to set up).
+struct Specials<'a> {
+    b: &'a [u8],
+    /// Where the current block starts (a multiple of [`BLOCK`]).
+    base: usize,
+    /// The specials of the current block: bit `j` for byte `base + j`.
+    mask: u64,
+}
+
+/// Bytes per mask of [`Specials`].
+const BLOCK: usize = 64;
+
+impl<'a> Specials<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Specials { b, base: 0, mask: block_specials(b, 0) }
+    }
+
+    /// The first backslash or quote at `i` or after.
+    #[inline(always)]
+    fn next_from(&mut self, i: usize) -> Option<usize> {
+        if i < self.base || i >= self.base + BLOCK {
+            self.base = i - i % BLOCK;
+            self.mask = block_specials(self.b, self.base);
+        }
+        let mut ahead = self.mask & (u64::MAX << (i - self.base));
+        loop {
+            if ahead != 0 {
+                return Some(self.base + ahead.trailing_zeros() as usize);
+            }
+            self.base += BLOCK;
+            if self.base >= self.b.len() {
+                self.mask = 0;
+                return None;
+            }
+            self.mask = block_specials(self.b, self.base);
+            ahead = self.mask;
+        }
+    }
+}
+
+/// Bit `j` set where byte `at + j` of `b` is a backslash or a quote (past the end: not).
+#[inline(never)]
+fn block_specials(b: &[u8], at: usize) -> u64 {
+    match b.get(at..at + BLOCK).and_then(|full| <&[u8; BLOCK]>::try_from(full).ok()) {
+        Some(full) => gather_specials(full),
+        None => {
+            let mut block = [0u8; BLOCK];
+            let tail = b.get(at..).unwrap_or_default();
+            let n = tail.len().min(BLOCK);
+            block[..n].copy_from_slice(&tail[..n]);
+            gather_specials(&block)
+        }
+    }
+}
+
+/// [`block_specials`] of one whole block: SSE2 compares 16 bytes at once.
+#[cfg(target_arch = "x86_64")]
+fn gather_specials(block: &[u8; BLOCK]) -> u64 {
+    // SAFETY: SSE2 is part of the x86-64 baseline: every CPU this code is built for has it.
+    unsafe { gather_sse2(block) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn gather_sse2(block: &[u8; BLOCK]) -> u64 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x};
+    let (backslash, quote) = (_mm_set1_epi8(b'\\' as i8), _mm_set1_epi8(b'"' as i8));
+    let mut m = 0;
+    for (k, lane) in block.as_chunks::<16>().0.iter().enumerate() {
+        let (lo, hi) = lane.split_at(8);
+        let word = |h: &[u8]| h.try_into().map(i64::from_le_bytes).unwrap_or_default();
+        let v = _mm_set_epi64x(word(hi), word(lo));
+        let hits = _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, quote));
+        m |= u64::from(_mm_movemask_epi8(hits) as u16) << (16 * k);
+    }
+    m
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+use gather_swar as gather_specials;
+
+/// [`block_specials`] of one whole block, eight bytes at a time in plain code (the arm64 Lambda
+/// runs this): an exact per-byte zero test (no borrow crosses bytes), each word's high bits
+/// gathered into one byte by a multiply.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn gather_swar(block: &[u8; BLOCK]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let zero = |x: u64| !(((x & LOW7) + LOW7) | x | LOW7);
+    let mut m = 0;
+    for (k, w) in block.as_chunks::<8>().0.iter().enumerate() {
+        let w = u64::from_le_bytes(*w);
+        let high = zero(w ^ (ONES * u64::from(b'\\'))) | zero(w ^ (ONES * u64::from(b'"')));
+        m |= ((high >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    m
 }
 
 fn keep<'a>(depth: u8, parent: Option<&str>, key: &str, v: &'a str, f: &mut RawFields<'a>) {
@@ -224,4 +390,31 @@ fn origin_slot<'f, 'a>(parent: Option<&str>, key: &str, f: &'f mut RawFields<'a>
         (None, "stage") => &mut o.stage,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{gather_specials, gather_swar, Specials, BLOCK};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Both gatherers (SSE2 on x86-64, plain code elsewhere) mark exactly the backslashes and quotes.
+        #[test]
+        fn a_block_marks_its_backslashes_and_quotes(block in prop::collection::vec(prop::sample::select(vec![b'\\', b'"', b'a', 0x5d, 0xdc, 0xa2, 0, 0x7f]), BLOCK)) {
+            let block: [u8; BLOCK] = block.try_into().unwrap_or([0; BLOCK]);
+            let want = block.iter().enumerate().fold(0u64, |m, (j, &c)| m | u64::from(c == b'\\' || c == b'"') << j);
+            prop_assert_eq!(gather_swar(&block), want);
+            prop_assert_eq!(gather_specials(&block), want);
+        }
+
+        /// Asked from any position, in any order, the first backslash or quote at or after it.
+        #[test]
+        fn the_next_special_is_the_first_at_or_after(text in r#"[a\\"]{0,300}"#, at in prop::collection::vec(0usize..320, 1..20)) {
+            let mut specials = Specials::new(text.as_bytes());
+            for i in at {
+                let want = text.bytes().enumerate().skip(i).find(|&(_, c)| c == b'\\' || c == b'"').map(|(k, _)| k);
+                prop_assert_eq!(specials.next_from(i), want, "from {}", i);
+            }
+        }
+    }
 }

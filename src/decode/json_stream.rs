@@ -416,7 +416,9 @@ impl<R: Read> JsonStream<R> {
         }
         // At most `limit` bytes of raw text between the quotes (never more unescaped: the cap holds).
         let window = &hay[..hay.len().min(limit + 2)];
-        let close = memchr::memmem::find(&window[1..], b"}\"")? + 1;
+        // A `}` followed by `"`; memchr rather than memmem, whose searcher costs more to build than
+        // one message takes to scan.
+        let close = memchr::memchr_iter(b'}', window).find(|&k| window.get(k + 1) == Some(&b'"'))?;
         let after = hay[close + 2..].iter().find(|b| !b.is_ascii_whitespace())?;
         (*after == b'}').then(|| self.pos + 1..self.pos + close + 1)
     }
