@@ -7,13 +7,16 @@ use crate::tally::{Counts, Tally};
 use crate::time::{format_iso8601, EpochMillis};
 use std::collections::BTreeMap;
 
-/// One window's finding.
+/// One window's verdict: its rate and counts only (a year of one-minute windows is 40,000 of these,
+/// so no breakdown, evidence or recommendation is kept per window).
 #[derive(Debug, Clone)]
 pub struct WindowReport {
     /// Window start.
     pub start: EpochMillis,
-    /// The window's finding.
-    pub finding: Finding,
+    /// The window's verdict.
+    pub severity: Severity,
+    /// The window's rate (ignored codes left out).
+    pub rate: ClientErrorRate,
     counts: Counts,
 }
 
@@ -35,10 +38,10 @@ impl Report {
         let windows = tally
             .buckets
             .iter()
-            .map(|(start, counts)| WindowReport {
-                start: *start,
-                finding: Finding::new(&Totals::from(counts), &Default::default(), rules),
-                counts: counts.clone(),
+            .map(|(start, counts)| {
+                let rate = Totals::from(counts).rate(&rules.ignored);
+                let severity = rules.thresholds.classify(rate);
+                WindowReport { start: *start, severity, rate, counts: counts.clone() }
             })
             .collect();
         Report { finding, windows, counts: tally.overall.clone(), window_minutes: tally.bucket_minutes() }
@@ -46,7 +49,7 @@ impl Report {
 
     /// The most severe verdict, overall or in any window.
     pub fn worst(&self) -> Severity {
-        self.windows.iter().map(|w| w.finding.severity).fold(self.finding.severity, Severity::max)
+        self.windows.iter().map(|w| w.severity).fold(self.finding.severity, Severity::max)
     }
 
     fn window_end(&self, start: EpochMillis) -> EpochMillis {
@@ -60,7 +63,7 @@ impl Report {
             out.push_str(&format!("\n\nWindows ({minutes} min, UTC):"));
             for w in &self.windows {
                 out.push('\n');
-                out.push_str(&window_row(w.start, w.finding.severity, &w.finding.rate, 17));
+                out.push_str(&window_row(w.start, w.severity, &w.rate, 17));
             }
         }
         out
@@ -76,12 +79,12 @@ impl Report {
                     .map(|w| WindowJson {
                         start: format_iso8601(w.start),
                         end: format_iso8601(self.window_end(w.start)),
-                        requests: w.finding.rate.requests,
-                        client_errors: w.finding.rate.client_errors,
-                        rate: w.finding.rate.fraction(),
-                        severity: w.finding.severity,
+                        requests: w.rate.requests,
+                        client_errors: w.rate.client_errors,
+                        rate: w.rate.fraction(),
+                        severity: w.severity,
                         by_status: w.counts.iter().map(|(s, n)| (s.to_string(), n)).collect(),
-                        unparsed: w.finding.unparsed,
+                        unparsed: w.counts.unparsed,
                     })
                     .collect(),
             );

@@ -182,6 +182,17 @@ fn cli(sdk_endpoint: &str) -> Command {
     c
 }
 
+/// What a command that must succeed printed.
+trait SuccessStdout {
+    fn success_stdout(&mut self) -> Vec<u8>;
+}
+
+impl SuccessStdout for Command {
+    fn success_stdout(&mut self) -> Vec<u8> {
+        self.assert().success().get_output().stdout.clone()
+    }
+}
+
 #[tokio::test]
 async fn history_over_seeded_metrics() {
     let _x = Emulator::exclusive();
@@ -201,13 +212,8 @@ async fn history_over_seeded_metrics() {
         data.push(datum("ClientErrors", group, t, c4));
     }
     put(&cw, ns, data).await;
-    let out = cli(&e.endpoint)
-        .args(["history", "--log-group", group, "--days", "14", "--namespace", ns])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out =
+        cli(&e.endpoint).args(["history", "--log-group", group, "--days", "14", "--namespace", ns]).success_stdout();
     let text = String::from_utf8(out).unwrap();
     assert!(text.trim_end().ends_with("1 ELEVATED, 1 HIGH in 14 days"), "{text}");
     assert!(text.contains("HIGH       40.0%  400 of 1,000"), "{text}");
@@ -218,11 +224,7 @@ async fn history_over_seeded_metrics() {
     let out = cli(&e.endpoint)
         .args(["history", "--log-group", group, "--namespace", ns, "--json", "--rules"])
         .arg(rules.path())
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .success_stdout();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(
         (v["elevated"].as_u64(), v["high"].as_u64()),
@@ -241,11 +243,7 @@ async fn analyze_names_the_deployment_with_api_id_and_stage() {
     let out = cli(&e.endpoint)
         .args(["analyze", "--api-id", &api_id, "--stage", "prod"])
         .write_stdin("{\"status\":\"403\"}\n")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .success_stdout();
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains(&format!("\n\nDeployment: {id} \"add v2 routes\" to ctx-cli/prod at ")), "{text}");
 }
@@ -290,11 +288,7 @@ fn cli_rules_give_a_finding_per_group() {
         .args(["analyze", "--rules"])
         .arg(rules.path())
         .write_stdin(two_groups_at_three_percent())
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .success_stdout();
     let text = String::from_utf8(text).unwrap();
     assert!(
         text.contains("\nLog group /aws/apigateway/private-orders (ELEVATED above 1%, HIGH above 5%, at least 100 requests):\nELEVATED"),

@@ -187,13 +187,7 @@ async fn huge_route_values_make_one_bounded_alert() {
     let cloud = Cloud::new();
     let f = cloud.function(&[]);
     let w = recent_window();
-    let lines: Vec<(i64, String)> = (0..200)
-        .map(|i| {
-            let route = format!("/{}{}", i % 5, "r".repeat(60 * 1024));
-            let st = if i % 2 == 0 { 404 } else { 200 };
-            (w + i, format!(r#"{{"requestId":"{i}","httpMethod":"GET","resourcePath":"{route}","status":"{st}"}}"#))
-        })
-        .collect();
+    let lines = huge_route_lines(w);
     let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(GROUP, &lines))).unwrap();
     cloud.run(&f, &ev, Invocation::at(w + 60_000)).await.unwrap();
     let sent = cloud.alerts.sent();

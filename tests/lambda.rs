@@ -540,13 +540,7 @@ async fn huge_route_values_make_one_alert_under_the_sns_limit() {
     let e = env("huge-routes").await;
     let f = e.function(&[]);
     let w = recent_window();
-    let lines: Vec<(i64, String)> = (0..200)
-        .map(|i| {
-            let route = format!("/{}{}", i % 5, "r".repeat(60 * 1024));
-            let st = if i % 2 == 0 { 404 } else { 200 };
-            (w + i, format!(r#"{{"requestId":"{i}","httpMethod":"GET","resourcePath":"{route}","status":"{st}"}}"#))
-        })
-        .collect();
+    let lines = huge_route_lines(w);
     let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &lines))).unwrap();
     run(&f, &ev).await.unwrap();
     let alerts = e.alerts();

@@ -104,6 +104,18 @@ pub fn events(format: Format, statuses: &[u16], t0: i64, step_ms: i64) -> Vec<(i
     statuses.iter().enumerate().map(|(i, s)| (t0 + i as i64 * step_ms, line(format, i as u64, *s))).collect()
 }
 
+/// 200 JSON lines from `t0`, one a millisecond, half 404: their routes five values of 60 KiB each,
+/// for the bound on an alert's size.
+pub fn huge_route_lines(t0: i64) -> Vec<(i64, String)> {
+    (0..200)
+        .map(|i| {
+            let route = format!("/{}{}", i % 5, "r".repeat(60 * 1024));
+            let st = if i % 2 == 0 { 404 } else { 200 };
+            (t0 + i, format!(r#"{{"requestId":"{i}","httpMethod":"GET","resourcePath":"{route}","status":"{st}"}}"#))
+        })
+        .collect()
+}
+
 /// A decoded DATA_MESSAGE payload.
 pub fn payload(log_group: &str, events: &[(i64, String)]) -> String {
     json!({
