@@ -3,7 +3,7 @@
 
 1. The same subscription event, side by side: apigw-4xx analyze, the yardsticks in ../shared/bench
    (python_peer.py, the floor), and the naive Rust path (examples/naive.rs). Median wall time of
-   interleaved runs, peak RSS from wait4.
+   interleaved runs (`BENCH_PIN=1`: each pinned to one core), peak RSS from GNU time.
 2. A generated 1 GB create-export-task file, streamed: MB/s and peak RSS.
 3. The function (release `bootstrap`) under a minimal local Lambda Runtime API, against the emulator:
    init time, per-invocation latency, AWS calls and peak RSS, for OK and crossing batches.
@@ -28,6 +28,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "bench")
 WORK = os.path.join(ROOT, "target", "bench")
 RUNS = int(os.environ.get("BENCH_RUNS", "9"))
+# `BENCH_PIN=1`: the side-by-side runs each program on one core (`taskset -c 0`), single-core speed.
+PIN = [shutil.which("taskset") or "taskset", "-c", "0"] if os.environ.get("BENCH_PIN") == "1" else []
 
 
 def sh(cmd, **kw):
@@ -101,12 +103,13 @@ def side_by_side():
         rss = {name: peak_rss_mb(cmd(path)) for name, cmd in tools}
         for _ in range(RUNS):
             for name, cmd in tools:
-                times[name].append(wall(cmd(path)))
+                times[name].append(wall(PIN + cmd(path)))
         floor = statistics.median(times[tools[1][0]])
         for name, _ in tools:
             med = statistics.median(times[name])
             rows.append((f"{n:,}", name, f"{med * 1000:.1f}", f"{med / floor:.2f}x", f"{rss[name]:.1f}"))
-    print("\n### Same subscription event, whole process (median of %d runs)\n" % RUNS)
+    pinned = ", each pinned to one core (`taskset -c 0`)" if PIN else ""
+    print("\n### Same subscription event, whole process (median of %d alternating runs%s)\n" % (RUNS, pinned))
     print("| events | program | time (ms) | vs floor | peak RSS (MB) |\n|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")

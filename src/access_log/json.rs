@@ -27,9 +27,10 @@ pub(super) fn parse(line: &str) -> Option<AccessRecord<'_>> {
 /// A JSON line still in its escaped form inside a log event's `message` string (`{\"status\":\"403\"}`),
 /// read without unescaping it first: the same record as [`parse`] gives for the unescaped line, or
 /// `None`. `None` whenever the two could differ, and the caller then unescapes and parses: the text
-/// must be one object from its first byte to its last, and its only escapes the `\"` that delimit
-/// its strings (any other backslash, a bare `"` or an array, and it is refused). Unescaping such a
-/// text only turns each `\"` into `"`, so both scanners see the same tokens and the same values.
+/// must be one object (white space before it aside) up to its last byte, and its only escapes the
+/// `\"` that delimit its strings (any other backslash, a bare `"` or an array, and it is refused).
+/// Unescaping such a text only turns each `\"` into `"`, so both scanners see the same tokens and
+/// the same values.
 pub(super) fn parse_escaped(raw: &str) -> Option<AccessRecord<'_>> {
     let mut f = RawFields::default();
     let mut s = Escaped { b: raw.as_bytes(), s: raw, i: 0, quotes: Specials::new(raw.as_bytes()) };
