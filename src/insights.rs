@@ -3,7 +3,7 @@
 //! CLF, CSV, XML and execution-log lines need a `parse` command, or the query finds nothing. The
 //! stage's template, when configured, says exactly how a line is written, so it wins over detection.
 
-use crate::access_log::{LineParser, LineShape, Template, TemplatePart, ROUTE_KEYS, STATUS_KEYS};
+use crate::access_log::{LineParser, LineShape, Template, TemplatePart, ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS};
 
 /// The query for lines read by `parser`; `shape` is the detected format of the batch's lines (JSON
 /// when unknown). Every form names the status `code` and the route `resource`.
@@ -27,7 +27,7 @@ pub fn query(parser: &LineParser, shape: Option<LineShape>) -> String {
 fn from_shape(shape: LineShape) -> String {
     let command = match shape {
         LineShape::Json => {
-            let routes = [&ROUTE_KEYS[..], &["routeKey"]].concat();
+            let routes = [ROUTE_KEYS, ROUTE_KEY_KEYS].concat();
             return format!(
                 "fields @timestamp, coalesce({}) as code, coalesce({}) as resource",
                 STATUS_KEYS.join(", "),

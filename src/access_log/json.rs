@@ -8,14 +8,48 @@ use super::{record, AccessRecord, RawFields};
 /// Deeper than any access-log template nests: refuse rather than recurse without bound.
 const MAX_DEPTH: u8 = 8;
 
-/// Keys read as the status, in order of preference (also used by the alert's Logs Insights query).
-pub(crate) const STATUS_KEYS: [&str; 5] = ["status", "statusCode", "httpStatus", "status_code", "httpStatusCode"];
-const METHOD_KEYS: [&str; 3] = ["httpMethod", "method", "http_method"];
-/// Keys read as the route, besides `routeKey`.
-pub(crate) const ROUTE_KEYS: [&str; 3] = ["resourcePath", "resource_path", "route"];
-const TIME_KEYS: [&str; 4] = ["requestTime", "requestTimeEpoch", "request_time", "timestamp"];
-const RESPONSE_TYPE_KEYS: [&str; 5] =
-    ["errorResponseType", "error.responseType", "error_response_type", "gatewayResponseType", "responseType"];
+/// The top-level keys we read, each list once: the macro makes both its constant (the Logs Insights
+/// query reads some of them) and one `match` over every name, which the compiler turns into a
+/// switch on the length and a few word compares, whatever the number of names.
+macro_rules! top_level_keys {
+    ($($(#[$doc:meta])* $vis:vis $name:ident => $field:ident: [$($key:literal),+ $(,)?];)+) => {
+        // Every list is named, for the reader; only some are read elsewhere.
+        $($(#[$doc])* #[allow(dead_code)] $vis const $name: &[&str] = &[$($key),+];)+
+
+        /// The field a key of the line's own object fills.
+        fn top_level_field(key: &str) -> Option<Field> {
+            match key {
+                $($($key)|+ => Some(Field::$field),)+
+                _ => None,
+            }
+        }
+    };
+}
+
+top_level_keys! {
+    /// Keys read as the status (also used by the alert's Logs Insights query).
+    pub(crate) STATUS_KEYS => Status: ["status", "statusCode", "httpStatus", "status_code", "httpStatusCode"];
+    METHOD_KEYS => Method: ["httpMethod", "method", "http_method"];
+    /// Keys read as the route, besides `routeKey`.
+    pub(crate) ROUTE_KEYS => Route: ["resourcePath", "resource_path", "route"];
+    /// The HTTP API route key (`GET /pets`): method and route.
+    pub(crate) ROUTE_KEY_KEYS => RouteKey: ["routeKey"];
+    RESPONSE_TYPE_KEYS => ResponseType:
+        ["errorResponseType", "error.responseType", "error_response_type", "gatewayResponseType", "responseType"];
+    TIME_KEYS => RequestTime: ["requestTime", "requestTimeEpoch", "request_time", "timestamp"];
+    // Caller-identity and stage keys: the names users commonly give `$context.identity.*`,
+    // `$context.authorizer.principalId`, `$context.apiId` and `$context.stage` (flat here; nested
+    // under `identity`/`authorizer`, see [`nested_field`]). `apiKey` is not among them: it may hold
+    // the key's value, a secret.
+    API_KEY_ID_KEYS => ApiKeyId: ["apiKeyId", "api_key_id", "apiKey_id", "apikeyid", "identity.apiKeyId"];
+    PRINCIPAL_KEYS => Principal: ["principalId", "principal_id", "principal", "authorizer.principalId"];
+    CALLER_KEYS => Caller: ["caller"];
+    USER_KEYS => User: ["user"];
+    SOURCE_IP_KEYS => SourceIp: ["sourceIp", "source_ip", "sourceIP", "ip", "clientIp", "client_ip", "identity.sourceIp"];
+    USER_AGENT_KEYS => UserAgent: ["userAgent", "user_agent", "identity.userAgent"];
+    API_ID_KEYS => ApiId: ["apiId", "api_id"];
+    STAGE_KEYS => Stage: ["stage"];
+}
 
 pub(super) fn parse(line: &str) -> Option<AccessRecord<'_>> {
     let mut f = RawFields::default();
@@ -340,63 +374,113 @@ fn gather_swar(block: &[u8; BLOCK]) -> u64 {
     m
 }
 
+/// Records `v` under `key` when the key names a field we read (the first occurrence wins).
 fn keep<'a>(depth: u8, parent: Option<&str>, key: &str, v: &'a str, f: &mut RawFields<'a>) {
-    let slot = if depth == 0 {
-        if STATUS_KEYS.contains(&key) {
-            &mut f.status
-        } else if METHOD_KEYS.contains(&key) {
-            &mut f.method
-        } else if ROUTE_KEYS.contains(&key) {
-            &mut f.route
-        } else if key == "routeKey" {
-            &mut f.route_key
-        } else if RESPONSE_TYPE_KEYS.contains(&key) {
-            &mut f.response_type
-        } else if TIME_KEYS.contains(&key) {
-            &mut f.request_time
-        } else if let Some(slot) = origin_slot(None, key, f) {
-            slot
-        } else {
-            return;
-        }
-    } else if parent == Some("error") && key == "responseType" {
-        &mut f.response_type
-    } else if let Some(slot) = origin_slot(parent, key, f) {
-        slot
-    } else {
-        return;
+    let field = match (depth, parent) {
+        (0, _) => top_level_field(key),
+        (_, Some(parent)) => nested_field(parent, key),
+        (_, None) => None,
     };
-    if slot.is_none() {
-        *slot = Some(v);
+    if let Some(slot) = field.map(|field| field.slot(f)) {
+        if slot.is_none() {
+            *slot = Some(v);
+        }
     }
 }
 
-/// Where a caller-identity or stage key goes: the names users commonly give `$context.identity.*`,
-/// `$context.authorizer.principalId`, `$context.apiId` and `$context.stage`, flat or nested under
-/// `identity`/`authorizer`. `apiKey` is not among them: it may hold the key's value, a secret.
-fn origin_slot<'f, 'a>(parent: Option<&str>, key: &str, f: &'f mut RawFields<'a>) -> Option<&'f mut Option<&'a str>> {
-    let o = &mut f.origin;
+/// The field a key of a nested object fills: `error.responseType`, and the caller-identity names
+/// under `identity` and `authorizer`.
+fn nested_field(parent: &str, key: &str) -> Option<Field> {
     Some(match (parent, key) {
-        (None | Some("identity"), "apiKeyId" | "api_key_id" | "apiKey_id" | "apikeyid") => &mut o.api_key_id,
-        (None, "identity.apiKeyId") => &mut o.api_key_id,
-        (None | Some("authorizer"), "principalId" | "principal_id" | "principal") => &mut o.principal,
-        (None, "authorizer.principalId") => &mut o.principal,
-        (None | Some("identity"), "caller") => &mut o.caller,
-        (None | Some("identity"), "user") => &mut o.user,
-        (None | Some("identity"), "sourceIp" | "source_ip" | "sourceIP") => &mut o.source_ip,
-        (None, "ip" | "clientIp" | "client_ip" | "identity.sourceIp") => &mut o.source_ip,
-        (None | Some("identity"), "userAgent" | "user_agent") => &mut o.user_agent,
-        (None, "identity.userAgent") => &mut o.user_agent,
-        (None, "apiId" | "api_id") => &mut o.api_id,
-        (None, "stage") => &mut o.stage,
+        ("error", "responseType") => Field::ResponseType,
+        ("identity", "apiKeyId" | "api_key_id" | "apiKey_id" | "apikeyid") => Field::ApiKeyId,
+        ("authorizer", "principalId" | "principal_id" | "principal") => Field::Principal,
+        ("identity", "caller") => Field::Caller,
+        ("identity", "user") => Field::User,
+        ("identity", "sourceIp" | "source_ip" | "sourceIP") => Field::SourceIp,
+        ("identity", "userAgent" | "user_agent") => Field::UserAgent,
         _ => return None,
     })
 }
 
+/// A field of [`RawFields`] that a JSON key fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Status,
+    Method,
+    Route,
+    RouteKey,
+    ResponseType,
+    RequestTime,
+    ApiKeyId,
+    Principal,
+    Caller,
+    User,
+    SourceIp,
+    UserAgent,
+    ApiId,
+    Stage,
+}
+
+impl Field {
+    fn slot<'f, 'a>(self, f: &'f mut RawFields<'a>) -> &'f mut Option<&'a str> {
+        let o = &mut f.origin;
+        match self {
+            Field::Status => &mut f.status,
+            Field::Method => &mut f.method,
+            Field::Route => &mut f.route,
+            Field::RouteKey => &mut f.route_key,
+            Field::ResponseType => &mut f.response_type,
+            Field::RequestTime => &mut f.request_time,
+            Field::ApiKeyId => &mut o.api_key_id,
+            Field::Principal => &mut o.principal,
+            Field::Caller => &mut o.caller,
+            Field::User => &mut o.user,
+            Field::SourceIp => &mut o.source_ip,
+            Field::UserAgent => &mut o.user_agent,
+            Field::ApiId => &mut o.api_id,
+            Field::Stage => &mut o.stage,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{gather_specials, gather_swar, Specials, BLOCK};
+    use super::{gather_specials, gather_swar, parse, Specials, BLOCK, ROUTE_KEYS, SOURCE_IP_KEYS, STATUS_KEYS};
     use proptest::prelude::*;
+
+    /// Every name of a list fills its field at the top level; nested, only under its own parent.
+    #[test]
+    fn each_key_name_fills_its_field() {
+        for k in STATUS_KEYS {
+            assert_eq!(parse(&format!(r#"{{"{k}":"403"}}"#)).map(|r| r.status), Some(403), "{k}");
+        }
+        for k in ROUTE_KEYS {
+            let line = format!(r#"{{"status":"403","{k}":"/a"}}"#);
+            assert_eq!(parse(&line).and_then(|r| r.route), Some("/a"), "{k}");
+        }
+        for k in SOURCE_IP_KEYS {
+            let line = format!(r#"{{"status":"403","{k}":"1.2.3.4"}}"#);
+            assert_eq!(parse(&line).and_then(|r| r.origin.source_ip), Some("1.2.3.4"), "{k}");
+        }
+        let nested = |line: &str| {
+            parse(line).map(|r| {
+                format!("{} {:?} {:?} {:?}", r.status, r.response_type, r.origin.source_ip, r.origin.principal)
+            })
+        };
+        assert_eq!(
+            nested(
+                r#"{"integration":{"status":"500"},"status":"403","error":{"responseType":"DENIED"},"identity":{"sourceIp":"1.2.3.4"},"authorizer":{"principalId":"u1"}}"#
+            ),
+            Some(r#"403 Some("DENIED") Some("1.2.3.4") Some("u1")"#.to_string())
+        );
+        assert_eq!(
+            nested(
+                r#"{"status":"403","other":{"responseType":"DENIED","sourceIp":"1.2.3.4","principalId":"u1"},"identity":{"ip":"5.6.7.8"}}"#
+            ),
+            Some("403 None None None".to_string())
+        );
+    }
 
     proptest! {
         /// Both gatherers (SSE2 on x86-64, plain code elsewhere) mark exactly the backslashes and quotes.

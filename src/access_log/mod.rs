@@ -11,7 +11,7 @@ mod template;
 mod text;
 
 pub use execution::{ExecutionStep, PendingDenials};
-pub(crate) use json::{ROUTE_KEYS, STATUS_KEYS};
+pub(crate) use json::{ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS};
 pub use template::{Template, TemplateError, TemplatePart};
 
 use crate::status::parse_status;
