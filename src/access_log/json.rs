@@ -3,7 +3,7 @@
 //! `"error": {"responseType": …}` is found, while a nested `status` (e.g. `integration.status`) is not
 //! taken for the response status.
 
-use super::{record, AccessRecord, RawFields};
+use super::{record, AccessRecord, Field, OriginField, RawFields};
 
 /// Deeper than any access-log template nests: refuse rather than recurse without bound.
 const MAX_DEPTH: u8 = 8;
@@ -12,14 +12,14 @@ const MAX_DEPTH: u8 = 8;
 /// query reads some of them) and one `match` over every name, which the compiler turns into a
 /// switch on the length and a few word compares, whatever the number of names.
 macro_rules! top_level_keys {
-    ($($(#[$doc:meta])* $vis:vis $name:ident => $field:ident: [$($key:literal),+ $(,)?];)+) => {
+    ($($(#[$doc:meta])* $vis:vis $name:ident: [$($key:literal),+ $(,)?] => $field:expr;)+) => {
         // Every list is named, for the reader; only some are read elsewhere.
         $($(#[$doc])* #[allow(dead_code)] $vis const $name: &[&str] = &[$($key),+];)+
 
         /// The field a key of the line's own object fills.
         fn top_level_field(key: &str) -> Option<Field> {
             match key {
-                $($($key)|+ => Some(Field::$field),)+
+                $($($key)|+ => Some($field),)+
                 _ => None,
             }
         }
@@ -28,27 +28,27 @@ macro_rules! top_level_keys {
 
 top_level_keys! {
     /// Keys read as the status (also used by the alert's Logs Insights query).
-    pub(crate) STATUS_KEYS => Status: ["status", "statusCode", "httpStatus", "status_code", "httpStatusCode"];
-    METHOD_KEYS => Method: ["httpMethod", "method", "http_method"];
+    pub(crate) STATUS_KEYS: ["status", "statusCode", "httpStatus", "status_code", "httpStatusCode"] => Field::Status;
+    METHOD_KEYS: ["httpMethod", "method", "http_method"] => Field::Method;
     /// Keys read as the route, besides `routeKey`.
-    pub(crate) ROUTE_KEYS => Route: ["resourcePath", "resource_path", "route"];
+    pub(crate) ROUTE_KEYS: ["resourcePath", "resource_path", "route"] => Field::Route;
     /// The HTTP API route key (`GET /pets`): method and route.
-    pub(crate) ROUTE_KEY_KEYS => RouteKey: ["routeKey"];
-    RESPONSE_TYPE_KEYS => ResponseType:
-        ["errorResponseType", "error.responseType", "error_response_type", "gatewayResponseType", "responseType"];
-    TIME_KEYS => RequestTime: ["requestTime", "requestTimeEpoch", "request_time", "timestamp"];
+    pub(crate) ROUTE_KEY_KEYS: ["routeKey"] => Field::RouteKey;
+    RESPONSE_TYPE_KEYS: ["errorResponseType", "error.responseType", "error_response_type", "gatewayResponseType", "responseType"]
+        => Field::ResponseType;
+    TIME_KEYS: ["requestTime", "requestTimeEpoch", "request_time", "timestamp"] => Field::RequestTime;
     // Caller-identity and stage keys: the names users commonly give `$context.identity.*`,
     // `$context.authorizer.principalId`, `$context.apiId` and `$context.stage` (flat here; nested
     // under `identity`/`authorizer`, see [`nested_field`]). `apiKey` is not among them: it may hold
     // the key's value, a secret.
-    API_KEY_ID_KEYS => ApiKeyId: ["apiKeyId", "api_key_id", "apiKey_id", "apikeyid", "identity.apiKeyId"];
-    PRINCIPAL_KEYS => Principal: ["principalId", "principal_id", "principal", "authorizer.principalId"];
-    CALLER_KEYS => Caller: ["caller"];
-    USER_KEYS => User: ["user"];
-    SOURCE_IP_KEYS => SourceIp: ["sourceIp", "source_ip", "sourceIP", "ip", "clientIp", "client_ip", "identity.sourceIp"];
-    USER_AGENT_KEYS => UserAgent: ["userAgent", "user_agent", "identity.userAgent"];
-    API_ID_KEYS => ApiId: ["apiId", "api_id"];
-    STAGE_KEYS => Stage: ["stage"];
+    API_KEY_ID_KEYS: ["apiKeyId", "api_key_id", "apiKey_id", "apikeyid", "identity.apiKeyId"] => Field::Origin(OriginField::ApiKeyId);
+    PRINCIPAL_KEYS: ["principalId", "principal_id", "principal", "authorizer.principalId"] => Field::Origin(OriginField::Principal);
+    CALLER_KEYS: ["caller"] => Field::Origin(OriginField::Caller);
+    USER_KEYS: ["user"] => Field::Origin(OriginField::User);
+    SOURCE_IP_KEYS: ["sourceIp", "source_ip", "sourceIP", "ip", "clientIp", "client_ip", "identity.sourceIp"] => Field::Origin(OriginField::SourceIp);
+    USER_AGENT_KEYS: ["userAgent", "user_agent", "identity.userAgent"] => Field::Origin(OriginField::UserAgent);
+    API_ID_KEYS: ["apiId", "api_id"] => Field::Origin(OriginField::ApiId);
+    STAGE_KEYS: ["stage"] => Field::Origin(OriginField::Stage);
 }
 
 pub(super) fn parse(line: &str) -> Option<AccessRecord<'_>> {
@@ -381,7 +381,7 @@ fn keep<'a>(depth: u8, parent: Option<&str>, key: &str, v: &'a str, f: &mut RawF
         (_, Some(parent)) => nested_field(parent, key),
         (_, None) => None,
     };
-    if let Some(slot) = field.map(|field| field.slot(f)) {
+    if let Some(slot) = field.and_then(|field| f.slot(field)) {
         if slot.is_none() {
             *slot = Some(v);
         }
@@ -393,55 +393,14 @@ fn keep<'a>(depth: u8, parent: Option<&str>, key: &str, v: &'a str, f: &mut RawF
 fn nested_field(parent: &str, key: &str) -> Option<Field> {
     Some(match (parent, key) {
         ("error", "responseType") => Field::ResponseType,
-        ("identity", "apiKeyId" | "api_key_id" | "apiKey_id" | "apikeyid") => Field::ApiKeyId,
-        ("authorizer", "principalId" | "principal_id" | "principal") => Field::Principal,
-        ("identity", "caller") => Field::Caller,
-        ("identity", "user") => Field::User,
-        ("identity", "sourceIp" | "source_ip" | "sourceIP") => Field::SourceIp,
-        ("identity", "userAgent" | "user_agent") => Field::UserAgent,
+        ("identity", "apiKeyId" | "api_key_id" | "apiKey_id" | "apikeyid") => Field::Origin(OriginField::ApiKeyId),
+        ("authorizer", "principalId" | "principal_id" | "principal") => Field::Origin(OriginField::Principal),
+        ("identity", "caller") => Field::Origin(OriginField::Caller),
+        ("identity", "user") => Field::Origin(OriginField::User),
+        ("identity", "sourceIp" | "source_ip" | "sourceIP") => Field::Origin(OriginField::SourceIp),
+        ("identity", "userAgent" | "user_agent") => Field::Origin(OriginField::UserAgent),
         _ => return None,
     })
-}
-
-/// A field of [`RawFields`] that a JSON key fills.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    Status,
-    Method,
-    Route,
-    RouteKey,
-    ResponseType,
-    RequestTime,
-    ApiKeyId,
-    Principal,
-    Caller,
-    User,
-    SourceIp,
-    UserAgent,
-    ApiId,
-    Stage,
-}
-
-impl Field {
-    fn slot<'f, 'a>(self, f: &'f mut RawFields<'a>) -> &'f mut Option<&'a str> {
-        let o = &mut f.origin;
-        match self {
-            Field::Status => &mut f.status,
-            Field::Method => &mut f.method,
-            Field::Route => &mut f.route,
-            Field::RouteKey => &mut f.route_key,
-            Field::ResponseType => &mut f.response_type,
-            Field::RequestTime => &mut f.request_time,
-            Field::ApiKeyId => &mut o.api_key_id,
-            Field::Principal => &mut o.principal,
-            Field::Caller => &mut o.caller,
-            Field::User => &mut o.user,
-            Field::SourceIp => &mut o.source_ip,
-            Field::UserAgent => &mut o.user_agent,
-            Field::ApiId => &mut o.api_id,
-            Field::Stage => &mut o.stage,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -224,6 +224,57 @@ struct RawFields<'a> {
     origin: Origin<'a>,
 }
 
+/// A field of [`RawFields`]: what a template variable or a JSON key fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Status,
+    Method,
+    Route,
+    RouteKey,
+    ResponseType,
+    RequestTime,
+    Origin(OriginField),
+    /// A template variable we do not read.
+    Other,
+}
+
+/// The [`Origin`] field a variable or key fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OriginField {
+    ApiKeyId,
+    Principal,
+    Caller,
+    User,
+    SourceIp,
+    UserAgent,
+    ApiId,
+    Stage,
+}
+
+impl<'a> RawFields<'a> {
+    /// Where `field` goes (`None` for [`Field::Other`]).
+    fn slot(&mut self, field: Field) -> Option<&mut Option<&'a str>> {
+        let o = &mut self.origin;
+        Some(match field {
+            Field::Status => &mut self.status,
+            Field::Method => &mut self.method,
+            Field::Route => &mut self.route,
+            Field::RouteKey => &mut self.route_key,
+            Field::ResponseType => &mut self.response_type,
+            Field::RequestTime => &mut self.request_time,
+            Field::Origin(OriginField::ApiKeyId) => &mut o.api_key_id,
+            Field::Origin(OriginField::Principal) => &mut o.principal,
+            Field::Origin(OriginField::Caller) => &mut o.caller,
+            Field::Origin(OriginField::User) => &mut o.user,
+            Field::Origin(OriginField::SourceIp) => &mut o.source_ip,
+            Field::Origin(OriginField::UserAgent) => &mut o.user_agent,
+            Field::Origin(OriginField::ApiId) => &mut o.api_id,
+            Field::Origin(OriginField::Stage) => &mut o.stage,
+            Field::Other => return None,
+        })
+    }
+}
+
 /// Builds the record once the status is known; `routeKey` (`GET /items/{id}`) is split into method and route.
 fn record(f: RawFields<'_>) -> Option<AccessRecord<'_>> {
     let status = parse_status(f.status?)?;

@@ -8,7 +8,7 @@
 //! ([`Class`]) rules candidates out early: the status is three digits, ids hold no space. Backtracking
 //! is bounded by [`MAX_STEPS`]: a hostile line that would take longer counts as unparsed.
 
-use super::{record, Line, RawFields};
+use super::{record, Field, Line, OriginField, RawFields};
 use std::fmt;
 
 /// Why a template cannot be compiled.
@@ -20,31 +20,6 @@ pub enum TemplateError {
     /// Two variables touch: their boundary cannot be found in a line.
     #[error("the access-log template puts ${0} and ${1} side by side with no text between them")]
     Adjacent(String, String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    Status,
-    Method,
-    Route,
-    RouteKey,
-    ResponseType,
-    RequestTime,
-    Origin(OriginField),
-    Other,
-}
-
-/// The [`super::Origin`] field a variable fills.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OriginField {
-    ApiKeyId,
-    Principal,
-    Caller,
-    User,
-    SourceIp,
-    UserAgent,
-    ApiId,
-    Stage,
 }
 
 /// What a variable's value can look like, from the API Gateway developer guide's `$context` reference.
@@ -417,23 +392,8 @@ struct Search {
 
 /// Records a value in its field's slot (always true, for chaining).
 fn keep<'a>(f: &mut RawFields<'a>, field: Field, value: &'a str) -> bool {
-    let slot = match field {
-        Field::Status => &mut f.status,
-        Field::Method => &mut f.method,
-        Field::Route => &mut f.route,
-        Field::RouteKey => &mut f.route_key,
-        Field::ResponseType => &mut f.response_type,
-        Field::RequestTime => &mut f.request_time,
-        Field::Origin(OriginField::ApiKeyId) => &mut f.origin.api_key_id,
-        Field::Origin(OriginField::Principal) => &mut f.origin.principal,
-        Field::Origin(OriginField::Caller) => &mut f.origin.caller,
-        Field::Origin(OriginField::User) => &mut f.origin.user,
-        Field::Origin(OriginField::SourceIp) => &mut f.origin.source_ip,
-        Field::Origin(OriginField::UserAgent) => &mut f.origin.user_agent,
-        Field::Origin(OriginField::ApiId) => &mut f.origin.api_id,
-        Field::Origin(OriginField::Stage) => &mut f.origin.stage,
-        Field::Other => return true,
-    };
-    *slot = Some(value);
+    if let Some(slot) = f.slot(field) {
+        *slot = Some(value);
+    }
     true
 }
