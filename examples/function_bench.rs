@@ -1,5 +1,5 @@
 //! Whole-function measurements without AWS: the real handler over the in-memory CloudWatch and SNS
-//! (`apigw_4xx::aws::memory`), the clock moved by the program. BENCHMARKS.md ("The window ledger")
+//! (`apigw_4xx::function::memory`), the clock moved by the program. BENCHMARKS.md ("The window ledger")
 //! records the results and the commands.
 //!
 //! - `function_bench gen-minutes N FILE`: writes a subscription event of N events, one per
@@ -14,11 +14,11 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use apigw_4xx::aws::memory::{MemoryAlerts, MemoryMetrics};
-use apigw_4xx::aws::{AlertSink, MetricsStore};
-use apigw_4xx::config::Config;
-use apigw_4xx::emf::{CapturedEmf, StdoutEmf};
-use apigw_4xx::handler::{system_now, Function, IncomingEvent, Invocation};
+use apigw_4xx::function::memory::{MemoryAlerts, MemoryMetrics};
+use apigw_4xx::function::stores::{AlertSink, MetricsStore};
+use apigw_4xx::function::config::Config;
+use apigw_4xx::function::emf::{CapturedEmf, StdoutEmf};
+use apigw_4xx::function::{system_now, Function, IncomingEvent, Invocation};
 use std::sync::Arc;
 use support::*;
 

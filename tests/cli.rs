@@ -52,12 +52,12 @@ fn every_input_shape_gives_the_reference() {
     })).collect::<Vec<_>>(), "searchedLogStreams": []});
     let export: String = evs
         .iter()
-        .map(|(t, m)| format!("{} {m}\n", apigw_4xx::time::format_iso8601(*t).replace('Z', ".000Z")))
+        .map(|(t, m)| format!("{} {m}\n", apigw_4xx::base::time::format_iso8601(*t).replace('Z', ".000Z")))
         .collect();
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record(["@timestamp", "@message"]).unwrap();
     for (t, m) in &evs {
-        csv.write_record([apigw_4xx::time::format_iso8601(*t).replace('T', " ").replace('Z', ".000"), m.clone()])
+        csv.write_record([apigw_4xx::base::time::format_iso8601(*t).replace('T', " ").replace('Z', ".000"), m.clone()])
             .unwrap();
     }
     let plain: String = evs.iter().map(|(_, m)| format!("{m}\n")).collect();
@@ -222,24 +222,24 @@ fn evidence_sharpens_the_recommendation() {
 #[test]
 fn bad_input_fails_with_one_line_naming_file_and_problem() {
     let dir = tempfile::tempdir().unwrap();
-    let good = apigw_4xx::decode::encode_data(b"{}");
+    let good = apigw_4xx::ingest::decode::encode_data(b"{}");
     let gz = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD
-            .decode(apigw_4xx::decode::encode_data(payload("g", &events(Format::Clf, &[200; 50], T0, 1)).as_bytes()))
+            .decode(apigw_4xx::ingest::decode::encode_data(payload("g", &events(Format::Clf, &[200; 50], T0, 1)).as_bytes()))
             .unwrap()
     };
     let truncated = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(&gz[..gz.len() / 2])
     };
-    let bomb = apigw_4xx::decode::encode_data(&vec![b' '; 3 * 1024 * 1024]);
+    let bomb = apigw_4xx::ingest::decode::encode_data(&vec![b' '; 3 * 1024 * 1024]);
     let cases: Vec<(&str, String, &str)> = vec![
         ("b64.json", r#"{"awslogs":{"data":"@@@not base64@@@"}}"#.into(), "not valid base64"),
         ("trunc.json", format!(r#"{{"awslogs":{{"data":"{truncated}"}}}}"#), "gzip data is corrupt or truncated"),
         (
             "notjson.json",
-            format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, apigw_4xx::decode::encode_data(b"hello")),
+            format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, apigw_4xx::ingest::decode::encode_data(b"hello")),
             "not valid JSON",
         ),
         ("shape.json", format!(r#"{{"awslogs":{{"data":"{good}"}}}}"#), "unexpected JSON shape"),
@@ -355,7 +355,7 @@ fn a_directory_is_read_as_an_s3_export() {
     for (i, chunk) in evs.chunks(1_000).enumerate() {
         let text: String = chunk
             .iter()
-            .map(|(t, m)| format!("{} {m}\n", apigw_4xx::time::format_iso8601(*t).replace('Z', ".000Z")))
+            .map(|(t, m)| format!("{} {m}\n", apigw_4xx::base::time::format_iso8601(*t).replace('Z', ".000Z")))
             .collect();
         let stream = root.join("0f1e2d3c-task").join(format!("stream-{}", i % 4));
         std::fs::create_dir_all(&stream).unwrap();

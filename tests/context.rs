@@ -6,11 +6,12 @@
 
 mod support;
 
-use apigw_4xx::apigateway::{ApiGateway, DeploymentFinder};
-use apigw_4xx::baseline::{self, Baseline};
-use apigw_4xx::metric_history::{CloudWatchHistory, MetricHistory};
-use apigw_4xx::severity::IgnoredStatuses;
-use apigw_4xx::time::window_start;
+use apigw_4xx::context::apigateway::{ApiGateway, DeploymentFinder};
+use apigw_4xx::judge::baseline::Baseline;
+use apigw_4xx::metrics::baseline;
+use apigw_4xx::metrics::cloudwatch::{CloudWatchHistory, MetricHistory};
+use apigw_4xx::judge::severity::IgnoredStatuses;
+use apigw_4xx::base::time::window_start;
 use assert_cmd::Command;
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_sdk_cloudwatch::primitives::DateTime;
@@ -76,7 +77,7 @@ async fn rest_stage_deployment_is_found_by_its_log_group() {
     // Another API logging elsewhere, so the match has something to skip.
     rest_stage(&sdk, "ctx-other", "/aws/apigateway/ctx-elsewhere", "unrelated").await;
     let (_, id) = rest_stage(&sdk, "ctx-orders", group, "tighten order schema").await;
-    let finder = DeploymentFinder::new(ApiGateway::new(&sdk));
+    let finder = DeploymentFinder::new(ApiGateway::new(&Clients::new(&sdk)));
     let d = finder.find(group, None, now()).await.unwrap().expect("the stage is found");
     assert_eq!(
         (d.id.as_deref(), d.description.as_str(), d.target.as_str()),
@@ -118,7 +119,7 @@ async fn http_api_stage_through_its_own_fields() {
         .send()
         .await
         .unwrap();
-    let d = DeploymentFinder::new(ApiGateway::new(&sdk)).find(group, None, now()).await.unwrap().expect("found");
+    let d = DeploymentFinder::new(ApiGateway::new(&Clients::new(&sdk))).find(group, None, now()).await.unwrap().expect("found");
     assert_eq!((d.description.as_str(), d.target.as_str()), ("canary rollout", "ctx-http/live"));
     assert!(matches!(d.id.as_deref(), None | Some("dep-http-1")), "{:?}", d.id);
     assert!((now() - d.at).abs() < 600_000, "lastUpdatedDate: {}", d.at);
@@ -162,10 +163,10 @@ async fn seven_days_at_two_percent_is_the_baseline() {
     put(&cw, ns, data).await;
     let none = IgnoredStatuses::default();
     let series =
-        CloudWatchHistory::new(cw, ns).sums(&baseline::queries(&[(group, &none)]), start, end, 3600).await.unwrap();
+        CloudWatchHistory::new(&Clients::new(&sdk), ns).sums(&baseline::queries(&[(group, &none)]), start, end, 3600).await.unwrap();
     let b = baseline::from_results(0, &none, &series, end);
     assert_eq!(
-        b.line(apigw_4xx::severity::ClientErrorRate { client_errors: 31, requests: 100 }),
+        b.line(apigw_4xx::judge::severity::ClientErrorRate { client_errors: 31, requests: 100 }),
         "Baseline: 2.0% over the last 7 days (this window 15.5× that)"
     );
     assert!(matches!(b, Baseline::Rate(r) if r.requests == 168_000));
@@ -313,11 +314,12 @@ fn cli_rules_give_a_finding_per_group() {
 // ---------------------------------------------------------------------------------------------
 // The function with its alert context, end to end.
 
-use apigw_4xx::alert_context::AlertContext;
-use apigw_4xx::aws::{CloudWatchStore, SnsAlerts};
-use apigw_4xx::config::Config;
-use apigw_4xx::emf::CapturedEmf;
-use apigw_4xx::handler::{Function, IncomingEvent};
+use apigw_4xx::function::context::AlertContext;
+use apigw_4xx::aws::client::Clients;
+use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
+use apigw_4xx::function::config::Config;
+use apigw_4xx::function::emf::CapturedEmf;
+use apigw_4xx::function::{Function, IncomingEvent};
 
 struct Fx {
     sdk: aws_config::SdkConfig,
@@ -343,8 +345,8 @@ impl Fx {
         let c = self.config(extra);
         Function::new(
             c.clone(),
-            CloudWatchStore::new(aws_sdk_cloudwatch::Client::new(&self.sdk), &c.namespace),
-            SnsAlerts::new(aws_sdk_sns::Client::new(&self.sdk), &c.alert_topic_arn),
+            CloudWatchStore::new(&Clients::new(&self.sdk), &c.namespace),
+            SnsAlerts::new(&Clients::new(&self.sdk), &c.alert_topic_arn),
             CapturedEmf::default(),
         )
     }
@@ -354,7 +356,7 @@ impl Fx {
         extra: &[(&str, &str)],
     ) -> Function<CloudWatchStore, SnsAlerts, CapturedEmf, AlertContext<CloudWatchHistory, ApiGateway>> {
         let c = self.config(extra);
-        self.plain(extra).with_context(AlertContext::over_sdk(&self.sdk, &c.namespace, c.deployment_lookup))
+        self.plain(extra).with_context(AlertContext::over(&Clients::new(&self.sdk), &c.namespace, c.deployment_lookup))
     }
 
     fn alerts(&self) -> Vec<support::emulator::SentMessage> {

@@ -5,10 +5,12 @@
 
 mod support;
 
-use apigw_4xx::aws::{AwsErrorKind, CloudWatchStore, SnsAlerts};
-use apigw_4xx::config::Config;
-use apigw_4xx::emf::CapturedEmf;
-use apigw_4xx::handler::{Function, HandlerError, IncomingEvent};
+use apigw_4xx::aws::client::CallCounter;
+use apigw_4xx::aws::error::AwsErrorKind;
+use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
+use apigw_4xx::function::config::Config;
+use apigw_4xx::function::emf::CapturedEmf;
+use apigw_4xx::function::{Function, HandlerError, IncomingEvent};
 use aws_sdk_cloudwatch::error::ErrorMetadata;
 use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataError, GetMetricDataOutput};
 use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput;
@@ -57,8 +59,8 @@ fn function(cw: &[&Rule], sns: &[&Rule]) -> Function<CloudWatchStore, SnsAlerts,
     let c = config();
     Function::new(
         c.clone(),
-        CloudWatchStore::new(cw, &c.namespace),
-        SnsAlerts::new(sns, &c.alert_topic_arn),
+        CloudWatchStore::over(cw, &c.namespace, CallCounter::default()),
+        SnsAlerts::over(sns, &c.alert_topic_arn, CallCounter::default()),
         CapturedEmf::default(),
     )
 }
@@ -115,8 +117,8 @@ async fn failed_put_retried_warm_alerts_once_and_counts_once() {
     let c = config();
     let f = Function::new(
         c.clone(),
-        CloudWatchStore::new(cw_bad, &c.namespace),
-        SnsAlerts::new(sns.clone(), &c.alert_topic_arn),
+        CloudWatchStore::over(cw_bad, &c.namespace, CallCounter::default()),
+        SnsAlerts::over(sns.clone(), &c.alert_topic_arn, CallCounter::default()),
         CapturedEmf::default(),
     );
     let err = f.handle(&high_batch()).await.unwrap_err();
@@ -129,7 +131,7 @@ async fn failed_put_retried_warm_alerts_once_and_counts_once() {
     let puts = Arc::new(Mutex::new(Vec::new()));
     let good_put = put_ok(puts.clone());
     let cw_good = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&get, &good_put]);
-    let warm = f.with_metrics(CloudWatchStore::new(cw_good, &c.namespace));
+    let warm = f.with_metrics(CloudWatchStore::over(cw_good, &c.namespace, CallCounter::default()));
     warm.handle(&high_batch()).await.unwrap();
     assert_eq!(publish.num_calls(), 1, "warm retry does not alert again");
     assert_eq!(good_put.num_calls(), 1);

@@ -215,16 +215,16 @@ fn a_filter_log_events_document_past_the_cap_skips_unknown_fields_unheld() {
 
 #[test]
 fn windows_past_the_cap_fold_into_overall_with_a_warning() {
-    let n = apigw_4xx::tally::MAX_BUCKETS + 5;
+    let n = apigw_4xx::count::tally::MAX_BUCKETS + 5;
     // One CLF line a minute: each its own 1-minute window.
     let mut input = String::new();
     for m in 0..n {
-        let t = apigw_4xx::time::format_iso8601(T0 + m as i64 * 60_000);
+        let t = apigw_4xx::base::time::format_iso8601(T0 + m as i64 * 60_000);
         input.push_str(&format!("{t} {{\"status\":\"200\"}}\n"));
     }
     let (v, err) = analyze(&["--window", "1"], input.into_bytes());
     assert_eq!(v["requests"].as_u64(), Some(n as u64), "every line counted overall");
-    assert_eq!(v["windows"].as_array().map(Vec::len), Some(apigw_4xx::tally::MAX_BUCKETS));
+    assert_eq!(v["windows"].as_array().map(Vec::len), Some(apigw_4xx::count::tally::MAX_BUCKETS));
     assert!(err.contains("5 lines fall in windows past the first 40,000"), "{err}");
 }
 

@@ -4,12 +4,14 @@
 
 mod support;
 
-use apigw_4xx::alert::AlertMessage;
-use apigw_4xx::aws::{AlertSink, AwsError, AwsErrorKind, CloudWatchStore, SnsAlerts};
-use apigw_4xx::config::Config;
-use apigw_4xx::emf::CapturedEmf;
-use apigw_4xx::handler::{Function, HandlerError, IncomingEvent, Invocation, Summary};
-use apigw_4xx::time::window_start;
+use apigw_4xx::render::alert::AlertMessage;
+use apigw_4xx::aws::client::Clients;
+use apigw_4xx::aws::error::{AwsError, AwsErrorKind};
+use apigw_4xx::function::stores::{AlertSink, CloudWatchStore, SnsAlerts};
+use apigw_4xx::function::config::Config;
+use apigw_4xx::function::emf::CapturedEmf;
+use apigw_4xx::function::{Function, HandlerError, IncomingEvent, Invocation, Summary};
+use apigw_4xx::base::time::window_start;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,7 +29,7 @@ struct Env {
     topic: String,
     namespace: String,
     cw: aws_sdk_cloudwatch::Client,
-    sns: aws_sdk_sns::Client,
+    sdk: aws_config::SdkConfig,
 }
 
 /// A test's names, holding the emulator for the test (calls are counted and faults injected per
@@ -50,7 +52,7 @@ async fn another_env(name: &str) -> Env {
         topic,
         namespace: format!("Test/{name}"),
         cw: aws_sdk_cloudwatch::Client::new(&sdk),
-        sns,
+        sdk,
     }
 }
 
@@ -66,8 +68,8 @@ impl Env {
         let c = self.config(extra);
         Function::new(
             c.clone(),
-            CloudWatchStore::new(self.cw.clone(), &c.namespace),
-            SnsAlerts::new(self.sns.clone(), &c.alert_topic_arn),
+            CloudWatchStore::new(&Clients::new(&self.sdk), &c.namespace),
+            SnsAlerts::new(&Clients::new(&self.sdk), &c.alert_topic_arn),
             CapturedEmf::default(),
         )
     }
@@ -241,8 +243,8 @@ impl AlertSink for FlakySns {
 async fn retried_batch_after_publish_failure_counts_once_and_alerts() {
     let e = env("retry").await;
     let c = e.config(&[]);
-    let sns = FlakySns { inner: SnsAlerts::new(e.sns.clone(), &e.topic), fail: AtomicUsize::new(1) };
-    let f = Function::new(c.clone(), CloudWatchStore::new(e.cw.clone(), &c.namespace), sns, CapturedEmf::default());
+    let sns = FlakySns { inner: SnsAlerts::new(&Clients::new(&e.sdk), &e.topic), fail: AtomicUsize::new(1) };
+    let f = Function::new(c.clone(), CloudWatchStore::new(&Clients::new(&e.sdk), &c.namespace), sns, CapturedEmf::default());
     let w = recent_window();
     let batch = e.event(&statuses(&[(200, 100), (403, 100)]), w, 10);
     let err = run(&f, &batch).await.unwrap_err();
@@ -380,9 +382,9 @@ async fn robustness_table_function() {
     let empty = ev(subscription_event(&payload(&e.group, &[])));
     assert_eq!(run(&f, &empty).await.unwrap().aws_calls, 0);
     // Not JSON inside: Decode.Json.
-    let not_json = ev(format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, apigw_4xx::decode::encode_data(b"<html>")));
+    let not_json = ev(format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, apigw_4xx::ingest::decode::encode_data(b"<html>")));
     assert_eq!(run(&f, &not_json).await.unwrap_err().error_type(), "Decode.Json");
-    let shape = ev(format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, apigw_4xx::decode::encode_data(b"[1]")));
+    let shape = ev(format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, apigw_4xx::ingest::decode::encode_data(b"[1]")));
     assert_eq!(run(&f, &shape).await.unwrap_err().error_type(), "Decode.Shape");
 }
 
@@ -434,7 +436,7 @@ async fn poison_kinesis_records_are_skipped() {
     let good = payload(&e.group, &events(Format::ConsoleJson, &statuses(&[(200, 60), (404, 40)]), w, 10));
     let long = payload(&"g".repeat(1025), &events(Format::ConsoleJson, &statuses(&[(200, 5)]), w, 10));
     let mut ev: serde_json::Value = serde_json::from_str(&kinesis_event(&[good, long, "{}".into()])).unwrap();
-    ev["Records"][2]["kinesis"]["data"] = apigw_4xx::decode::encode_data(b"{\"logEvents\": [").into();
+    ev["Records"][2]["kinesis"]["data"] = apigw_4xx::ingest::decode::encode_data(b"{\"logEvents\": [").into();
     let ev: IncomingEvent = serde_json::from_value(ev).unwrap();
     let s = run(&f, &ev).await.unwrap();
     assert_eq!((s.requests, s.rejected, s.alerts), (100, 2, 1));
@@ -522,7 +524,7 @@ async fn an_alert_storm_completes_first_try_with_one_digest() {
     Emulator::shared().latency_ms(500);
     let started = Instant::now();
     let s =
-        run_at(&f, &ev, Invocation::at(apigw_4xx::handler::system_now()).with_remaining(Duration::from_secs(8))).await;
+        run_at(&f, &ev, Invocation::at(apigw_4xx::function::system_now()).with_remaining(Duration::from_secs(8))).await;
     let took = started.elapsed();
     let s = s.unwrap();
     assert!(took < Duration::from_secs(8), "{took:?}");

@@ -5,9 +5,9 @@
 #![no_main]
 
 use apigw_4xx::access_log::LineParser;
-use apigw_4xx::analysis::Analyzer;
-use apigw_4xx::decode::{decode_data, encode_data, read_document, Limits};
-use apigw_4xx::input::read_input;
+use apigw_4xx::count::analysis::Analyzer;
+use apigw_4xx::ingest::decode::{decode_data, encode_data, read_document, Limits};
+use apigw_4xx::ingest::input::read_input;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -10,7 +10,7 @@
 //! - any of these behind an ISO-8601 timestamp (detection strips it: see `super::detect`).
 
 use super::{AccessRecord, Line};
-use crate::status::parse_status;
+use crate::base::status::parse_status;
 use std::collections::{HashSet, VecDeque};
 
 const COMPLETED: &str = "Method completed with status: ";

@@ -121,7 +121,7 @@ impl<'a> Scanner<'a> {
         let start = self.i + 1;
         let mut j = start;
         loop {
-            let k = j + crate::decode::find_quote_or_backslash(self.b.get(j..)?)?;
+            let k = j + crate::ingest::decode::find_quote_or_backslash(self.b.get(j..)?)?;
             if self.b[k] == b'\\' {
                 j = k + 2;
             } else {

@@ -7,6 +7,7 @@
 
 mod execution;
 mod json;
+pub mod redact;
 mod template;
 mod text;
 
@@ -14,7 +15,7 @@ pub use execution::{ExecutionStep, PendingDenials};
 pub(crate) use json::{ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS};
 pub use template::{Template, TemplateError, TemplatePart};
 
-use crate::status::parse_status;
+use crate::base::status::parse_status;
 
 /// What one access-log line says about its request. Fields borrow from the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -78,8 +79,8 @@ impl<'a> Origin<'a> {
 
 impl AccessRecord<'_> {
     /// The request time in epoch milliseconds, when the line carries a readable one.
-    pub fn request_time_ms(&self) -> Option<crate::time::EpochMillis> {
-        self.request_time.and_then(crate::time::parse_request_time)
+    pub fn request_time_ms(&self) -> Option<crate::base::time::EpochMillis> {
+        self.request_time.and_then(crate::base::time::parse_request_time)
     }
 }
 
@@ -191,7 +192,7 @@ fn strip_iso_timestamp(line: &str) -> Option<&str> {
         return None;
     }
     let (first, rest) = line.split_once(' ')?;
-    crate::time::parse_iso8601(first)?;
+    crate::base::time::parse_iso8601(first)?;
     Some(rest.trim_start())
 }
 

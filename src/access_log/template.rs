@@ -150,7 +150,7 @@ impl Class {
                 }
             },
             Class::Token => !value.contains(' '),
-            Class::RequestTime => crate::time::parse_request_time(value).is_some(),
+            Class::RequestTime => crate::base::time::parse_request_time(value).is_some(),
             Class::Text => true,
         }
     }

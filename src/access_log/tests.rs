@@ -142,29 +142,6 @@ fn authorizer_denials_count_with_their_status() {
     }
 }
 
-/// A request that logs a denial and then a final line (or two denials) is counted once; other requests
-/// are not held back.
-#[test]
-fn a_denied_request_is_counted_once() {
-    let p = LineParser::Auto;
-    let mut t = crate::tally::Tally::new(None);
-    for line in [
-        "(r1) Starting authorizer: 62mgrc for request: r1",
-        "(r1) Unauthorized request: r1",
-        "(r1) Method completed with status: 401",
-        "(r2) User is not authorized to access this resource with an explicit deny",
-        "(r2) The client is not authorized to perform this operation.",
-        "(r3) Method completed with status: 200",
-        "(r3) Method completed with status: 200",
-        "Unauthorized request: no-id",
-    ] {
-        t.add_line(&p, None, line);
-    }
-    let t = t.finish();
-    assert_eq!(t.overall.iter().collect::<Vec<_>>(), vec![(200, 2), (401, 2), (403, 1)]);
-    assert_eq!((t.overall.unparsed, t.not_requests), (0, 3));
-}
-
 #[test]
 fn pending_denials_are_bounded() {
     let mut d = PendingDenials::default();

@@ -50,7 +50,7 @@ pub(super) fn parse_csv(line: &str) -> Option<AccessRecord<'_>> {
             *f == &"$default" || f.split_once(' ').is_some_and(|(m, r)| METHODS.contains(&m) && r.starts_with('/'))
         })
         .copied();
-    let request_time = fields.iter().find(|f| crate::time::parse_request_time(f).is_some()).copied();
+    let request_time = fields.iter().find(|f| crate::base::time::parse_request_time(f).is_some()).copied();
     let status = fields.get(status_at).copied();
     record(RawFields { status, method, route, route_key, request_time, ..RawFields::default() })
 }

@@ -4,29 +4,20 @@
 // The handler's future (with the alert context) is deep: rustc's default limit of 128 is short.
 #![recursion_limit = "256"]
 
-use apigw_4xx::alert_context::AlertContext;
-use apigw_4xx::aws::{CloudWatchStore, SnsAlerts};
-use apigw_4xx::config::Config;
-use apigw_4xx::emf::StdoutEmf;
-use apigw_4xx::handler::{system_now, Function, HandlerError, IncomingEvent, Invocation};
+use apigw_4xx::function::context::AlertContext;
+use apigw_4xx::function::config::Config;
+use apigw_4xx::function::emf::StdoutEmf;
+use apigw_4xx::aws::client::{load_config, Clients};
+use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
+use apigw_4xx::function::{system_now, Function, IncomingEvent, Invocation};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use std::time::{Duration, Instant};
-
-/// A failed invocation, reported with the stage as its error type.
-#[derive(Debug)]
-struct Failure(HandlerError);
-
-impl From<Failure> for Diagnostic {
-    fn from(f: Failure) -> Diagnostic {
-        Diagnostic { error_type: f.0.error_type().to_string(), error_message: f.0.to_string() }
-    }
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     if std::env::args().nth(1).as_deref() == Some("--print-defaults") {
         // For the template generator's test: the defaults it must state, from their one home.
-        println!("{}", apigw_4xx::config::defaults_json());
+        println!("{}", apigw_4xx::function::config::defaults_json());
         return Ok(());
     }
     lambda_runtime::tracing::init_default_subscriber();
@@ -39,14 +30,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             std::process::exit(1);
         }
     };
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(apigw_4xx::aws::timeouts())
-        .load()
-        .await;
-    let metrics = CloudWatchStore::new(aws_sdk_cloudwatch::Client::new(&sdk), config.namespace.clone());
-    let alerts = SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), config.alert_topic_arn.clone());
+    // Clients built once, each edge counting its own requests for the summary's `aws_calls`.
+    let sdk = load_config().await;
+    let metrics = CloudWatchStore::new(&Clients::new(&sdk), config.namespace.clone());
+    let alerts = SnsAlerts::new(&Clients::new(&sdk), config.alert_topic_arn.clone());
     // The alert's context: the baseline reader, and the control plane unless DEPLOYMENT_LOOKUP=false.
-    let context = AlertContext::over_sdk(&sdk, &config.namespace, config.deployment_lookup);
+    let context = AlertContext::over(&Clients::new(&sdk), &config.namespace, config.deployment_lookup);
     let function = Function::new(config, metrics, alerts, StdoutEmf).with_context(context);
     tracing::info!(init_ms = init.elapsed().as_secs_f64() * 1e3, "initialized");
     let function = &function;
@@ -88,7 +77,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             ),
             Err(e) => tracing::error!(error = %e, error_type = e.error_type(), ms, "batch failed"),
         }
-        result.map_err(Failure)
+        result.map_err(Diagnostic::from)
     }))
     .await
 }

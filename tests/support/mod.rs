@@ -2,7 +2,7 @@
 //! access-log lines in every supported format, subscription payloads and events, built in code.
 #![allow(dead_code)]
 
-use apigw_4xx::decode::encode_data;
+use apigw_4xx::ingest::decode::encode_data;
 use serde_json::json;
 
 /// The reference example's traffic: 15,000 requests, 4,680 of them 4xx.
@@ -21,7 +21,7 @@ pub const T0: i64 = 1_764_000_000_000;
 /// A window start half an hour ago: recent enough for CloudWatch to accept metrics for it.
 pub fn recent_window() -> i64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    apigw_4xx::time::window_start(now - 30 * 60_000, 5)
+    apigw_4xx::base::time::window_start(now - 30 * 60_000, 5)
 }
 
 /// Access-log formats the generator writes.

@@ -1,0 +1,7 @@
+//! Layer 0: the vocabulary every layer shares and that imports nothing of the crate: epoch
+//! milliseconds and windows ([`time`]), HTTP status classes and names ([`status`]), and how numbers
+//! are written for people ([`numbers`]).
+
+pub mod numbers;
+pub mod status;
+pub mod time;

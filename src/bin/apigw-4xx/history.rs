@@ -1,0 +1,76 @@
+//! `apigw-4xx history`: where the given levels would have alerted over the function's own metrics.
+
+use anyhow::{Context, Result};
+use apigw_4xx::judge::finding::Rules;
+use apigw_4xx::judge::group_rules::GroupRules;
+use apigw_4xx::render::history::{self, History, MAX_DAYS};
+use apigw_4xx::metrics::cloudwatch::{CloudWatchHistory, MetricHistory};
+use apigw_4xx::metrics::contract::DEFAULT_NAMESPACE;
+use apigw_4xx::base::time::DEFAULT_WINDOW_MINUTES;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Judge a log group's past windows (read from the function's metrics) with the given levels.
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// The log group whose windows to judge (the `LogGroup` dimension the function writes).
+    #[arg(long, value_name = "NAME")]
+    log_group: String,
+    /// How many days back.
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
+    days: u32,
+    /// The function's window length (its WINDOW_MINUTES).
+    #[arg(long, default_value_t = DEFAULT_WINDOW_MINUTES, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(crate::levels::WINDOW_RANGE))]
+    window: u32,
+    /// The function's metric namespace.
+    #[arg(long, default_value = DEFAULT_NAMESPACE, env = "METRIC_NAMESPACE")]
+    namespace: String,
+    /// Levels per log group (the GROUP_RULES JSON) from this file; its entry for --log-group wins
+    /// over the options below.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    #[command(flatten)]
+    levels: crate::levels::LevelArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Reads `--rules FILE` over the global levels.
+pub fn group_rules(file: Option<&PathBuf>, base: Rules) -> Result<GroupRules> {
+    match file {
+        None => Ok(GroupRules::new(base)),
+        Some(f) => {
+            let text = std::fs::read_to_string(f).with_context(|| format!("--rules {}", f.display()))?;
+            GroupRules::parse(&text, base).with_context(|| format!("--rules {}", f.display()))
+        }
+    }
+}
+
+pub fn run(args: &HistoryArgs) -> Result<ExitCode> {
+    let rules = group_rules(args.rules.as_ref(), args.levels.rules()?)?.for_group(&args.log_group);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let (start, end) = history::span(now, args.days, args.window);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let series = runtime.block_on(async {
+        let clients = apigw_4xx::aws::client::Clients::from_env().await;
+        let reader = CloudWatchHistory::new(&clients, &args.namespace);
+        reader.sums(&history::queries(&args.log_group, &rules), start, end, (args.window * 60) as i32).await
+    })?;
+    let h = History::judge(&args.log_group, args.days, args.window, &rules, &series);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &h.to_json())?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", h.to_text(&rules))?;
+    }
+    if h.windows.is_empty() {
+        eprintln!(
+            "warning: no Requests metric for {} in namespace {} over the last {} days (check --namespace, the region and the log group name)",
+            args.log_group, args.namespace, args.days
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

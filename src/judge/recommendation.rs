@@ -1,0 +1,144 @@
+//! What to do about a 4xx finding, keyed on the dominant status code (the guide in REFERENCE §3),
+//! sharpened by what the logs show (methods, gateway response types) when they carry it.
+
+use crate::count::tally::Evidence;
+
+/// Said of every 4xx finding before the code-specific advice.
+const GENERAL: &str =
+    "Review API request validation rules and model schemas. Check authentication/authorization configuration.";
+
+/// The recommendation for a finding whose most frequent 4xx is `dominant`.
+pub fn recommendation(dominant: u16, evidence: Option<&Evidence>) -> String {
+    let mut text = format!("{GENERAL} {}", by_code(dominant));
+    if let Some(detail) = evidence.and_then(|e| from_evidence(dominant, e)) {
+        text.push(' ');
+        text.push_str(detail);
+    }
+    if let Some(detail) = evidence.and_then(|e| from_consumers(dominant, e)) {
+        text.push(' ');
+        text.push_str(&detail);
+    }
+    text
+}
+
+/// A sharper cause when one consumer is behind most of the dominant code's responses.
+fn from_consumers(dominant: u16, e: &Evidence) -> Option<String> {
+    use crate::count::consumers::ConsumerKind::{ApiKey, SourceIp};
+    let c = e.consumers.dominant()?;
+    let who = format!("{} {}", c.kind.label(), c.value);
+    match (dominant, c.kind) {
+        (403, ApiKey) => Some(format!(
+            "Most 403s come from one consumer, {who}: that key or its usage plan has not propagated to it (check that the key is enabled, in a usage plan associated with this stage, and that the consumer sends the current key)."
+        )),
+        (404, SourceIp) | (403, SourceIp) if dominant == 404 || e.response_types.get("MISSING_AUTHENTICATION_TOKEN") > 0 => Some(format!(
+            "Most {dominant}s come from one source, {who}: probably a scanner probing paths; consider an AWS WAF rate-based rule (or an IP block) in front of the API."
+        )),
+        (429, _) => Some(format!("Most 429s come from one consumer, {who}: it exceeds its throttling or usage-plan limits.")),
+        (_, _) => Some(format!("Most {dominant}s come from one consumer, {who}: start with what it sends.")),
+    }
+}
+
+fn by_code(code: u16) -> String {
+    let cause = match code {
+        400 => "request validators or JSON Schema models reject what clients send (a new required field, or a schema stricter than the clients)",
+        401 => "the authorizer rejects tokens: check the Cognito user pool and app client IDs, token expiry, and the Lambda authorizer",
+        403 => "API key or IAM policy misconfiguration",
+        404 => "clients call deprecated or undefined routes: answer retired routes with 301 or 410",
+        405 => "clients use a method the route does not define",
+        409 => "conflicting writes: check client retries and idempotency keys",
+        413 => "payloads over the API's size limit: check what clients upload",
+        415 => "requests with a Content-Type the method does not accept: check the clients' headers and the integration's content handling",
+        422 => "the backend rejects request content as invalid: compare client payloads with the backend's validation",
+        429 => "throttling: check stage and method throttling, usage-plan quotas and the account-level limit",
+        _ => return format!("Investigate the {code} responses first: they are the most frequent 4xx."),
+    };
+    format!("The high {code} count suggests {cause}.")
+}
+
+/// A sharper cause when most of the dominant code's responses share a method or response type.
+fn from_evidence(dominant: u16, e: &Evidence) -> Option<&'static str> {
+    let most = |counts: &crate::count::values::ValueCounts, value: &str| {
+        let n = counts.get(value);
+        n > 0 && n * 2 > counts.total()
+    };
+    match dominant {
+        403 if most(&e.methods, "OPTIONS") => Some(
+            "Most 403s answer OPTIONS requests: CORS preflight is not configured (enable CORS on the resources, or add OPTIONS methods).",
+        ),
+        403 if most(&e.response_types, "MISSING_AUTHENTICATION_TOKEN") => Some(
+            "Most 403s are MISSING_AUTHENTICATION_TOKEN, which REST APIs return for an undefined route or method (their 404): check the paths clients call.",
+        ),
+        403 if most(&e.response_types, "INVALID_API_KEY") => {
+            Some("Most 403s are INVALID_API_KEY: check the x-api-key header and the usage plan's API keys.")
+        }
+        403 if most(&e.response_types, "WAF_FILTERED") => {
+            Some("Most 403s are WAF_FILTERED: review the web ACL rules that block them.")
+        }
+        429 if most(&e.response_types, "QUOTA_EXCEEDED") => {
+            Some("Most 429s are QUOTA_EXCEEDED: a usage plan's quota is used up, not a rate limit.")
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_403_text() {
+        assert_eq!(
+            recommendation(403, None),
+            "Review API request validation rules and model schemas. Check authentication/authorization configuration. The high 403 count suggests API key or IAM policy misconfiguration."
+        );
+    }
+
+    #[test]
+    fn evidence_sharpens_403() {
+        let mut e = Evidence::default();
+        let line = r#"{"status":"403","httpMethod":"OPTIONS","responseType":"MISSING_AUTHENTICATION_TOKEN"}"#;
+        let mut t = crate::count::tally::Tally::new(None);
+        for _ in 0..3 {
+            t.add_line(&crate::access_log::LineParser::Auto, None, line);
+        }
+        e.methods = t.evidence[&403].methods.clone();
+        assert!(recommendation(403, Some(&e)).contains("CORS preflight"));
+        e.methods = Default::default();
+        e.response_types = t.evidence[&403].response_types.clone();
+        assert!(recommendation(403, Some(&e)).contains("undefined route or method"));
+    }
+
+    #[test]
+    fn one_consumer_sharpens_the_advice() {
+        use crate::access_log::Origin;
+        let mut e = Evidence::default();
+        for _ in 0..9 {
+            e.consumers.add(&Origin { api_key_id: Some("k1"), ..Origin::default() });
+        }
+        e.consumers.add(&Origin::default());
+        assert!(recommendation(403, Some(&e)).ends_with(
+            "Most 403s come from one consumer, api key k1: that key or its usage plan has not propagated to it (check that the key is enabled, in a usage plan associated with this stage, and that the consumer sends the current key)."
+        ));
+        let mut scan = Evidence::default();
+        for _ in 0..3 {
+            scan.consumers.add(&Origin { source_ip: Some("203.0.113.66"), ..Origin::default() });
+        }
+        assert!(recommendation(404, Some(&scan)).contains("one source, ip 203.0.113.66: probably a scanner"));
+        assert!(recommendation(404, Some(&scan)).contains("WAF rate-based rule"));
+        assert!(recommendation(400, Some(&scan))
+            .ends_with("Most 400s come from one consumer, ip 203.0.113.66: start with what it sends."));
+        scan.consumers.add(&Origin { source_ip: Some("203.0.113.1"), ..Origin::default() });
+        scan.consumers.add(&Origin { source_ip: Some("203.0.113.2"), ..Origin::default() });
+        scan.consumers.add(&Origin { source_ip: Some("203.0.113.3"), ..Origin::default() });
+        assert!(!recommendation(404, Some(&scan)).contains("scanner"), "3 of 6 is not most");
+    }
+
+    #[test]
+    fn every_code_gets_advice() {
+        assert!(recommendation(429, None).contains("usage-plan quotas"));
+        assert!(recommendation(404, None).contains("301 or 410"));
+        assert!(
+            recommendation(418, None).ends_with("Investigate the 418 responses first: they are the most frequent 4xx.")
+        );
+    }
+}

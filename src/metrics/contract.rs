@@ -1,0 +1,307 @@
+//! The CloudWatch metric contract, as plain data: names, dimensions and levels, which values a
+//! minute of counts becomes, the alert markers, and the queries that read a window back. Users build
+//! dashboards and alarms on these names: change nothing here without a release note.
+//!
+//! Counts reach CloudWatch as Embedded Metric Format documents ([`crate::metrics::emf`]) and markers through
+//! PutMetricData; both land in the same namespace, metrics and dimensions.
+
+use crate::judge::finding::{ClientErrorCode, Totals};
+use crate::window::marker::Marker;
+use crate::window::state::{WindowKey, WindowState};
+use crate::base::status::is_client_error;
+use crate::count::tally::Counts;
+use crate::base::time::{window_start, EpochMillis, DAY_MS, MINUTE_MS};
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// The namespace unless `METRIC_NAMESPACE` says otherwise.
+pub const DEFAULT_NAMESPACE: &str = "ApiGateway4xx";
+/// `Requests` (Count), dimension `LogGroup`.
+pub const REQUESTS: &str = "Requests";
+/// `ClientErrors` (Count), dimension `LogGroup`; and with `LogGroup`, `StatusCode`.
+pub const CLIENT_ERRORS: &str = "ClientErrors";
+/// `UnparsedLines` (Count), dimension `LogGroup`.
+pub const UNPARSED_LINES: &str = "UnparsedLines";
+/// `AlertsPublished` (Count), dimensions `LogGroup`, `Severity` (`ELEVATED`, `HIGH`, `RECOVERED`):
+/// also the marker that a window has alerted at a level.
+pub const ALERTS_PUBLISHED: &str = "AlertsPublished";
+/// The dimension every metric carries.
+pub const LOG_GROUP: &str = "LogGroup";
+/// The dimension of the per-code `ClientErrors`.
+pub const STATUS_CODE: &str = "StatusCode";
+/// The dimension of `AlertsPublished`.
+pub const SEVERITY: &str = "Severity";
+/// `StatusCode` value for 4xx codes outside the tracked set.
+pub const OTHER_4XX: &str = "Other4xx";
+/// Minute of the metrics: standard resolution.
+pub const STORAGE_RESOLUTION_SECONDS: i32 = 60;
+
+/// CloudWatch accepts metric timestamps up to two weeks back (a day's margin kept)…
+const OLDEST_ACCEPTED_MS: i64 = 13 * DAY_MS;
+/// …and up to two hours ahead (ten minutes' margin kept).
+const NEWEST_ACCEPTED_MS: i64 = 110 * MINUTE_MS;
+/// CloudWatch dimension values: 1 to 1,024 characters (API reference, `Dimension`).
+pub const MAX_DIMENSION_VALUE: usize = 1024;
+
+/// Timestamps CloudWatch accepts metric values for, seen at `now`.
+pub fn accepted_range(now: EpochMillis) -> Range<EpochMillis> {
+    now - OLDEST_ACCEPTED_MS..now + NEWEST_ACCEPTED_MS
+}
+
+/// Why CloudWatch would refuse a dimension value (a log group name): the `Dimension` API reference
+/// asks for 1 to 1,024 ASCII characters, at least one not whitespace, no control characters.
+pub fn dimension_value_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        Some("empty")
+    } else if value.len() > MAX_DIMENSION_VALUE {
+        Some("longer than 1,024 characters")
+    } else if !value.is_ascii() {
+        Some("not ASCII")
+    } else if value.bytes().any(|b| b.is_ascii_control()) {
+        Some("contains control characters")
+    } else if value.bytes().all(|b| b.is_ascii_whitespace()) {
+        Some("only whitespace")
+    } else {
+        None
+    }
+}
+
+/// One value to write with PutMetricData (alert markers): a metric, its dimensions, a timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datum {
+    /// Metric name.
+    pub name: &'static str,
+    /// `(name, value)` pairs, in this order.
+    pub dimensions: Vec<Dim>,
+    /// The window start.
+    pub timestamp: EpochMillis,
+    /// The count.
+    pub value: f64,
+}
+
+/// What a query's values mean for a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// `Requests`.
+    Requests,
+    /// `ClientErrors` with `LogGroup` only: all 4xx.
+    ClientErrors,
+    /// `ClientErrors` of one code (or `Other4xx`).
+    Code(ClientErrorCode),
+    /// `UnparsedLines`.
+    Unparsed,
+    /// `AlertsPublished` at one level.
+    Marker(Marker),
+}
+
+/// One metric to read back (Sum per minute over the read span).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Query id: unique in a call, `[a-z][a-zA-Z0-9_]*`.
+    pub id: String,
+    /// Metric name.
+    pub name: &'static str,
+    /// `(name, value)` pairs, in the order they were written.
+    pub dimensions: Vec<Dim>,
+    /// The log group it reads.
+    pub log_group: String,
+    /// What its values mean.
+    pub slot: Slot,
+}
+
+impl Query {
+    /// The query `id` for `slot` of `log_group`: the metric name and dimensions the contract gives it.
+    pub fn new(id: String, log_group: &str, slot: Slot) -> Query {
+        let (name, extra) = match slot {
+            Slot::Requests => (REQUESTS, None),
+            Slot::ClientErrors => (CLIENT_ERRORS, None),
+            Slot::Unparsed => (UNPARSED_LINES, None),
+            Slot::Code(c) => (CLIENT_ERRORS, Some((STATUS_CODE, c.key()))),
+            Slot::Marker(m) => (ALERTS_PUBLISHED, Some((SEVERITY, m.level().to_string()))),
+        };
+        Query {
+            id,
+            name,
+            dimensions: std::iter::once((LOG_GROUP, log_group.to_string())).chain(extra).collect(),
+            log_group: log_group.to_string(),
+            slot,
+        }
+    }
+}
+
+/// A dimension: `(name, value)`.
+pub type Dim = (&'static str, String);
+
+/// What a read returns: `id` → `(minute, sum)` points.
+pub type Results = BTreeMap<String, Vec<(EpochMillis, f64)>>;
+
+/// The metric contract for one tracked-code set.
+#[derive(Debug, Clone)]
+pub struct MetricPlan {
+    tracked: Vec<u16>,
+    ignored: Vec<u16>,
+}
+
+impl MetricPlan {
+    /// A plan that gives each of `tracked` its own `StatusCode` value; the `ignored` codes (which
+    /// must be tracked) are read with every window's totals, since the rate leaves them out.
+    pub fn new(tracked: &[u16], ignored: &[u16]) -> Self {
+        MetricPlan { tracked: tracked.to_vec(), ignored: ignored.to_vec() }
+    }
+
+    /// Maps per-status counts to the tracked codes and `Other4xx`.
+    pub fn totals(&self, counts: &Counts) -> Totals {
+        let mut t = Totals { requests: counts.requests(), unparsed: counts.unparsed, ..Totals::default() };
+        for (status, n) in counts.iter().filter(|(s, _)| is_client_error(*s)) {
+            *t.client_errors.entry(self.code(status)).or_default() += n;
+        }
+        t
+    }
+
+    fn code(&self, status: u16) -> ClientErrorCode {
+        if self.tracked.contains(&status) {
+            ClientErrorCode::Status(status)
+        } else {
+            ClientErrorCode::Other4xx
+        }
+    }
+
+    /// The marker datum for `marker` on the window starting at `window`.
+    pub fn marker(&self, log_group: &str, window: EpochMillis, marker: Marker) -> Datum {
+        Datum {
+            name: ALERTS_PUBLISHED,
+            dimensions: vec![(LOG_GROUP, log_group.to_string()), (SEVERITY, marker.level().to_string())],
+            timestamp: window,
+            value: 1.0,
+        }
+    }
+
+    /// What a decision needs per log group: the totals, the ignored codes and the markers.
+    pub fn decision_queries<'a>(&self, log_groups: impl IntoIterator<Item = &'a str>) -> Vec<Query> {
+        let mut slots = vec![Slot::Requests, Slot::ClientErrors, Slot::Unparsed];
+        slots.extend(self.ignored.iter().map(|c| Slot::Code(ClientErrorCode::Status(*c))));
+        slots.extend(Marker::ALL.map(Slot::Marker));
+        queries(log_groups, &slots, "d")
+    }
+
+    /// The per-code breakdown an alert shows (ignored codes come with the decision queries).
+    pub fn breakdown_queries<'a>(&self, log_groups: impl IntoIterator<Item = &'a str>) -> Vec<Query> {
+        let codes = self.tracked.iter().filter(|c| !self.ignored.contains(c)).map(|c| ClientErrorCode::Status(*c));
+        let slots: Vec<Slot> = codes.chain([ClientErrorCode::Other4xx]).map(Slot::Code).collect();
+        queries(log_groups, &slots, "b")
+    }
+}
+
+fn queries<'a>(log_groups: impl IntoIterator<Item = &'a str>, slots: &[Slot], prefix: &str) -> Vec<Query> {
+    let mut out = Vec::new();
+    for (g, group) in log_groups.into_iter().enumerate() {
+        for (s, slot) in slots.iter().enumerate() {
+            out.push(Query::new(format!("{prefix}{g}_{s}"), group, *slot));
+        }
+    }
+    out
+}
+
+/// Folds query results into per-window stored states (lower bounds: what CloudWatch holds so far).
+pub fn fold(queries: &[Query], results: &Results, window_minutes: u32) -> BTreeMap<WindowKey, WindowState> {
+    let mut out: BTreeMap<WindowKey, WindowState> = BTreeMap::new();
+    for q in queries {
+        for (t, v) in results.get(&q.id).into_iter().flatten() {
+            let n = v.max(0.0).round() as u64;
+            let w = out.entry((q.log_group.clone(), window_start(*t, window_minutes))).or_default();
+            match q.slot {
+                Slot::Requests => w.requests += n,
+                Slot::ClientErrors => w.client_errors += n,
+                Slot::Unparsed => w.unparsed += n,
+                Slot::Code(c) => *w.codes.entry(c).or_default() += n,
+                Slot::Marker(m) if n > 0 => w.mark(m),
+                Slot::Marker(_) => {}
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::severity::Severity;
+
+    #[test]
+    fn totals_map_codes_to_the_contract() {
+        let plan = MetricPlan::new(&[403, 404], &[]);
+        let mut c = Counts::default();
+        c.add_status(200, 7);
+        c.add_status(403, 2);
+        c.add_status(418, 1);
+        c.unparsed = 3;
+        let t = plan.totals(&c);
+        assert_eq!((t.requests, t.unparsed), (10, 3));
+        assert_eq!(t.client_errors[&ClientErrorCode::Status(403)], 2);
+        assert_eq!(t.client_errors[&ClientErrorCode::Other4xx], 1);
+    }
+
+    #[test]
+    fn decisions_read_totals_ignored_codes_and_markers_only() {
+        let plan = MetricPlan::new(&[400, 401, 403, 404], &[401]);
+        let q = plan.decision_queries(["/g"]);
+        let names: Vec<String> = q
+            .iter()
+            .map(|q| format!("{}{}", q.name, q.dimensions.get(1).map(|d| format!("/{}", d.1)).unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Requests",
+                "ClientErrors",
+                "UnparsedLines",
+                "ClientErrors/401",
+                "AlertsPublished/ELEVATED",
+                "AlertsPublished/HIGH",
+                "AlertsPublished/RECOVERED"
+            ]
+        );
+        let b = plan.breakdown_queries(["/g", "/h"]);
+        assert_eq!(b.len(), 2 * 4, "400, 403, 404, Other4xx per group");
+        assert!(b.iter().all(|q| q.name == CLIENT_ERRORS && q.dimensions[1].0 == STATUS_CODE));
+        let ids: std::collections::BTreeSet<_> = q.iter().chain(&b).map(|q| q.id.clone()).collect();
+        assert_eq!(ids.len(), q.len() + b.len(), "ids are unique across both reads");
+    }
+
+    #[test]
+    fn results_fold_into_windows() {
+        let plan = MetricPlan::new(&[403], &[]);
+        let q = plan.decision_queries(["/g"]);
+        let id = |slot: Slot| q.iter().find(|x| x.slot == slot).unwrap().id.clone();
+        let mut r = Results::new();
+        r.insert(id(Slot::Requests), vec![(0, 100.0), (60_000, 50.0), (300_000, 7.0)]);
+        r.insert(id(Slot::ClientErrors), vec![(0, 30.0)]);
+        r.insert(id(Slot::Marker(Marker::Alerted(Severity::High))), vec![(0, 2.0)]);
+        r.insert(id(Slot::Marker(Marker::Recovered)), vec![(300_000, 1.0)]);
+        let s = fold(&q, &r, 5);
+        let w0 = &s[&("/g".to_string(), 0)];
+        assert_eq!((w0.requests, w0.client_errors), (150, 30));
+        assert_eq!(w0.markers.alerted, Some(Severity::High), "a duplicated marker is still one marker");
+        assert!(s[&("/g".to_string(), 300_000)].markers.recovered);
+    }
+
+    #[test]
+    fn dimension_values_follow_the_api_reference() {
+        assert_eq!(dimension_value_problem("/aws/apigateway/prod#1"), None);
+        assert_eq!(dimension_value_problem(""), Some("empty"));
+        assert_eq!(dimension_value_problem("   "), Some("only whitespace"));
+        assert_eq!(dimension_value_problem("a\nb"), Some("contains control characters"));
+        assert_eq!(dimension_value_problem("é"), Some("not ASCII"));
+        assert_eq!(dimension_value_problem(&"x".repeat(1025)), Some("longer than 1,024 characters"));
+        assert_eq!(dimension_value_problem(&"x".repeat(1024)), None);
+    }
+
+    #[test]
+    fn accepted_range_is_two_weeks_back_two_hours_ahead_with_margins() {
+        let r = accepted_range(1_000_000_000_000);
+        assert!(r.contains(&(1_000_000_000_000 - 12 * 24 * 3_600_000)));
+        assert!(!r.contains(&(1_000_000_000_000 - 14 * 24 * 3_600_000)));
+        assert!(r.contains(&(1_000_000_000_000 + 100 * 60_000)));
+        assert!(!r.contains(&(1_000_000_000_000 + 2 * 3_600_000)));
+    }
+}
