@@ -1,7 +1,5 @@
 use super::*;
 use crate::ingest::decode::{encode_data, read_document};
-use crate::judge::finding::Rules;
-use crate::render::report::Report;
 use crate::count::values::MAX_DISTINCT_VALUES;
 use proptest::prelude::*;
 use serde_json::json;
@@ -99,20 +97,20 @@ fn outcome(result: Result<Analyzer, Failure>) -> String {
     let (control, events) = (a.control_messages, a.events);
     let groups: Vec<_> = a.by_log_group.iter().map(|(g, t)| (g.clone(), t.overall.requests())).collect();
     let tally = a.merged();
-    let report = Report::new(&tally, &Rules::default());
     let evidence: Vec<_> = tally
         .evidence
         .iter()
         .map(|(s, e)| {
             let all = usize::MAX;
-            (*s, e.methods.top(all), e.routes.top(all), e.response_types.top(all))
+            let consumers = e.consumers.top(all).iter().map(|c| format!("{:?}", (c.kind, c.value, c.count))).collect::<Vec<_>>();
+            (*s, e.methods.top(all), e.routes.top(all), e.response_types.top(all), consumers)
         })
         .map(|e| format!("{e:?}"))
         .collect();
     format!(
-        "{}\n{}\n{:?} {:?} untimed={} not_requests={} control={control} events={events} groups={groups:?}\n{evidence:?}",
-        report.to_text(&Rules::default()),
-        serde_json::to_string(&report.to_json()).unwrap(),
+        "{:?}\n{:?}\n{:?} {:?} untimed={} not_requests={} control={control} events={events} groups={groups:?}\n{evidence:?}",
+        tally.overall,
+        tally.buckets,
         tally.unparsed_example,
         tally.shape,
         tally.untimed,
