@@ -6,6 +6,7 @@ use crate::render::alert::AlertFormat;
 use crate::judge::baseline::SpikeFactor;
 use crate::ingest::decode::{Limits, DEFAULT_MAX_INNER_BYTES};
 use crate::judge::finding::Rules;
+use crate::judge::recommendation::ADVISED_CODES;
 use crate::judge::group_rules::GroupRules;
 use crate::metrics::contract::DEFAULT_NAMESPACE;
 use crate::judge::severity::{IgnoredStatuses, Thresholds};
@@ -27,8 +28,9 @@ pub fn defaults_json() -> String {
     .to_string()
 }
 
-/// 4xx codes with a metric of their own unless `TRACKED_STATUS_CODES` says otherwise.
-pub const DEFAULT_TRACKED: [u16; 10] = [400, 401, 403, 404, 405, 409, 413, 415, 422, 429];
+/// 4xx codes with a metric of their own unless `TRACKED_STATUS_CODES` says otherwise: those the
+/// recommendation has advice for.
+pub const DEFAULT_TRACKED: [u16; ADVISED_CODES.len()] = ADVISED_CODES;
 
 /// Everything the function is told by its environment.
 #[derive(Debug, Clone)]
@@ -113,7 +115,14 @@ impl Config {
             min_requests: parsed("MIN_REQUESTS", get("MIN_REQUESTS"), defaults.min_requests)?,
         }
         .validate()
-        .map_err(|reason| invalid("ELEVATED_PERCENT", &get("ELEVATED_PERCENT").unwrap_or_default(), reason))?;
+        .map_err(|reason| {
+            // Name the level the user set: the one a default cannot be blamed for.
+            let name = match (get("ELEVATED_PERCENT"), get("HIGH_PERCENT")) {
+                (None, Some(_)) => "HIGH_PERCENT",
+                _ => "ELEVATED_PERCENT",
+            };
+            invalid(name, &get(name).unwrap_or_default(), reason)
+        })?;
         let ignored: IgnoredStatuses = parsed("IGNORE_STATUS", get("IGNORE_STATUS"), IgnoredStatuses::default())?;
         let mut tracked = match get("TRACKED_STATUS_CODES") {
             None => DEFAULT_TRACKED.to_vec(),
@@ -237,5 +246,16 @@ mod tests {
     fn ignored_codes_are_tracked() {
         let c = config(&[("ALERT_TOPIC_ARN", "a"), ("IGNORE_STATUS", "418"), ("TRACKED_STATUS_CODES", "403")]).unwrap();
         assert_eq!(c.tracked, vec![403, 418]);
+    }
+
+    #[test]
+    fn crossed_levels_name_the_variable_that_was_set() {
+        let err = |vars: &[(&str, &str)]| config(vars).unwrap_err().to_string();
+        let high = err(&[("ALERT_TOPIC_ARN", "a"), ("HIGH_PERCENT", "5")]);
+        assert!(high.starts_with("HIGH_PERCENT=\"5\""), "{high}");
+        let elevated = err(&[("ALERT_TOPIC_ARN", "a"), ("ELEVATED_PERCENT", "30")]);
+        assert!(elevated.starts_with("ELEVATED_PERCENT=\"30\""), "{elevated}");
+        let both = err(&[("ALERT_TOPIC_ARN", "a"), ("ELEVATED_PERCENT", "30"), ("HIGH_PERCENT", "20")]);
+        assert!(both.starts_with("ELEVATED_PERCENT=\"30\"") && both.contains("(20%)"), "{both}");
     }
 }

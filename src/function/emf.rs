@@ -100,6 +100,7 @@ mod tests {
     fn totals() -> Totals {
         let mut t = Totals { requests: 10, unparsed: 1, ..Totals::default() };
         t.client_errors.insert(ClientErrorCode::Status(403), 2);
+        t.client_errors.insert(ClientErrorCode::Other4xx, 1);
         t
     }
 

@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 /// Values listed per evidence line.
 const EVIDENCE_TOP: usize = 5;
 
+/// The `StatusCode` value (and JSON key) of the 4xx codes a metric does not track.
+pub const OTHER_4XX: &str = "Other4xx";
+
 /// A 4xx bucket of the breakdown: one status code, or the 4xx codes a metric does not track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ClientErrorCode {
@@ -34,7 +37,7 @@ impl ClientErrorCode {
     pub fn key(self) -> String {
         match self {
             ClientErrorCode::Status(c) => c.to_string(),
-            ClientErrorCode::Other4xx => "Other4xx".to_string(),
+            ClientErrorCode::Other4xx => OTHER_4XX.to_string(),
         }
     }
 }

@@ -38,21 +38,37 @@ fn from_consumers(dominant: u16, e: &Evidence) -> Option<String> {
     }
 }
 
+/// The codes with advice of their own, and the cause each suggests: also the codes tracked with a
+/// metric of their own by default, so that every alert's dominant code can be named.
+const CAUSES: [(u16, &str); 10] = [
+    (400, "request validators or JSON Schema models reject what clients send (a new required field, or a schema stricter than the clients)"),
+    (401, "the authorizer rejects tokens: check the Cognito user pool and app client IDs, token expiry, and the Lambda authorizer"),
+    (403, "API key or IAM policy misconfiguration"),
+    (404, "clients call deprecated or undefined routes: answer retired routes with 301 or 410"),
+    (405, "clients use a method the route does not define"),
+    (409, "conflicting writes: check client retries and idempotency keys"),
+    (413, "payloads over the API's size limit: check what clients upload"),
+    (415, "requests with a Content-Type the method does not accept: check the clients' headers and the integration's content handling"),
+    (422, "the backend rejects request content as invalid: compare client payloads with the backend's validation"),
+    (429, "throttling: check stage and method throttling, usage-plan quotas and the account-level limit"),
+];
+
+/// The 4xx codes with advice of their own ([`CAUSES`]), in order.
+pub const ADVISED_CODES: [u16; CAUSES.len()] = {
+    let mut out = [0; CAUSES.len()];
+    let mut i = 0;
+    while i < CAUSES.len() {
+        out[i] = CAUSES[i].0;
+        i += 1;
+    }
+    out
+};
+
 fn by_code(code: u16) -> String {
-    let cause = match code {
-        400 => "request validators or JSON Schema models reject what clients send (a new required field, or a schema stricter than the clients)",
-        401 => "the authorizer rejects tokens: check the Cognito user pool and app client IDs, token expiry, and the Lambda authorizer",
-        403 => "API key or IAM policy misconfiguration",
-        404 => "clients call deprecated or undefined routes: answer retired routes with 301 or 410",
-        405 => "clients use a method the route does not define",
-        409 => "conflicting writes: check client retries and idempotency keys",
-        413 => "payloads over the API's size limit: check what clients upload",
-        415 => "requests with a Content-Type the method does not accept: check the clients' headers and the integration's content handling",
-        422 => "the backend rejects request content as invalid: compare client payloads with the backend's validation",
-        429 => "throttling: check stage and method throttling, usage-plan quotas and the account-level limit",
-        _ => return format!("Investigate the {code} responses first: they are the most frequent 4xx."),
-    };
-    format!("The high {code} count suggests {cause}.")
+    match CAUSES.iter().find(|(c, _)| *c == code) {
+        Some((_, cause)) => format!("The high {code} count suggests {cause}."),
+        None => format!("Investigate the {code} responses first: they are the most frequent 4xx."),
+    }
 }
 
 /// A sharper cause when most of the dominant code's responses share a method or response type.

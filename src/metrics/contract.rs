@@ -31,8 +31,6 @@ pub const LOG_GROUP: &str = "LogGroup";
 pub const STATUS_CODE: &str = "StatusCode";
 /// The dimension of `AlertsPublished`.
 pub const SEVERITY: &str = "Severity";
-/// `StatusCode` value for 4xx codes outside the tracked set.
-pub const OTHER_4XX: &str = "Other4xx";
 /// Minute of the metrics: standard resolution.
 pub const STORAGE_RESOLUTION_SECONDS: i32 = 60;
 

@@ -26,10 +26,9 @@ pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 struct Document<'a> {
     #[serde(rename = "_aws")]
     aws: Metadata<'a>,
-    #[serde(rename = "LogGroup")]
-    log_group: &'a str,
-    #[serde(rename = "StatusCode", skip_serializing_if = "Option::is_none")]
-    status_code: Option<String>,
+    /// `LogGroup`, and `StatusCode` where the document has it: the contract's names.
+    #[serde(flatten)]
+    dimensions: std::collections::BTreeMap<&'static str, &'a str>,
     #[serde(flatten)]
     values: std::collections::BTreeMap<&'static str, u64>,
 }
@@ -58,7 +57,7 @@ struct Definition {
 
 /// The documents for one log group's counts in one minute (`totals` as the metric plan maps them).
 pub fn documents(namespace: &str, log_group: &str, minute: EpochMillis, totals: &Totals) -> Vec<String> {
-    let doc = |dimensions: &'static [&'static str], status_code: Option<String>, values: Vec<(&'static str, u64)>| {
+    let doc = |dimensions: &'static [&'static str], status_code: Option<&str>, values: Vec<(&'static str, u64)>| {
         debug_assert!(values.len() <= MAX_METRICS_PER_DIRECTIVE && dimensions.len() <= MAX_DIMENSIONS_PER_SET);
         let d = Document {
             aws: Metadata {
@@ -69,8 +68,7 @@ pub fn documents(namespace: &str, log_group: &str, minute: EpochMillis, totals: 
                     metrics: values.iter().map(|(name, _)| Definition { name, unit: "Count" }).collect(),
                 }],
             },
-            log_group,
-            status_code,
+            dimensions: std::iter::once((LOG_GROUP, log_group)).chain(status_code.map(|c| (STATUS_CODE, c))).collect(),
             values: values.into_iter().collect(),
         };
         // Serializing plain structs of strings and integers cannot fail.
@@ -90,7 +88,7 @@ pub fn documents(namespace: &str, log_group: &str, minute: EpochMillis, totals: 
             .client_errors
             .iter()
             .filter(|(_, n)| **n > 0)
-            .map(|(code, n)| doc(&[LOG_GROUP, STATUS_CODE], Some(code.key()), vec![(CLIENT_ERRORS, *n)])),
+            .map(|(code, n)| doc(&[LOG_GROUP, STATUS_CODE], Some(&code.key()), vec![(CLIENT_ERRORS, *n)])),
     );
     out
 }
