@@ -6,8 +6,8 @@ mod support;
 
 use apigw_4xx::access_log::{parse_detected, LineParser, Template};
 use apigw_4xx::count::analysis::Analyzer;
-use apigw_4xx::ingest::decode::{decode_data, Limits};
 use apigw_4xx::count::tally::Tally;
+use apigw_4xx::ingest::decode::{decode_data, Limits};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use support::*;

@@ -14,10 +14,10 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use apigw_4xx::function::memory::{MemoryAlerts, MemoryMetrics};
-use apigw_4xx::function::stores::{AlertSink, MetricsStore};
 use apigw_4xx::function::config::Config;
 use apigw_4xx::function::emf::{CapturedEmf, StdoutEmf};
+use apigw_4xx::function::memory::{MemoryAlerts, MemoryMetrics};
+use apigw_4xx::function::stores::{AlertSink, MetricsStore};
 use apigw_4xx::function::{system_now, Function, IncomingEvent, Invocation};
 use std::sync::Arc;
 use support::*;

@@ -226,7 +226,9 @@ fn bad_input_fails_with_one_line_naming_file_and_problem() {
     let gz = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD
-            .decode(apigw_4xx::ingest::decode::encode_data(payload("g", &events(Format::Clf, &[200; 50], T0, 1)).as_bytes()))
+            .decode(apigw_4xx::ingest::decode::encode_data(
+                payload("g", &events(Format::Clf, &[200; 50], T0, 1)).as_bytes(),
+            ))
             .unwrap()
     };
     let truncated = {

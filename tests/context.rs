@@ -6,12 +6,12 @@
 
 mod support;
 
+use apigw_4xx::base::time::window_start;
 use apigw_4xx::context::apigateway::{ApiGateway, DeploymentFinder};
 use apigw_4xx::judge::baseline::Baseline;
+use apigw_4xx::judge::severity::IgnoredStatuses;
 use apigw_4xx::metrics::baseline;
 use apigw_4xx::metrics::cloudwatch::{CloudWatchHistory, MetricHistory};
-use apigw_4xx::judge::severity::IgnoredStatuses;
-use apigw_4xx::base::time::window_start;
 use assert_cmd::Command;
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_sdk_cloudwatch::primitives::DateTime;
@@ -119,7 +119,11 @@ async fn http_api_stage_through_its_own_fields() {
         .send()
         .await
         .unwrap();
-    let d = DeploymentFinder::new(ApiGateway::new(&Clients::new(&sdk))).find(group, None, now()).await.unwrap().expect("found");
+    let d = DeploymentFinder::new(ApiGateway::new(&Clients::new(&sdk)))
+        .find(group, None, now())
+        .await
+        .unwrap()
+        .expect("found");
     assert_eq!((d.description.as_str(), d.target.as_str()), ("canary rollout", "ctx-http/live"));
     assert!(matches!(d.id.as_deref(), None | Some("dep-http-1")), "{:?}", d.id);
     assert!((now() - d.at).abs() < 600_000, "lastUpdatedDate: {}", d.at);
@@ -162,8 +166,10 @@ async fn seven_days_at_two_percent_is_the_baseline() {
     data.push(datum("ClientErrors", group, window, 100.0));
     put(&cw, ns, data).await;
     let none = IgnoredStatuses::default();
-    let series =
-        CloudWatchHistory::new(&Clients::new(&sdk), ns).sums(&baseline::queries(&[(group, &none)]), start, end, 3600).await.unwrap();
+    let series = CloudWatchHistory::new(&Clients::new(&sdk), ns)
+        .sums(&baseline::queries(&[(group, &none)]), start, end, 3600)
+        .await
+        .unwrap();
     let b = baseline::from_results(0, &none, &series, end);
     assert_eq!(
         b.line(apigw_4xx::judge::severity::ClientErrorRate { client_errors: 31, requests: 100 }),
@@ -314,11 +320,11 @@ fn cli_rules_give_a_finding_per_group() {
 // ---------------------------------------------------------------------------------------------
 // The function with its alert context, end to end.
 
-use apigw_4xx::function::context::AlertContext;
 use apigw_4xx::aws::client::Clients;
-use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
 use apigw_4xx::function::config::Config;
+use apigw_4xx::function::context::AlertContext;
 use apigw_4xx::function::emf::CapturedEmf;
+use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
 use apigw_4xx::function::{Function, IncomingEvent};
 
 struct Fx {

@@ -7,9 +7,9 @@ mod support;
 
 use apigw_4xx::aws::client::CallCounter;
 use apigw_4xx::aws::error::AwsErrorKind;
-use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
 use apigw_4xx::function::config::Config;
 use apigw_4xx::function::emf::CapturedEmf;
+use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
 use apigw_4xx::function::{Function, HandlerError, IncomingEvent};
 use aws_sdk_cloudwatch::error::ErrorMetadata;
 use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataError, GetMetricDataOutput};

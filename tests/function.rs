@@ -4,12 +4,12 @@
 
 mod support;
 
-use apigw_4xx::function::memory::{Fault, MemoryAlerts, MemoryMetrics};
 use apigw_4xx::aws::error::AwsErrorKind;
+use apigw_4xx::base::time::window_start;
 use apigw_4xx::function::config::Config;
 use apigw_4xx::function::emf::CapturedEmf;
+use apigw_4xx::function::memory::{Fault, MemoryAlerts, MemoryMetrics};
 use apigw_4xx::function::{Function, HandlerError, IncomingEvent, Invocation, Summary};
-use apigw_4xx::base::time::window_start;
 use std::sync::Arc;
 use std::time::Duration;
 use support::*;

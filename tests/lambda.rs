@@ -4,14 +4,14 @@
 
 mod support;
 
-use apigw_4xx::render::alert::AlertMessage;
 use apigw_4xx::aws::client::Clients;
 use apigw_4xx::aws::error::{AwsError, AwsErrorKind};
-use apigw_4xx::function::stores::{AlertSink, CloudWatchStore, SnsAlerts};
+use apigw_4xx::base::time::window_start;
 use apigw_4xx::function::config::Config;
 use apigw_4xx::function::emf::CapturedEmf;
+use apigw_4xx::function::stores::{AlertSink, CloudWatchStore, SnsAlerts};
 use apigw_4xx::function::{Function, HandlerError, IncomingEvent, Invocation, Summary};
-use apigw_4xx::base::time::window_start;
+use apigw_4xx::render::alert::AlertMessage;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -244,7 +244,12 @@ async fn retried_batch_after_publish_failure_counts_once_and_alerts() {
     let e = env("retry").await;
     let c = e.config(&[]);
     let sns = FlakySns { inner: SnsAlerts::new(&Clients::new(&e.sdk), &e.topic), fail: AtomicUsize::new(1) };
-    let f = Function::new(c.clone(), CloudWatchStore::new(&Clients::new(&e.sdk), &c.namespace), sns, CapturedEmf::default());
+    let f = Function::new(
+        c.clone(),
+        CloudWatchStore::new(&Clients::new(&e.sdk), &c.namespace),
+        sns,
+        CapturedEmf::default(),
+    );
     let w = recent_window();
     let batch = e.event(&statuses(&[(200, 100), (403, 100)]), w, 10);
     let err = run(&f, &batch).await.unwrap_err();

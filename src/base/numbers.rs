@@ -35,7 +35,10 @@ mod tests {
 
     #[test]
     fn numbers_read_as_in_the_reference_example() {
-        assert_eq!((thousands(4680), thousands(15000), thousands(585)), ("4,680".into(), "15,000".into(), "585".into()));
+        assert_eq!(
+            (thousands(4680), thousands(15000), thousands(585)),
+            ("4,680".into(), "15,000".into(), "585".into())
+        );
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(percent_text(4680, 15000), "31.2%");
         assert_eq!(percent_text(1, 0), "0.0%");

@@ -4,10 +4,10 @@
 // The handler's future (with the alert context) is deep: rustc's default limit of 128 is short.
 #![recursion_limit = "256"]
 
-use apigw_4xx::function::context::AlertContext;
-use apigw_4xx::function::config::Config;
-use apigw_4xx::function::emf::StdoutEmf;
 use apigw_4xx::aws::client::{load_config, Clients};
+use apigw_4xx::function::config::Config;
+use apigw_4xx::function::context::AlertContext;
+use apigw_4xx::function::emf::StdoutEmf;
 use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
 use apigw_4xx::function::{system_now, Function, IncomingEvent, Invocation};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};

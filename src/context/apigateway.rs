@@ -4,10 +4,10 @@
 //! `lastUpdatedDate` say it). [`DeploymentFinder`] puts it together for an alert: cached mapping,
 //! short timeout, and a failure that only drops the line (the reason is logged).
 
-use crate::context::deployment::{stage_for, ApiKind, Deployment, StageCache, StageInfo};
 use crate::aws::client::Clients;
 use crate::aws::error::{classify, AwsError};
 use crate::base::time::EpochMillis;
+use crate::context::deployment::{stage_for, ApiKind, Deployment, StageCache, StageInfo};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -137,8 +137,9 @@ impl ControlPlane for ApiGateway {
                     .send()
                     .await
                     .map_err(lookup_error)?;
-                let id =
-                    stage.deployment_id().ok_or_else(|| LookupError::Incomplete(format!("stage {target} has no deployment")))?;
+                let id = stage
+                    .deployment_id()
+                    .ok_or_else(|| LookupError::Incomplete(format!("stage {target} has no deployment")))?;
                 let d = self
                     .rest
                     .get_deployment()
@@ -220,7 +221,7 @@ impl<C: ControlPlane> DeploymentFinder<C> {
         };
         tokio::time::timeout(self.timeout, work)
             .await
-            .unwrap_or_else(|_| Err(LookupError::Timeout(self.timeout.as_millis())))
+            .unwrap_or(Err(LookupError::Timeout(self.timeout.as_millis())))
     }
 
     /// [`find`](Self::find) as the alert line: `None` when there is none, with the reason logged.

@@ -6,9 +6,9 @@
 //! batch's tally carries its [`Position`] so that the first unparsed example and shape stay first.
 
 use crate::access_log::LineParser;
-use crate::ingest::decode::{BatchInfo, BatchKind, EventSink};
-use crate::count::tally::{Position, Tally};
 use crate::base::time::EpochMillis;
+use crate::count::tally::{Position, Tally};
+use crate::ingest::decode::{BatchInfo, BatchKind, EventSink};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -113,7 +113,9 @@ impl Consumers {
 
     /// The consumer behind more than half of the 4xx, if one is.
     pub fn dominant(&self) -> Option<Consumer<'_>> {
-        self.top(1).into_iter().find(|c| c.count * 2 > self.client_errors && c.value != crate::count::values::OTHER_VALUES)
+        self.top(1)
+            .into_iter()
+            .find(|c| c.count * 2 > self.client_errors && c.value != crate::count::values::OTHER_VALUES)
     }
 
     /// `Consumers: api key k1 90 of 100 4xx (90.0%), …`, when any 4xx line carried an identity.

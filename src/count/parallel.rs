@@ -8,11 +8,11 @@
 //! that met a payload decodes it itself.
 
 use crate::access_log::LineParser;
+use crate::base::time::EpochMillis;
 use crate::count::analysis::Analyzer;
+use crate::count::tally::Position;
 use crate::ingest::decode::{decode_data, BatchInfo, EventSink, Limits};
 use crate::ingest::input::{read_input, InputError};
-use crate::count::tally::Position;
-use crate::base::time::EpochMillis;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};

@@ -127,7 +127,6 @@ impl ValueCounts {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,15 +2,15 @@
 //! line per problem.
 
 use crate::access_log::{LineParser, Template};
-use crate::render::alert::AlertFormat;
-use crate::judge::baseline::SpikeFactor;
-use crate::ingest::decode::{Limits, DEFAULT_MAX_INNER_BYTES};
-use crate::judge::finding::Rules;
-use crate::judge::recommendation::ADVISED_CODES;
-use crate::judge::group_rules::GroupRules;
-use crate::metrics::contract::DEFAULT_NAMESPACE;
-use crate::judge::severity::{IgnoredStatuses, Thresholds};
 use crate::base::time::{DEFAULT_WINDOW_MINUTES, MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES};
+use crate::ingest::decode::{Limits, DEFAULT_MAX_INNER_BYTES};
+use crate::judge::baseline::SpikeFactor;
+use crate::judge::finding::Rules;
+use crate::judge::group_rules::GroupRules;
+use crate::judge::recommendation::ADVISED_CODES;
+use crate::judge::severity::{IgnoredStatuses, Thresholds};
+use crate::metrics::contract::DEFAULT_NAMESPACE;
+use crate::render::alert::AlertFormat;
 
 /// The defaults the template must state, from their one home each (`bootstrap --print-defaults`
 /// prints this, so a test of the template generator can compare).

@@ -4,13 +4,13 @@
 //! log group and hour, the stage mapping for 15 minutes), bounded in time, and optional: a failed
 //! lookup drops its line, logs why, and never fails or holds up the alert beyond the timeout.
 
-use crate::context::apigateway::{ApiGateway, ControlPlane, DeploymentFinder};
 use crate::aws::client::{CallCounter, Clients};
+use crate::base::time::EpochMillis;
+use crate::context::apigateway::{ApiGateway, ControlPlane, DeploymentFinder};
 use crate::judge::baseline::Baseline;
+use crate::judge::severity::{ClientErrorRate, IgnoredStatuses};
 use crate::metrics::baseline;
 use crate::metrics::cloudwatch::{CloudWatchHistory, MetricHistory};
-use crate::judge::severity::{ClientErrorRate, IgnoredStatuses};
-use crate::base::time::EpochMillis;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -191,9 +191,9 @@ impl<H: MetricHistory + Sync, C: ControlPlane + Sync> ContextSource for AlertCon
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::error::{AwsError, AwsErrorKind};
     use crate::context::apigateway::LookupError;
     use crate::context::deployment::{Deployment, StageInfo};
-    use crate::aws::error::{AwsError, AwsErrorKind};
     use crate::metrics::cloudwatch::Series;
     use crate::metrics::contract::Query;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -207,13 +207,7 @@ mod tests {
     }
 
     impl MetricHistory for Metrics {
-        async fn sums(
-            &self,
-            q: &[Query],
-            start: EpochMillis,
-            end: EpochMillis,
-            _: i32,
-        ) -> Result<Series, AwsError> {
+        async fn sums(&self, q: &[Query], start: EpochMillis, end: EpochMillis, _: i32) -> Result<Series, AwsError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if self.fail {
                 return Err(AwsError::new(AwsErrorKind::Throttling, "throttled"));

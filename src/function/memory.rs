@@ -3,10 +3,10 @@
 //! (fail, or apply and then fail, the next calls; a latency per call).
 
 use crate::aws::error::{AwsError, AwsErrorKind};
-use crate::function::stores::{AlertSink, MetricsStore};
-use crate::render::alert::AlertMessage;
-use crate::metrics::contract::{Datum, Query, Results};
 use crate::base::time::{window_start, EpochMillis};
+use crate::function::stores::{AlertSink, MetricsStore};
+use crate::metrics::contract::{Datum, Query, Results};
+use crate::render::alert::AlertMessage;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

@@ -136,4 +136,3 @@ impl AlertSink for SnsAlerts {
         self.calls.get()
     }
 }
-

@@ -4,8 +4,8 @@
 //! and streams it into an [`EventSink`] without holding the file: memory is bounded by the caps in
 //! [`Limits`], whatever the input.
 
-use crate::ingest::decode::{read_document, BatchInfo, BatchKind, DecodeError, EventSink, Limits};
 use crate::base::time::{parse_iso8601, EpochMillis};
+use crate::ingest::decode::{read_document, BatchInfo, BatchKind, DecodeError, EventSink, Limits};
 use lines::{Lines, Record};
 use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};

@@ -103,7 +103,6 @@ mod tests {
         ClientErrorRate { client_errors: c, requests: r }
     }
 
-
     #[test]
     fn zero_baseline_says_so() {
         let b = Baseline::Rate(rate(0, 10_000));

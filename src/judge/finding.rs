@@ -2,11 +2,11 @@
 //! the reference example) and as JSON.
 
 use crate::base::numbers::thousands;
-use crate::judge::recommendation::recommendation;
-use crate::judge::severity::{ClientErrorRate, IgnoredStatuses, Severity, Thresholds};
 use crate::base::status::{is_client_error, status_label};
 use crate::count::tally::{Counts, Evidence};
 use crate::count::values::ValueCounts;
+use crate::judge::recommendation::recommendation;
+use crate::judge::severity::{ClientErrorRate, IgnoredStatuses, Severity, Thresholds};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -61,7 +61,6 @@ pub async fn metric_sums(
     Ok(out)
 }
 
-
 /// Per-query sums: `id` → `(period start, sum)`.
 pub type Series = BTreeMap<String, Vec<(EpochMillis, f64)>>;
 

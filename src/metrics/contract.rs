@@ -5,12 +5,12 @@
 //! Counts reach CloudWatch as Embedded Metric Format documents ([`crate::metrics::emf`]) and markers through
 //! PutMetricData; both land in the same namespace, metrics and dimensions.
 
+use crate::base::status::is_client_error;
+use crate::base::time::{window_start, EpochMillis, DAY_MS, MINUTE_MS};
+use crate::count::tally::Counts;
 use crate::judge::finding::{ClientErrorCode, Totals};
 use crate::window::marker::Marker;
 use crate::window::state::{WindowKey, WindowState};
-use crate::base::status::is_client_error;
-use crate::count::tally::Counts;
-use crate::base::time::{window_start, EpochMillis, DAY_MS, MINUTE_MS};
 use std::collections::BTreeMap;
 use std::ops::Range;
 

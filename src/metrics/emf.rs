@@ -8,9 +8,9 @@
 //! one per 4xx code with `ClientErrors` under `[LogGroup, StatusCode]`. That keeps every document far
 //! inside the specification's limits (checked below and in the tests).
 
+use crate::base::time::EpochMillis;
 use crate::judge::finding::Totals;
 use crate::metrics::contract::{CLIENT_ERRORS, LOG_GROUP, REQUESTS, STATUS_CODE, UNPARSED_LINES};
-use crate::base::time::EpochMillis;
 use serde::Serialize;
 
 /// EMF specification: at most 100 metric definitions per directive…

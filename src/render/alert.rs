@@ -8,13 +8,13 @@
 //! body is cut at [`MAX_BODY_BYTES`] as a last resort. Names and routes are shown with control
 //! characters escaped, so a newline in a log group name cannot add lines to an alert.
 
-use crate::window::decide::WindowDecision;
-use crate::window::marker::Marker;
 use crate::base::numbers::thousands;
+use crate::base::time::{format_iso8601, window_end, EpochMillis};
+use crate::count::tally::Evidence;
 use crate::judge::finding::{Finding, Rules};
 use crate::judge::severity::Severity;
-use crate::count::tally::Evidence;
-use crate::base::time::{format_iso8601, window_end, EpochMillis};
+use crate::window::decide::WindowDecision;
+use crate::window::marker::Marker;
 use serde_json::json;
 use std::collections::BTreeMap;
 

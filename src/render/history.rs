@@ -6,10 +6,10 @@
 //! `ClientErrors` with that `StatusCode`, Sum per window.
 
 use crate::base::numbers::thousands;
-use crate::judge::finding::{ClientErrorCode, Rules};
-use crate::metrics::contract::{Query, Slot};
-use crate::judge::severity::{ClientErrorRate, Severity};
 use crate::base::time::{format_iso8601, window_start, EpochMillis, DAY_MS};
+use crate::judge::finding::{ClientErrorCode, Rules};
+use crate::judge::severity::{ClientErrorRate, Severity};
+use crate::metrics::contract::{Query, Slot};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

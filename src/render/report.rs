@@ -1,11 +1,11 @@
 //! The CLI's report: the finding over the whole span, and one per tumbling window with `--window`.
 
 use crate::base::numbers::thousands;
+use crate::base::time::{format_iso8601, EpochMillis};
+use crate::count::tally::{Counts, Tally};
 use crate::judge::finding::{Finding, FindingJson, GroupJson, Rules, Totals, WindowJson};
 use crate::judge::group_rules::GroupRules;
 use crate::judge::severity::{ClientErrorRate, Severity};
-use crate::count::tally::{Counts, Tally};
-use crate::base::time::{format_iso8601, EpochMillis};
 use std::collections::BTreeMap;
 
 /// One window's verdict: its rate and counts only (a year of one-minute windows is 40,000 of these,

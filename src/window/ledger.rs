@@ -12,13 +12,13 @@
 //! After an idle gap longer than [`IDLE_GAP_MS`] another container may have run meanwhile: memory
 //! is kept as a lower bound, but every window is read again before it decides anything.
 
+use crate::base::time::{previous_window, EpochMillis, MINUTE_MS};
 use crate::judge::baseline::{Baseline, SpikeFactor};
 use crate::judge::finding::Totals;
 use crate::judge::severity::Severity;
 use crate::window::decide::{Judge, WindowDecision};
 use crate::window::marker::Marker;
 use crate::window::state::{Markers, WindowKey, WindowState};
-use crate::base::time::{previous_window, EpochMillis, MINUTE_MS};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How long CloudWatch may take to make counts written as EMF readable: a window read less than

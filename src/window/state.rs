@@ -107,4 +107,3 @@ impl WindowState {
         Totals { requests: self.requests, client_errors, unparsed: self.unparsed }
     }
 }
-

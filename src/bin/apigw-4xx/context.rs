@@ -2,10 +2,10 @@
 //! (the stage's current deployment, as alerts name it).
 
 use anyhow::{Context, Result};
+use apigw_4xx::count::tally::Tally;
 use apigw_4xx::judge::finding::Rules;
 use apigw_4xx::judge::group_rules::GroupRules;
 use apigw_4xx::render::report::{by_group, GroupFinding};
-use apigw_4xx::count::tally::Tally;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

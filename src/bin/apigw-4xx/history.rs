@@ -1,12 +1,12 @@
 //! `apigw-4xx history`: where the given levels would have alerted over the function's own metrics.
 
 use anyhow::{Context, Result};
+use apigw_4xx::base::time::DEFAULT_WINDOW_MINUTES;
 use apigw_4xx::judge::finding::Rules;
 use apigw_4xx::judge::group_rules::GroupRules;
-use apigw_4xx::render::history::{self, History, MAX_DAYS};
 use apigw_4xx::metrics::cloudwatch::{CloudWatchHistory, MetricHistory};
 use apigw_4xx::metrics::contract::DEFAULT_NAMESPACE;
-use apigw_4xx::base::time::DEFAULT_WINDOW_MINUTES;
+use apigw_4xx::render::history::{self, History, MAX_DAYS};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

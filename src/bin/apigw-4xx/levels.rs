@@ -2,9 +2,9 @@
 //! `Thresholds::default()`, `time::{MIN,MAX}_WINDOW_MINUTES`).
 
 use anyhow::Result;
+use apigw_4xx::base::time::{MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES};
 use apigw_4xx::judge::finding::Rules;
 use apigw_4xx::judge::severity::{IgnoredStatuses, Percent, Thresholds};
-use apigw_4xx::base::time::{MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES};
 
 /// Window lengths the function accepts, as a clap range.
 pub const WINDOW_RANGE: std::ops::RangeInclusive<i64> = MIN_WINDOW_MINUTES as i64..=MAX_WINDOW_MINUTES as i64;

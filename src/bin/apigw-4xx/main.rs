@@ -3,12 +3,12 @@
 
 use anyhow::{Context, Result};
 use apigw_4xx::access_log::{LineParser, Template};
-use apigw_4xx::count::analysis::Analyzer;
-use apigw_4xx::ingest::decode::{Limits, DEFAULT_MAX_INNER_BYTES, DEFAULT_MAX_LINE_BYTES};
 use apigw_4xx::base::numbers::thousands;
+use apigw_4xx::count::analysis::Analyzer;
 use apigw_4xx::count::parallel::{self, Settings, Source};
-use apigw_4xx::render::report::Report;
+use apigw_4xx::ingest::decode::{Limits, DEFAULT_MAX_INNER_BYTES, DEFAULT_MAX_LINE_BYTES};
 use apigw_4xx::judge::severity::Severity;
+use apigw_4xx::render::report::Report;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Read, Write};
@@ -340,7 +340,8 @@ impl Meter {
 fn from_cloudwatch(args: &Analyze, parser: LineParser) -> Result<Analyzer> {
     use apigw_4xx::ingest::log_group::{client_from_env, read_log_group};
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let range = apigw_4xx::ingest::time_range::resolve(args.since.as_deref(), args.start.as_deref(), args.end.as_deref(), now)?;
+    let range =
+        apigw_4xx::ingest::time_range::resolve(args.since.as_deref(), args.start.as_deref(), args.end.as_deref(), now)?;
     // Size unknown until the last page: a counter of events, for a person watching.
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()

@@ -1,6 +1,6 @@
 use super::*;
-use crate::ingest::decode::{encode_data, read_document};
 use crate::count::values::MAX_DISTINCT_VALUES;
+use crate::ingest::decode::{encode_data, read_document};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -102,7 +102,8 @@ fn outcome(result: Result<Analyzer, Failure>) -> String {
         .iter()
         .map(|(s, e)| {
             let all = usize::MAX;
-            let consumers = e.consumers.top(all).iter().map(|c| format!("{:?}", (c.kind, c.value, c.count))).collect::<Vec<_>>();
+            let consumers =
+                e.consumers.top(all).iter().map(|c| format!("{:?}", (c.kind, c.value, c.count))).collect::<Vec<_>>();
             (*s, e.methods.top(all), e.routes.top(all), e.response_types.top(all), consumers)
         })
         .map(|e| format!("{e:?}"))

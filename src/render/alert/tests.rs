@@ -1,6 +1,6 @@
 use super::*;
-use crate::window::decide::Judge;
 use crate::judge::finding::{ClientErrorCode, Totals};
+use crate::window::decide::Judge;
 use crate::window::state::WindowState;
 use std::collections::BTreeMap;
 
