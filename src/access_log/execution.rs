@@ -13,10 +13,11 @@ use super::{AccessRecord, Line};
 use crate::base::status::parse_status;
 use std::collections::{HashSet, VecDeque};
 
-const COMPLETED: &str = "Method completed with status: ";
+/// The start of the final line of a request, before its status.
+pub(crate) const COMPLETED: &str = "Method completed with status: ";
 
 /// Authorizer denials, by the start of their message, and the status API Gateway answers them with.
-const DENIALS: [(&str, u16); 3] = [
+pub(crate) const DENIALS: [(&str, u16); 3] = [
     // [checked, re:Post knowledge center "api-gateway-logs", Lambda authorizer section: an unauthorized
     // request logs `Starting authorizer: 62mgrc for request: <id>` then `Unauthorized request: <id>`;
     // the 401 from "api-gateway-401-error-lambda-authorizer" (UNAUTHORIZED, `{"message":"Unauthorized"}`)]
@@ -35,7 +36,11 @@ const DENIALS: [(&str, u16); 3] = [
 
 /// A resource policy's refusal, `User: anonymous is not authorized to perform: execute-api:Invoke on
 /// resource: <arn>[ with an explicit deny]` → 403 [checked as the response message, same article].
-const RESOURCE_POLICY_DENIAL: &str = " is not authorized to perform: execute-api:Invoke";
+pub(crate) const RESOURCE_POLICY_DENIAL: &str = " is not authorized to perform: execute-api:Invoke";
+/// The start of a resource policy's refusal.
+pub(crate) const RESOURCE_POLICY_PREFIX: &str = "User: ";
+/// The status a resource policy's refusal is answered with.
+pub(crate) const RESOURCE_POLICY_STATUS: u16 = 403;
 
 /// Messages API Gateway writes to execution logs before the final line: recognised without their
 /// `(<request id>)` prefix, so that a bare export is not reported as unparsed.
@@ -124,8 +129,8 @@ fn message_line<'a>(id: Option<&'a str>, message: &'a str) -> Option<Line<'a>> {
     if let Some((_, status)) = DENIALS.iter().find(|(m, _)| message.starts_with(m)) {
         return Some(record(*status, true));
     }
-    if message.starts_with("User: ") && message.contains(RESOURCE_POLICY_DENIAL) {
-        return Some(record(403, true));
+    if message.starts_with(RESOURCE_POLICY_PREFIX) && message.contains(RESOURCE_POLICY_DENIAL) {
+        return Some(record(RESOURCE_POLICY_STATUS, true));
     }
     None
 }

@@ -236,7 +236,7 @@ impl Tally {
             None if self.bucket_minutes.is_some() => r.request_time_ms(),
             t => t,
         };
-        if let Some(b) = self.bucket(timestamp) {
+        if let Some(b) = self.bucket(timestamp, 1) {
             b.add_status(r.status, 1);
         }
         if is_client_error(r.status) {
@@ -254,10 +254,7 @@ impl Tally {
 
     /// Counts one line with no valid status.
     pub fn add_unparsed(&mut self, timestamp: Option<EpochMillis>, line: &str) {
-        self.overall.unparsed += 1;
-        if let Some(b) = self.bucket(timestamp) {
-            b.unparsed += 1;
-        }
+        self.add_unparsed_lines(timestamp, 1);
         if self.unparsed_example.is_none() || self.position < self.example_from {
             self.example_from = self.position;
             let mut end = line.len().min(EXAMPLE_LEN);
@@ -268,18 +265,36 @@ impl Tally {
         }
     }
 
-    /// The bucket for `timestamp`; events mostly arrive in order, so the current one is kept at hand.
-    fn bucket(&mut self, timestamp: Option<EpochMillis>) -> Option<&mut Counts> {
+    /// Counts `n` requests answered with `status` at `timestamp` at once, as counted elsewhere (a
+    /// Logs Insights row): no evidence, no example.
+    pub fn add_requests(&mut self, timestamp: Option<EpochMillis>, status: u16, n: u64) {
+        self.overall.add_status(status, n);
+        if let Some(b) = self.bucket(timestamp, n) {
+            b.add_status(status, n);
+        }
+    }
+
+    /// Counts `n` lines with no valid status at `timestamp` (no example kept).
+    pub fn add_unparsed_lines(&mut self, timestamp: Option<EpochMillis>, n: u64) {
+        self.overall.unparsed += n;
+        if let Some(b) = self.bucket(timestamp, n) {
+            b.unparsed += n;
+        }
+    }
+
+    /// The bucket for `timestamp`, about to get `lines` more; events mostly arrive in order, so the
+    /// current one is kept at hand.
+    fn bucket(&mut self, timestamp: Option<EpochMillis>, lines: u64) -> Option<&mut Counts> {
         let minutes = self.bucket_minutes?;
         let Some(t) = timestamp else {
-            self.untimed += 1;
+            self.untimed += lines;
             return None;
         };
         let start = window_start(t, minutes);
         if self.current.as_ref().is_none_or(|(s, _)| *s != start) {
             self.flush_current();
             if !self.buckets.contains_key(&start) && !self.make_room(start) {
-                self.unbucketed += 1;
+                self.unbucketed += lines;
                 return None;
             }
             let counts = self.buckets.remove(&start).unwrap_or_default();

@@ -36,7 +36,7 @@ fn classify(log_group: &str, e: SdkError<FilterLogEventsError>) -> LogsSourceErr
 
 /// An error and its sources, each said once, on one line (the SDK's `DisplayErrorContext` appends
 /// a multi-kilobyte debug dump).
-fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn causes(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -79,6 +79,26 @@ pub async fn read_log_group(
         progress(page.events().len() as u64);
     }
     Ok(read)
+}
+
+/// The messages of up to `limit` events of `log_group` in `range` (one FilterLogEvents call): what
+/// the Logs Insights engine reads the group's line format from.
+pub async fn sample_lines(
+    client: &Client,
+    log_group: &str,
+    range: TimeRange,
+    limit: i32,
+) -> Result<Vec<String>, LogsSourceError> {
+    let page = client
+        .filter_log_events()
+        .log_group_name(log_group)
+        .start_time(range.start)
+        .end_time(range.end)
+        .limit(limit)
+        .send()
+        .await
+        .map_err(|e| classify(log_group, e))?;
+    Ok(page.events().iter().filter_map(|e| e.message().map(str::to_string)).collect())
 }
 
 /// One page of events as one batch of `log_group`.

@@ -109,7 +109,7 @@ pub fn message(
     } else {
         format!("{}\n\nMost recent of them:\n{window}", digest_list(&acting, style.window_minutes))
     };
-    let console = console_link(style.region, group);
+    let console = crate::render::insights::console_link(style.region, group, style.query, first, last);
     let query = style.query;
     let body = match style.format {
         AlertFormat::Text => cap(format!(
@@ -173,23 +173,6 @@ pub fn escape(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
-/// The console link of a log group. The console's fragment holds the percent-encoded name with `%`
-/// written as `$25`: every byte but unreserved ones is encoded (`#`, legal in group names, too).
-fn console_link(region: &str, log_group: &str) -> String {
-    let mut name = String::with_capacity(log_group.len() * 3);
-    for b in log_group.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            name.push(char::from(b));
-        } else {
-            name.push_str(&format!("$25{b:02X}"));
-        }
-    }
-    let region: String = region.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-    format!(
-        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{name}"
-    )
-}
-
 /// Cuts `body` at [`MAX_BODY_BYTES`] (on a character boundary), saying so.
 fn cap(mut body: String) -> String {
     const NOTE: &str = "\n[cut: the message reached its size limit]";
@@ -215,7 +198,7 @@ fn chat(subject: &str, description: &str, console: &str, level: &str, group: &st
             "description": description,
             "nextSteps": [
                 format!("Run the Logs Insights query on `{shown}` for the window"),
-                format!("Open the log group: {console}"),
+                format!("Open the query in Logs Insights: {console}"),
             ],
         },
         "metadata": {

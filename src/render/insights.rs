@@ -1,25 +1,158 @@
-//! The CloudWatch Logs Insights query an alert carries: that window's 4xx by status and route, read
-//! in the log group's own line format. Logs Insights discovers the keys of JSON lines by itself;
-//! CLF, CSV, XML and execution-log lines need a `parse` command, or the query finds nothing. The
-//! stage's template, when configured, says exactly how a line is written, so it wins over detection.
+//! The CloudWatch Logs Insights queries: the one an alert carries (that window's 4xx by status and
+//! route), the counting queries of `analyze --engine insights` (lines per window and status), and
+//! the console link that opens a query. Each reads the log group's own line format: Logs Insights
+//! discovers the keys of JSON lines by itself; CLF, CSV, XML and execution-log lines need a `parse`
+//! command, or the query finds nothing. The stage's template, when configured, says exactly how a
+//! line is written, so it wins over detection. Every query starts with the same [`Reading`].
 
-use crate::access_log::{LineParser, LineShape, Template, TemplatePart, ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS};
+use crate::access_log::{
+    LineParser, LineShape, Template, TemplatePart, COMPLETED, DENIALS, RESOURCE_POLICY_DENIAL, RESOURCE_POLICY_PREFIX,
+    ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS,
+};
+use crate::base::time::EpochMillis;
+use crate::count::insights::{denial, execution_markers, COMPLETED as COMPLETED_FIELD, LINES, LOG, POLICY, STATUS, STEP, WINDOW};
+use crate::ingest::time_range::TimeRange;
+
+/// How a query reads a log group's lines: its first commands, which name the status `code` (and
+/// the route `resource`, when the format has one).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reading {
+    head: String,
+    route: bool,
+    execution: bool,
+}
+
+/// Valid statuses (100..=599): the most a window's rows can differ by status.
+const STATUSES: u64 = 500;
+
+impl Reading {
+    /// The reading for lines read by `parser`; `shape` is the detected format of the group's lines
+    /// (JSON when unknown).
+    pub fn new(parser: &LineParser, shape: Option<LineShape>) -> Reading {
+        match parser {
+            LineParser::Template(t) => {
+                let (head, route) = from_template(t);
+                Reading { head, route, execution: false }
+            }
+            LineParser::Auto => {
+                let shape = shape.unwrap_or(LineShape::Json);
+                let execution = shape == LineShape::Execution;
+                Reading { head: from_shape(shape), route: !execution, execution }
+            }
+        }
+    }
+
+    /// Whether the lines are execution logs (whose rows are read by their markers).
+    pub fn execution(&self) -> bool {
+        self.execution
+    }
+
+    /// The most rows one window of one log group can give a count query: a row per valid status,
+    /// one for lines without one, and for execution logs one per marker that can stand without a
+    /// status (each line carries at most one of them: they all start right after the request id).
+    pub fn max_keys_per_window(&self) -> u64 {
+        let markers = if self.execution { execution_markers().len() as u64 } else { 0 };
+        STATUSES + 1 + markers
+    }
+}
 
 /// The query for lines read by `parser`; `shape` is the detected format of the batch's lines (JSON
 /// when unknown). Every form names the status `code` and the route `resource`.
 pub fn query(parser: &LineParser, shape: Option<LineShape>) -> String {
-    let (head, has_route) = match parser {
-        LineParser::Template(t) => from_template(t),
-        LineParser::Auto => {
-            let shape = shape.unwrap_or(LineShape::Json);
-            (from_shape(shape), shape != LineShape::Execution)
-        }
-    };
-    let by = if has_route { "code, resource" } else { "code" };
+    let Reading { head, route, .. } = Reading::new(parser, shape);
+    let by = if route { "code, resource" } else { "code" };
     let (low, high) = (crate::base::status::CLIENT_ERROR_CODES.start(), crate::base::status::CLIENT_ERROR_CODES.end());
     format!(
         "{head}\n| filter code >= {low} and code <= {high}\n| stats count(*) as requests by {by}\n| sort requests desc\n| limit 50"
     )
+}
+
+/// The count query over `range` (both ends inclusive, to the millisecond): lines per status (and
+/// execution-log marker), per window of `window` minutes when given, per log group when `by_log`.
+pub fn count_query(reading: &Reading, range: TimeRange, window: Option<u32>, by_log: bool) -> String {
+    counting(reading, range, window.map(|m| format!("bin({m}m) as {WINDOW}")), by_log)
+}
+
+/// The census over `range`: the keys (statuses and markers) that occur, per log group when
+/// `by_log`; a count query without windows.
+pub fn census_query(reading: &Reading, range: TimeRange, by_log: bool) -> String {
+    counting(reading, range, None, by_log)
+}
+
+fn counting(reading: &Reading, range: TimeRange, bin: Option<String>, by_log: bool) -> String {
+    let mut q = reading.head.clone();
+    // The status the scan would accept: three digits, 100 to 599, white space around allowed.
+    q.push_str(&format!("\n| parse code /^\\s*(?<{STATUS}>[1-5][0-9][0-9])\\s*$/"));
+    let mut by = vec![STATUS.to_string()];
+    if reading.execution {
+        q.push_str(&execution_markers_parse());
+        by.extend(execution_markers());
+    }
+    let (start, end): (EpochMillis, EpochMillis) = (range.start, range.end);
+    q.push_str(&format!("\n| filter toMillis(@timestamp) >= {start} and toMillis(@timestamp) <= {end}"));
+    if by_log {
+        by.push(LOG.to_string());
+    }
+    by.extend(bin);
+    q.push_str(&format!("\n| stats count(*) as {LINES} by {}", by.join(", ")));
+    q
+}
+
+/// The `parse` commands that mark an execution-log line: its request-id prefix, the request's last
+/// line, each authorizer denial and a resource policy's refusal, each right after the prefix (as
+/// the line parser reads them).
+fn execution_markers_parse() -> String {
+    const PREFIX: &str = r"^\([^)]*\) ";
+    let mut out = format!("\n| parse @message /^\\([^)]*(?<{STEP}>\\) )/");
+    let mut literal = |field: &str, text: &str| {
+        let mut re = String::new();
+        escape_into(&mut re, text);
+        out.push_str(&format!("\n| parse @message /{PREFIX}(?<{field}>{re})/"));
+    };
+    literal(COMPLETED_FIELD, COMPLETED);
+    for (i, (text, _)) in DENIALS.iter().enumerate() {
+        literal(&denial(i), text);
+    }
+    let mut policy = String::new();
+    escape_into(&mut policy, RESOURCE_POLICY_DENIAL);
+    let mut prefix = String::new();
+    escape_into(&mut prefix, RESOURCE_POLICY_PREFIX);
+    out.push_str(&format!("\n| parse @message /{PREFIX}{prefix}.*(?<{POLICY}>{policy})/"));
+    out
+}
+
+/// The console link that opens Logs Insights on `log_group` with `query` and the window from
+/// `start` to `end` (UTC) filled in. The console reads its state from the fragment:
+/// `logs-insights?queryDetail=` (with `$` for `%`, as the console writes its own links) and a JSURL
+/// object whose strings keep letters, digits, `-`, `_` and `.`, write `$` as `!`, and every other
+/// character as `*hh` (`**hhhh` past U+00FF, per UTF-16 unit).
+pub fn console_link(region: &str, log_group: &str, query: &str, start: EpochMillis, end: EpochMillis) -> String {
+    let region: String = region.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let time = |t: EpochMillis| {
+        let iso = crate::base::time::format_iso8601(t);
+        format!("{}.{:03}Z", iso.trim_end_matches('Z'), t.rem_euclid(1000))
+    };
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D~(end~'{}~start~'{}~timeType~'ABSOLUTE~tz~'UTC~editorString~'{}~source~(~'{}))",
+        jsurl(&time(end)),
+        jsurl(&time(start)),
+        jsurl(query),
+        jsurl(log_group)
+    )
+}
+
+/// A string as JSURL writes it (without its leading `'`).
+fn jsurl(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for unit in s.encode_utf16() {
+        match u8::try_from(unit) {
+            Ok(b) if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') => out.push(char::from(b)),
+            Ok(b'$') => out.push('!'),
+            Ok(b) => out.push_str(&format!("*{b:02x}")),
+            Err(_) => out.push_str(&format!("**{unit:04x}")),
+        }
+    }
+    out
 }
 
 /// The first command of the query for a detected format: the console's examples, and for JSON
@@ -40,7 +173,7 @@ fn from_shape(shape: LineShape) -> String {
             r"parse @message /<status>(?<code>\d{3})<\/status>/
 | parse @message /<resourcePath>(?<resource>[^<]*)<\/resourcePath>/"
         }
-        LineShape::Execution => r"parse @message /Method completed with status: (?<code>\d{3})/",
+        LineShape::Execution => r"parse @message /^\([^)]*\) Method completed with status: (?<code>\d{3})/",
     };
     command.to_string()
 }
@@ -164,5 +297,172 @@ mod tests {
         assert_eq!(parsed(&twice, "403 /a 403"), (Some("403".into()), Some("/a".into())));
         let csv = query(&template("$context.status,$context.resourcePath"), None);
         assert!(csv.starts_with(r"parse @message /^(?<code>\d{3}),(?<resource>.*)/"), "{csv}");
+    }
+
+    /// Applies a query's `parse` commands to `line` (each regex to `@message` or to `code`) and
+    /// keeps the captures, as Logs Insights would: the row of that line, before `stats`.
+    fn row_of(query: &str, line: &str) -> crate::ingest::insights::Row {
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for command in query.lines().map(|l| l.trim_start_matches("| ")) {
+            let Some(rest) = command.strip_prefix("parse ") else { continue };
+            let (source, re) = rest.split_once(" /").unwrap();
+            let text = match source {
+                "@message" => Some(line.to_string()),
+                field => fields.iter().find(|(f, _)| f == field).map(|(_, v)| v.clone()),
+            };
+            let re = regex::Regex::new(re.strip_suffix('/').unwrap()).unwrap();
+            if let Some(c) = text.as_deref().and_then(|t| re.captures(t)) {
+                for name in re.capture_names().flatten() {
+                    if let Some(m) = c.name(name) {
+                        fields.push((name.to_string(), m.as_str().to_string()));
+                    }
+                }
+            }
+        }
+        crate::ingest::insights::Row(fields)
+    }
+
+    #[test]
+    fn count_queries_read_each_line_as_the_line_parser_does() {
+        use crate::access_log::Line;
+        use crate::count::insights::{key, Key};
+        let range = TimeRange { start: 1_764_000_000_000, end: 1_764_000_299_999 };
+        for (shape, lines) in [
+            (
+                LineShape::Execution,
+                vec![
+                    "(c0ffee) Method completed with status: 403",
+                    "(c0ffee) Method completed with status: 4031",
+                    "(c0ffee) Method completed with status: 999",
+                    "(c0ffee) Method completed with status:  403",
+                    "(r1) Unauthorized request: r1",
+                    "(r2) User is not authorized to access this resource with an explicit deny",
+                    "(r3) The client is not authorized to perform this operation.",
+                    "(r4) User: anonymous is not authorized to perform: execute-api:Invoke on resource: arn:x",
+                    "(r5) Starting execution for request: r5",
+                    "(r6) User: anonymous is allowed",
+                    "(no closing paren",
+                    "garbage",
+                ],
+            ),
+            (
+                LineShape::Clf,
+                vec![
+                    r#"203.0.113.9 - - [25/Nov/2026:10:00:00 +0000]"DELETE /v1/users/{id} HTTP/1.1" 403 42 c0ffee ext="#,
+                    r#"203.0.113.9 - - [25/Nov/2026:10:00:00 +0000]"GET /a HTTP/1.1" 999 42 c0ffee"#,
+                    "garbage",
+                ],
+            ),
+            (
+                LineShape::Csv,
+                vec!["203.0.113.9,-,-,25/Nov/2026:10:00:00 +0000,DELETE,/v1/users/{id},HTTP/1.1,404,42,c0ffee", "x,y"],
+            ),
+        ] {
+            let reading = Reading::new(&LineParser::Auto, Some(shape));
+            let q = count_query(&reading, range, Some(5), false);
+            for line in lines {
+                let expected = match LineParser::Auto.parse(line) {
+                    Line::Request(r) => Key::Status(r.status),
+                    Line::Unparsed => Key::Unparsed,
+                    Line::NotARequest => Key::NotARequest,
+                };
+                assert_eq!(key(&row_of(&q, line), reading.execution()), expected, "{shape:?} {line}\n{q}");
+            }
+        }
+    }
+
+    #[test]
+    fn count_queries_share_the_alert_reading_and_bound_their_rows() {
+        let range = TimeRange { start: 1_764_000_000_000, end: 1_764_000_299_999 };
+        for shape in [LineShape::Json, LineShape::Clf, LineShape::Csv, LineShape::Xml, LineShape::Execution] {
+            let alert = query(&LineParser::Auto, Some(shape));
+            let reading = Reading::new(&LineParser::Auto, Some(shape));
+            let counting = count_query(&reading, range, Some(5), true);
+            let head = &alert[..alert.find("\n| filter code").unwrap()];
+            assert!(counting.starts_with(head), "one reading for both:\n{counting}");
+            assert!(counting.contains("\n| filter toMillis(@timestamp) >= 1764000000000 and toMillis(@timestamp) <= 1764000299999\n"));
+            let stats = counting.lines().last().unwrap();
+            let markers = if shape == LineShape::Execution {
+                "step, completed, denial0, denial1, denial2, policy, "
+            } else {
+                ""
+            };
+            assert_eq!(stats, format!("| stats count(*) as n by status, {markers}@log, bin(5m) as window"));
+            let census = census_query(&reading, range, false);
+            assert!(census.ends_with(&format!("| stats count(*) as n by status{}", markers.trim_end_matches(", ").replace("step", ", step"))), "{census}");
+            let expected = if shape == LineShape::Execution { 507 } else { 501 };
+            assert_eq!(reading.max_keys_per_window(), expected);
+        }
+    }
+
+    /// Reads a JSURL value back (`'string`, `(key~value…)` or `(~item…)`), the console's way.
+    fn unjsurl(s: &str) -> (serde_json::Value, &str) {
+        fn string(s: &str) -> (String, &str) {
+            let end = s.find(['~', ')']).unwrap_or(s.len());
+            let (raw, rest) = s.split_at(end);
+            let mut units: Vec<u16> = Vec::new();
+            let mut i = 0;
+            let b = raw.as_bytes();
+            while i < b.len() {
+                match b[i] {
+                    b'*' if b.get(i + 1) == Some(&b'*') => {
+                        units.push(u16::from_str_radix(&raw[i + 2..i + 6], 16).unwrap());
+                        i += 6;
+                    }
+                    b'*' => {
+                        units.push(u16::from_str_radix(&raw[i + 1..i + 3], 16).unwrap());
+                        i += 3;
+                    }
+                    b'!' => {
+                        units.push(u16::from(b'$'));
+                        i += 1;
+                    }
+                    c => {
+                        units.push(u16::from(c));
+                        i += 1;
+                    }
+                }
+            }
+            (String::from_utf16(&units).unwrap(), rest)
+        }
+        let s = s.strip_prefix('~').unwrap();
+        if let Some(rest) = s.strip_prefix('\'') {
+            let (v, rest) = string(rest);
+            return (serde_json::Value::String(v), rest);
+        }
+        let mut rest = s.strip_prefix('(').unwrap();
+        if rest.starts_with('~') {
+            let mut items = Vec::new();
+            while !rest.starts_with(')') {
+                let (v, r) = unjsurl(rest);
+                items.push(v);
+                rest = r;
+            }
+            return (serde_json::Value::Array(items), &rest[1..]);
+        }
+        let mut map = serde_json::Map::new();
+        while !rest.starts_with(')') {
+            let (key, r) = string(rest.trim_start_matches('~'));
+            let (v, r) = unjsurl(r);
+            map.insert(key, v);
+            rest = r;
+        }
+        (serde_json::Value::Object(map), &rest[1..])
+    }
+
+    #[test]
+    fn the_console_link_decodes_to_the_group_the_query_and_the_window() {
+        let group = "/aws/apigateway/prod#1?x=%$";
+        let q = query(&LineParser::Auto, Some(LineShape::Clf)) + "\n| filter resource = \"/é/😀\"";
+        let link = console_link("eu-west-1", group, &q, 1_764_000_000_000, 1_764_000_300_000);
+        let (head, state) = link.split_once("#logsV2:logs-insights$3FqueryDetail$3D").unwrap();
+        assert_eq!(head, "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1");
+        assert!(state.bytes().all(|b| b.is_ascii_graphic() && !b"#%\"<> ".contains(&b)), "{state}");
+        let (v, rest) = unjsurl(state);
+        assert_eq!(rest, "");
+        assert_eq!(v["source"], serde_json::json!([group]));
+        assert_eq!(v["editorString"], q.as_str());
+        assert_eq!((v["start"].as_str(), v["end"].as_str()), (Some("2025-11-24T16:00:00.000Z"), Some("2025-11-24T16:05:00.000Z")));
+        assert_eq!((v["timeType"].as_str(), v["tz"].as_str()), (Some("ABSOLUTE"), Some("UTC")));
     }
 }

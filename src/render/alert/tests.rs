@@ -102,12 +102,13 @@ fn control_characters_cannot_add_lines() {
 }
 
 #[test]
-fn console_link_encodes_the_whole_name() {
-    let link = console_link("us-east-1", "/aws/api gateway/prod#1?x=%");
-    assert!(
-        link.ends_with("#logsV2:log-groups/log-group/$252Faws$252Fapi$2520gateway$252Fprod$25231$253Fx$253D$2525"),
-        "{link}"
-    );
+fn console_link_opens_the_query_with_the_whole_name_encoded() {
+    let group = "/aws/api gateway/prod#1?x=%";
+    let d = decision_at(group, T, 200, &[(403, 100)]);
+    let m = message(&[&d], &BTreeMap::new(), &style(AlertFormat::Text, "us-east-1", "q")).unwrap();
+    let link = m.body.lines().find_map(|l| l.strip_prefix("Open in the console: ")).unwrap();
+    assert!(link.contains("#logsV2:logs-insights$3FqueryDetail$3D~(end~'"), "{link}");
+    assert!(link.ends_with("~editorString~'q~source~(~'*2faws*2fapi*20gateway*2fprod*231*3fx*3d*25))"), "{link}");
     assert_eq!(link.matches('#').count(), 1, "the name's # is encoded");
 }
 
