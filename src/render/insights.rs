@@ -132,14 +132,26 @@ pub fn console_link(region: &str, log_group: &str, query: &str, start: EpochMill
         let iso = crate::base::time::format_iso8601(t);
         format!("{}.{:03}Z", iso.trim_end_matches('Z'), t.rem_euclid(1000))
     };
-    format!(
-        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D~(end~'{}~start~'{}~timeType~'ABSOLUTE~tz~'UTC~editorString~'{}~source~(~'{}))",
-        jsurl(&time(end)),
-        jsurl(&time(start)),
-        jsurl(query),
-        jsurl(log_group)
-    )
+    let link = |editor: &str| {
+        format!(
+            "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D~(end~'{}~start~'{}~timeType~'ABSOLUTE~tz~'UTC{editor}~source~(~'{}))",
+            jsurl(&time(end)),
+            jsurl(&time(start)),
+            jsurl(log_group)
+        )
+    };
+    let full = link(&format!("~editorString~'{}", jsurl(query)));
+    // A query too long for a link (an alert's is a few hundred bytes) is left out: the link still
+    // opens the group and the window, and the message carries the query itself.
+    if full.len() <= MAX_LINK_BYTES {
+        full
+    } else {
+        link("")
+    }
 }
+
+/// The longest console link an alert carries.
+pub const MAX_LINK_BYTES: usize = 8 * 1024;
 
 /// A string as JSURL writes it (without its leading `'`).
 fn jsurl(s: &str) -> String {
@@ -464,5 +476,9 @@ mod tests {
         assert_eq!(v["editorString"], q.as_str());
         assert_eq!((v["start"].as_str(), v["end"].as_str()), (Some("2025-11-24T16:00:00.000Z"), Some("2025-11-24T16:05:00.000Z")));
         assert_eq!((v["timeType"].as_str(), v["tz"].as_str()), (Some("ABSOLUTE"), Some("UTC")));
+        let long = console_link("eu-west-1", group, &"q".repeat(MAX_LINK_BYTES), 0, 60_000);
+        let (v, _) = unjsurl(long.split_once("$3D").unwrap().1);
+        assert!(long.len() < MAX_LINK_BYTES && v.get("editorString").is_none(), "too long a query is left out");
+        assert_eq!(v["source"][0], group);
     }
 }
