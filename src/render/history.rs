@@ -7,6 +7,7 @@
 
 use crate::base::numbers::thousands;
 use crate::base::time::{format_iso8601, window_start, EpochMillis, DAY_MS};
+use crate::count::tally::Counts;
 use crate::judge::finding::{ClientErrorCode, Rules};
 use crate::judge::severity::{ClientErrorRate, Severity};
 use crate::metrics::contract::{Query, Slot};
@@ -16,18 +17,43 @@ use std::collections::BTreeMap;
 /// The longest span `history` reads: CloudWatch keeps 5-minute data for 63 days.
 pub const MAX_DAYS: u32 = 63;
 
+/// The series of requests per window.
+const REQUESTS: &str = "r";
+/// The series of 4xx per window.
+const CLIENT_ERRORS: &str = "c";
+/// The series of one ignored code per window.
+fn ignored(code: u16) -> String {
+    format!("i{code}")
+}
+
 /// The queries for one log group (ids `r`, `c`, `i{code}`).
 pub fn queries(log_group: &str, rules: &Rules) -> Vec<Query> {
-    let mut q =
-        vec![Query::new("r".into(), log_group, Slot::Requests), Query::new("c".into(), log_group, Slot::ClientErrors)];
+    let mut q = vec![
+        Query::new(REQUESTS.into(), log_group, Slot::Requests),
+        Query::new(CLIENT_ERRORS.into(), log_group, Slot::ClientErrors),
+    ];
     q.extend(
         rules
             .ignored
             .codes()
             .iter()
-            .map(|c| Query::new(format!("i{c}"), log_group, Slot::Code(ClientErrorCode::Status(*c)))),
+            .map(|c| Query::new(ignored(*c), log_group, Slot::Code(ClientErrorCode::Status(*c)))),
     );
     q
+}
+
+/// The same series from counts per window (`history --source logs`): what the function's metrics
+/// would hold for those lines.
+pub fn series_of(windows: &BTreeMap<EpochMillis, Counts>, rules: &Rules) -> BTreeMap<String, Vec<(EpochMillis, f64)>> {
+    let mut out: BTreeMap<String, Vec<(EpochMillis, f64)>> = BTreeMap::new();
+    for (start, c) in windows {
+        out.entry(REQUESTS.into()).or_default().push((*start, c.requests() as f64));
+        out.entry(CLIENT_ERRORS.into()).or_default().push((*start, c.client_errors() as f64));
+        for code in rules.ignored.codes() {
+            out.entry(ignored(*code)).or_default().push((*start, c.get(*code) as f64));
+        }
+    }
+    out
 }
 
 /// The span to read: `days` whole days of windows ending with the last complete window before `now`.
@@ -83,10 +109,10 @@ impl History {
                 }
             }
         };
-        fold("r", 0);
-        fold("c", 1);
+        fold(REQUESTS, 0);
+        fold(CLIENT_ERRORS, 1);
         for c in rules.ignored.codes() {
-            fold(&format!("i{c}"), 2);
+            fold(&ignored(*c), 2);
         }
         let windows = by_window
             .into_iter()
@@ -210,6 +236,22 @@ mod tests {
         let h = History::judge("/g", 1, 5, &rules, &r);
         assert_eq!(h.windows[0].rate, ClientErrorRate { client_errors: 10, requests: 860 });
         assert_eq!(h.windows[0].severity, Severity::Ok);
+    }
+
+    #[test]
+    fn counts_per_window_judge_as_the_metrics_do() {
+        let rules = Rules { ignored: "404".parse().unwrap(), ..Rules::default() };
+        let mut windows = BTreeMap::new();
+        let mut c = Counts::default();
+        c.add_status(200, 860);
+        c.add_status(403, 10);
+        c.add_status(404, 130);
+        c.unparsed = 7;
+        windows.insert(T, c);
+        let from_counts = History::judge("/g", 1, 5, &rules, &series_of(&windows, &rules));
+        let from_metrics = History::judge("/g", 1, 5, &rules, &results(&[(T, 1000.0, 140.0, 130.0)]));
+        assert_eq!(from_counts, from_metrics);
+        assert_eq!(from_counts.windows[0].rate, ClientErrorRate { client_errors: 10, requests: 870 });
     }
 
     #[test]

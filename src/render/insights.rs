@@ -153,6 +153,19 @@ pub fn console_link(region: &str, log_group: &str, query: &str, start: EpochMill
 /// The longest console link an alert carries.
 pub const MAX_LINK_BYTES: usize = 8 * 1024;
 
+/// What a read through Logs Insights cost: `Logs Insights: 12 queries, 1.234 GB scanned
+/// (4,567,890 records): $0.0062 at $0.005 per GB`.
+pub fn cost_text(queries: u64, bytes_scanned: f64, records_scanned: f64) -> String {
+    use crate::ingest::insights::plan::{cost_usd, BYTES_PER_GB, USD_PER_GB};
+    format!(
+        "Logs Insights: {} queries, {:.3} GB scanned ({} records): ${:.4} at ${USD_PER_GB} per GB",
+        crate::base::numbers::thousands(queries),
+        bytes_scanned / BYTES_PER_GB,
+        crate::base::numbers::thousands(records_scanned.max(0.0).round() as u64),
+        cost_usd(bytes_scanned)
+    )
+}
+
 /// A string as JSURL writes it (without its leading `'`).
 fn jsurl(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 2);

@@ -15,6 +15,15 @@ Control endpoints on the proxy's port (test infrastructure; see tests/support/em
 - `POST /_emf`, `POST /_emf/config` `{"delay_seconds"}`, `POST /_emf/flush`: stands in for
   CloudWatch's extraction of Embedded Metric Format documents from a function's log lines.
 
+Logs Insights (moto accepts StartQuery but does not evaluate `stats`): StartQuery, GetQueryResults
+and StopQuery are answered here, evaluating the query over the events moto stores (see INSIGHTS):
+statuses `Scheduled`, `Running`, then `Complete` (or `Failed`, `Timeout`, `Cancelled`);
+`statistics` with `recordsMatched`, `recordsScanned`, `bytesScanned`; results as lists of
+`{field, value}`. `GET /_insights` (queries started, stopped, the most running at once, rows),
+`POST /_insights/config` `{"polls", "max_concurrent"}`, `POST /_insights/reset`; faults
+`limit_exceeded` and `denied` (StartQuery refused), `query_failed`, `query_timeout` (the query ends so) and
+`query_hold` (it runs until stopped).
+
 Prints one JSON line {"endpoint": <proxy URL>, "moto": <moto URL>} when ready, then serves until
 its standard input closes (the parent exited) or it gets SIGTERM. Test infrastructure only.
 """
@@ -48,7 +57,10 @@ MODEL = SESSION.get_service_model("cloudwatch")
 UTC = datetime.timezone.utc
 # Signing names that differ from the names tests use for a service.
 SERVICE_NAMES = {"monitoring": "cloudwatch", "execute-api": "apigateway"}
-FAULTS = ("apply_then_500", "apply_then_drop", "hang", "throttle", "500")
+FAULTS = ("apply_then_500", "apply_then_drop", "hang", "throttle", "500", "limit_exceeded", "denied",
+          "query_failed", "query_timeout", "query_hold")
+# Faults that StartQuery applies: the query starts, and ends so (or runs until stopped).
+QUERY_FATES = {"query_failed": "Failed", "query_timeout": "Timeout", "query_hold": "hold"}
 
 
 def to_json(value):
@@ -446,6 +458,359 @@ def put_metric_data(namespace, data):
 
 
 # ---------------------------------------------------------------------------------------------
+# Logs Insights, stood in for: the query shapes apigw-4xx issues, evaluated over moto's events.
+#
+# What it evaluates (one command per line, `| ` in front of every line but the first):
+# - `fields` of field names, `@timestamp`, `coalesce(a, b, …)`, each optionally `as name`;
+# - `parse <field> /regex/` (named groups `(?<name>…)` become fields when they take part);
+# - `filter` of comparisons (`=`, `!=`, `<`, `<=`, `>`, `>=` against a number) of a field or of
+#   `toMillis(@timestamp)`, and `ispresent(field)`, joined by `and`/`or` (and before or, no
+#   parentheses);
+# - `stats count(*) as name by …` of fields, `@log` and `bin(<n>m|h|s) as name` (epoch-aligned);
+# - `sort <field> asc|desc` and `limit <n>`.
+# JSON messages' keys are discovered (nested objects flattened with dots); no other log type is.
+# What it does not do: any other command, function or aggregation (refused as
+# MalformedQueryException), glob `parse`, parentheses in `filter`, field indexes, the
+# `logGroupIdentifiers` parameter, query history (DescribeQueries), or AWS's own byte accounting
+# (`bytesScanned` here is the UTF-8 size of the messages in the time range). `startTime`/`endTime`
+# are whole seconds, both inclusive (the end to the last millisecond of its second).
+
+DEFAULT_ACCOUNT = "123456789012"
+MAX_LIMIT = 10_000
+MAX_GROUPS = 50
+
+
+class QueryError(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def split_top(text, sep=","):
+    """Splits at `sep` outside parentheses."""
+    out, depth, cur = [], 0, ""
+    for c in text:
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        if c == sep and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += c
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def alias(expr):
+    m = re.match(r"^(.*?)\s+as\s+([\w@.]+)$", expr.strip())
+    return (m.group(1).strip(), m.group(2)) if m else (expr.strip(), expr.strip())
+
+
+def value_of(expr, rec):
+    expr = expr.strip()
+    m = re.match(r"^coalesce\((.*)\)$", expr)
+    if m:
+        for name in split_top(m.group(1)):
+            if rec.get(name) is not None:
+                return rec[name]
+        return None
+    if expr == "toMillis(@timestamp)":
+        return rec["@timestamp"]
+    if not re.match(r"^[\w@.]+$", expr):
+        raise QueryError("MalformedQueryException", f"unsupported expression: {expr}")
+    return rec.get(expr)
+
+
+def compile_filter(cond):
+    """A predicate over a record, from `a and b or c` (no parentheses)."""
+    disjuncts = []
+    for part in re.split(r"\s+or\s+", cond.strip()):
+        atoms = []
+        for atom in re.split(r"\s+and\s+", part):
+            atom = atom.strip()
+            m = re.match(r"^ispresent\(([\w@.]+)\)$", atom)
+            if m:
+                atoms.append(lambda r, f=m.group(1): r.get(f) is not None)
+                continue
+            m = re.match(r"^(toMillis\(@timestamp\)|[\w@.]+)\s*(>=|<=|!=|=|<|>)\s*(-?\d+(?:\.\d+)?)$", atom)
+            if not m:
+                raise QueryError("MalformedQueryException", f"unsupported filter: {atom}")
+            lhs, op, number = m.group(1), m.group(2), float(m.group(3))
+
+            def test(r, lhs=lhs, op=op, number=number):
+                v = value_of(lhs, r)
+                try:
+                    v = float(v)
+                except (TypeError, ValueError):
+                    return False
+                return {">=": v >= number, "<=": v <= number, ">": v > number, "<": v < number,
+                        "=": v == number, "!=": v != number}[op]
+            atoms.append(test)
+        disjuncts.append(atoms)
+    return lambda r: any(all(a(r) for a in atoms) for atoms in disjuncts)
+
+
+def period_ms(text):
+    m = re.match(r"^(\d+)(ms|s|m|h|d)$", text)
+    if not m:
+        raise QueryError("MalformedQueryException", f"unsupported bin period: {text}")
+    return int(m.group(1)) * {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}[m.group(2)]
+
+
+def insights_time(ms):
+    t = datetime.datetime.fromtimestamp(ms / 1000, UTC)
+    return t.strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}"
+
+
+def compile_query(text):
+    """The query as a list of steps (each a function over the list of records); QueryError when it
+    uses anything this evaluator does not do."""
+    steps = []
+    for line in text.split("\n"):
+        command = line.strip()
+        if command.startswith("|"):
+            command = command[1:].strip()
+        if not command:
+            continue
+        verb, _, rest = command.partition(" ")
+        if verb == "fields":
+            items = [alias(e) for e in split_top(rest)]
+            for expr, _ in items:
+                value_of(expr, {"@timestamp": 0})
+
+            def fields(records, items=items):
+                for r in records:
+                    for expr, name in items:
+                        r[name] = value_of(expr, r)
+                return records
+            steps.append(fields)
+        elif verb == "parse":
+            m = re.match(r"^([\w@.]+)\s+/(.*)/$", rest)
+            if not m:
+                raise QueryError("MalformedQueryException", f"unsupported parse: {rest}")
+            source, pattern = m.group(1), m.group(2).replace("(?<", "(?P<").replace("(?P<=", "(?<=").replace("(?P<!", "(?<!")
+            try:
+                regex = re.compile(pattern)
+            except re.error as e:
+                raise QueryError("MalformedQueryException", f"bad regex {pattern}: {e}")
+
+            def parse(records, source=source, regex=regex):
+                for r in records:
+                    text = r.get(source)
+                    found = regex.search(str(text)) if text is not None else None
+                    if found:
+                        for name, v in found.groupdict().items():
+                            if v is not None:
+                                r[name] = v
+                return records
+            steps.append(parse)
+        elif verb == "filter":
+            predicate = compile_filter(rest)
+            steps.append(lambda records, p=predicate: [r for r in records if p(r)])
+        elif verb == "stats":
+            m = re.match(r"^count\(\*\)\s+as\s+(\w+)(?:\s+by\s+(.*))?$", rest)
+            if not m:
+                raise QueryError("MalformedQueryException", f"unsupported stats: {rest}")
+            count_name, by = m.group(1), [alias(e) for e in split_top(m.group(2) or "")]
+            keys = []
+            for expr, name in by:
+                b = re.match(r"^bin\((\w+)\)$", expr)
+                if b:
+                    keys.append((name, period_ms(b.group(1))))
+                elif re.match(r"^[\w@.]+$", expr):
+                    keys.append((name, expr))
+                else:
+                    raise QueryError("MalformedQueryException", f"unsupported group: {expr}")
+
+            def stats(records, keys=keys, count_name=count_name):
+                groups = {}
+                for r in records:
+                    key = tuple(insights_time(r["@timestamp"] // k * k) if isinstance(k, int) else
+                                (None if r.get(k) is None else str(r.get(k))) for _, k in keys)
+                    groups[key] = groups.get(key, 0) + 1
+                return [dict([(name, v) for (name, _), v in zip(keys, key) if v is not None] + [(count_name, str(n))])
+                        for key, n in groups.items()]
+            steps.append(stats)
+        elif verb == "sort":
+            m = re.match(r"^([\w@.]+)(?:\s+(asc|desc))?$", rest)
+            if not m:
+                raise QueryError("MalformedQueryException", f"unsupported sort: {rest}")
+
+            def sort(records, field=m.group(1), desc=m.group(2) != "asc"):
+                def k(r):
+                    v = r.get(field)
+                    try:
+                        return (0, float(v))
+                    except (TypeError, ValueError):
+                        return (1, str(v))
+                return sorted(records, key=k, reverse=desc)
+            steps.append(sort)
+        elif verb == "limit":
+            n = int(rest)
+            steps.append(lambda records, n=n: records[:n])
+        else:
+            raise QueryError("MalformedQueryException", f"unsupported command: {verb}")
+    return steps
+
+
+def discovered(message):
+    """The fields Logs Insights discovers in a JSON message (nested keys joined with dots)."""
+    out = {}
+    if not message.lstrip().startswith("{"):
+        return out
+    try:
+        doc = json.loads(message)
+    except ValueError:
+        return out
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}{k}.", v)
+        elif value is not None:
+            out[prefix[:-1]] = value if isinstance(value, str) else json.dumps(value)
+    if isinstance(doc, dict):
+        walk("", doc)
+    return out
+
+
+def logs_backend(region):
+    from moto.logs.models import logs_backends
+    return logs_backends[DEFAULT_ACCOUNT][region]
+
+
+class InsightsQuery:
+    def __init__(self, qid, groups, start, end, text, limit, region, fate):
+        self.id, self.groups, self.start, self.end, self.text = qid, groups, start, end, text
+        self.limit, self.region, self.fate = limit, region, fate
+        self.steps = compile_query(text)
+        self.polls = 0
+        self.status = "Scheduled"
+        self.finished = False  # a final status was delivered (or it was stopped)
+        self.results, self.statistics = None, None
+
+    def evaluate(self):
+        backend = logs_backend(self.region)
+        records, scanned, size = [], 0, 0
+        lo, hi = self.start * 1000, self.end * 1000 + 999
+        for name in self.groups:
+            group = backend.groups.get(name)
+            if group is None:
+                continue
+            for stream_name, stream in group.streams.items():
+                for e in stream.events:
+                    if lo <= e.timestamp <= hi:
+                        scanned += 1
+                        size += len(e.message.encode())
+                        r = discovered(e.message)
+                        r.update({"@timestamp": e.timestamp, "@message": e.message,
+                                  "@log": f"{DEFAULT_ACCOUNT}:{name}", "@logStream": stream_name})
+                        records.append(r)
+        for step in self.steps:
+            records = step(records)
+        matched = len(records)
+        rows = [[{"field": k, "value": str(v)} for k, v in r.items() if not k.startswith("@") or k == "@log"]
+                if isinstance(r, dict) else r for r in records[:self.limit]]
+        self.results = rows
+        self.statistics = {"recordsMatched": float(matched), "recordsScanned": float(scanned),
+                           "bytesScanned": float(size)}
+
+
+class Insights:
+    """Queries started, in order; the settings tests change."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        self.queries = {}
+        self.order = []
+        self.stopped = []
+        self.max_running = 0
+        self.polls = 1  # GetQueryResults calls answered Scheduled/Running before the end
+        self.max_concurrent = 30
+
+    def running(self):
+        return [q for q in self.queries.values() if not q.finished]
+
+    def summary(self):
+        return {"started": len(self.order), "stopped": list(self.stopped), "max_running": self.max_running,
+                "running": [q.id for q in self.running()],
+                "queries": [{"id": q.id, "groups": q.groups, "start": q.start, "end": q.end, "status": q.status,
+                             "query": q.text, "rows": len(q.results or [])}
+                            for q in (self.queries[i] for i in self.order)]}
+
+    def start(self, request, region, fate):
+        groups = list(request.get("logGroupNames") or ([request["logGroupName"]] if request.get("logGroupName") else []))
+        if not groups or len(groups) > MAX_GROUPS:
+            raise QueryError("InvalidParameterException", f"a query names 1 to {MAX_GROUPS} log groups")
+        backend = logs_backend(region)
+        for g in groups:
+            if g not in backend.groups:
+                raise QueryError("ResourceNotFoundException", f"Log group {g} does not exist")
+        limit = int(request.get("limit", MAX_LIMIT))
+        if not 1 <= limit <= MAX_LIMIT:
+            raise QueryError("InvalidParameterException", f"limit must be 1 to {MAX_LIMIT}")
+        start, end = int(request["startTime"]), int(request["endTime"])
+        if end < start:
+            raise QueryError("InvalidParameterException", "endTime is before startTime")
+        with self.lock:
+            if len(self.running()) >= self.max_concurrent:
+                raise QueryError("LimitExceededException", "too many concurrent queries")
+            qid = f"q-{len(self.order) + 1:06d}"
+            self.queries[qid] = InsightsQuery(qid, groups, start, end, request.get("queryString", ""), limit,
+                                              region, fate)
+            self.order.append(qid)
+            self.max_running = max(self.max_running, len(self.running()))
+        return {"queryId": qid}
+
+    def results(self, request):
+        with self.lock:
+            q = self.queries.get(request.get("queryId"))
+            if q is None:
+                raise QueryError("ResourceNotFoundException", "no such query")
+            q.polls += 1
+            if not q.finished and (q.fate == "hold" or q.polls <= self.polls):
+                q.status = "Scheduled" if q.polls == 1 and self.polls > 1 else "Running"
+                return {"status": q.status, "results": [], "statistics": {"recordsMatched": 0.0,
+                        "recordsScanned": 0.0, "bytesScanned": 0.0}}
+            if not q.finished:
+                q.finished = True
+                if q.fate in ("Failed", "Timeout"):
+                    q.status, q.results = q.fate, []
+                    q.statistics = {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
+                else:
+                    q.evaluate()
+                    q.status = "Complete"
+            return {"status": q.status, "results": q.results or [], "statistics": q.statistics}
+
+    def stop(self, request):
+        with self.lock:
+            q = self.queries.get(request.get("queryId"))
+            if q is None:
+                raise QueryError("ResourceNotFoundException", "no such query")
+            if q.finished:
+                return {"success": False}
+            q.finished, q.status = True, "Cancelled"
+            q.results, q.statistics = [], {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
+            self.stopped.append(q.id)
+            return {"success": True}
+
+
+INSIGHTS = Insights()
+INSIGHTS_OPERATIONS = ("logs:StartQuery", "logs:GetQueryResults", "logs:StopQuery")
+
+
+def region_of(headers):
+    m = re.search(r"Credential=[^/]*/[^/]*/([^/]+)/", headers.get("Authorization", ""))
+    return m.group(1) if m else "us-east-1"
+
+
+# ---------------------------------------------------------------------------------------------
 # The proxy.
 
 def error_reply(path, headers, status, code, message):
@@ -554,9 +919,13 @@ class Proxy(BaseHTTPRequestHandler):
         if kind == "hang":
             fault["cleared"].wait(fault["hang_seconds"])
             return self._drop()
-        if kind in ("throttle", "500"):
-            status, code = (400, "Throttling") if kind == "throttle" else (500, "InternalFailure")
+        if kind in ("throttle", "500", "limit_exceeded", "denied"):
+            status, code = {"throttle": (400, "Throttling"), "500": (500, "InternalFailure"),
+                            "limit_exceeded": (400, "LimitExceededException"),
+                            "denied": (400, "AccessDeniedException")}[kind]
             return self._send(*error_reply(self.path, self.headers, status, code, f"emulated fault: {kind}"))
+        if name in INSIGHTS_OPERATIONS:
+            return self._send(*self._insights(name, body, QUERY_FATES.get(kind)))
         if self.path.startswith(CBOR_PREFIX):
             reply = self._cbor(self.path[len(CBOR_PREFIX):], body)
         else:
@@ -567,6 +936,20 @@ class Proxy(BaseHTTPRequestHandler):
             return self._send(*error_reply(self.path, self.headers, 500, "InternalFailure",
                                            "emulated fault: applied, then answered 500"))
         self._send(*reply)
+
+    def _insights(self, name, body, fate):
+        """StartQuery, GetQueryResults and StopQuery, answered by INSIGHTS (awsJson1.1)."""
+        try:
+            request = json.loads(body) if body.strip() else {}
+            if name == "logs:StartQuery":
+                answer = INSIGHTS.start(request, region_of(self.headers), fate)
+            elif name == "logs:GetQueryResults":
+                answer = INSIGHTS.results(request)
+            else:
+                answer = INSIGHTS.stop(request)
+        except QueryError as e:
+            return error_reply(self.path, self.headers, 400, e.code, str(e))
+        return 200, [("Content-Type", "application/x-amz-json-1.1")], json.dumps(answer).encode()
 
     def _cbor(self, operation, body):
         request = to_json(cbor2.loads(body)) if body else {}
@@ -627,6 +1010,20 @@ class Proxy(BaseHTTPRequestHandler):
                 return self._json(400, {"error": "delay_seconds must be a number >= 0"})
             with EMF.lock:
                 EMF.delay = float(delay)
+            return self._json(200, {})
+        if (method, path) == ("GET", "/_insights"):
+            with INSIGHTS.lock:
+                return self._json(200, INSIGHTS.summary())
+        if (method, path) == ("POST", "/_insights/reset"):
+            with INSIGHTS.lock:
+                INSIGHTS.reset()
+            return self._json(200, {})
+        if (method, path) == ("POST", "/_insights/config"):
+            with INSIGHTS.lock:
+                if "polls" in spec:
+                    INSIGHTS.polls = int(spec["polls"])
+                if "max_concurrent" in spec:
+                    INSIGHTS.max_concurrent = int(spec["max_concurrent"])
             return self._json(200, {})
         if (method, path) == ("POST", "/_emf/flush"):
             return self._json(200, EMF.flush())

@@ -107,7 +107,10 @@ impl Emulator {
     /// - `apply_then_500`: moto applies the call, the client is answered 500 (InternalFailure);
     /// - `apply_then_drop`: moto applies the call, the connection closes without an answer;
     /// - `throttle`: 400 Throttling, not applied; `500`: 500 InternalFailure, not applied;
-    /// - `hang`: no answer for 30 s, then the connection closes; not applied.
+    /// - `hang`: no answer for 30 s, then the connection closes; not applied;
+    /// - StartQuery only: `limit_exceeded` (400 LimitExceededException, not applied), `denied`
+    ///   (400 AccessDeniedException), `query_failed` / `query_timeout` (the query starts and ends
+    ///   `Failed` / `Timeout`), `query_hold` (it runs until stopped).
     pub fn inject(&self, operation: &str, fault: &str, times: u32) {
         self.add_fault(serde_json::json!({"operation": operation, "fault": fault, "times": times}));
     }
@@ -155,6 +158,7 @@ impl Emulator {
     }
 
     fn reset_state(&self) {
+        self.insights_config(1, 30);
         self.clear_faults();
         self.emf_delay(0.0);
         self.emf_flush();
@@ -203,6 +207,26 @@ impl Emulator {
         let body = self.control("POST", "/_emf/flush", "");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body:?}: {e}"));
         EmfReport { documents: v["documents"].as_u64().unwrap_or(0), metrics: v["metrics"].as_u64().unwrap_or(0) }
+    }
+
+    /// The Logs Insights stand-in's record: `started` (queries), `stopped` (ids stopped while
+    /// running), `max_running` (most running at once), `running` (ids), and `queries`
+    /// (`[{id, groups, start, end, status, query, rows}]`, in start order).
+    pub fn insights(&self) -> serde_json::Value {
+        let body = self.control("GET", "/_insights", "");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("/_insights answered {body:?}: {e}"))
+    }
+
+    /// Forgets the queries recorded so far.
+    pub fn insights_reset(&self) {
+        self.control("POST", "/_insights/reset", "");
+    }
+
+    /// Each query answers `Scheduled`/`Running` to its first `polls` GetQueryResults calls; at
+    /// most `max_concurrent` run at once (StartQuery answers LimitExceededException past it).
+    pub fn insights_config(&self, polls: u32, max_concurrent: u32) {
+        let spec = serde_json::json!({"polls": polls, "max_concurrent": max_concurrent});
+        self.control("POST", "/_insights/config", &spec.to_string());
     }
 
     fn add_fault(&self, spec: serde_json::Value) {
@@ -267,6 +291,7 @@ impl Drop for Exclusive {
             ("DELETE", "/_faults", ""),
             ("POST", "/_emf/config", r#"{"delay_seconds": 0}"#),
             ("POST", "/_emf/flush", ""),
+            ("POST", "/_insights/config", r#"{"polls": 1, "max_concurrent": 30}"#),
         ] {
             let _ = std::panic::catch_unwind(|| request(&self.emulator.endpoint, method, path, body));
         }

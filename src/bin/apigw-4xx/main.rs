@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod context;
 #[cfg(feature = "aws")]
 mod history;
+mod insights;
 mod levels;
 
 /// Exit code when `--fail-on` is reached.
@@ -48,20 +49,32 @@ enum Command {
 }
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("cloudwatch").args(["log_group", "log_group_prefix"]).multiple(true)))]
 struct Analyze {
     /// Files to read; a directory is read as an S3 export (every file below it, in name order);
     /// `-` (the default) is standard input.
-    #[arg(conflicts_with = "log_group")]
+    #[arg(conflicts_with = "cloudwatch")]
     files: Vec<PathBuf>,
-    /// Read this log group from CloudWatch Logs (FilterLogEvents; the standard AWS configuration:
-    /// profile, region, AWS_ENDPOINT_URL). Repeat for several.
+    /// Read this log group from CloudWatch Logs (the standard AWS configuration: profile, region,
+    /// AWS_ENDPOINT_URL). Repeat for several.
     #[arg(long, value_name = "NAME")]
     log_group: Vec<String>,
+    /// Read every log group whose name starts with PREFIX (DescribeLogGroups), each with its own
+    /// finding.
+    #[arg(long, value_name = "PREFIX")]
+    log_group_prefix: Option<String>,
+    /// How to read log groups: `scan` downloads every event (FilterLogEvents), `insights` counts
+    /// inside CloudWatch (Logs Insights, $0.005 per GB scanned), `auto` takes Logs Insights for
+    /// ranges longer than 6 hours.
+    #[arg(long, value_enum, default_value_t = insights::Engine::Auto, requires = "cloudwatch")]
+    engine: insights::Engine,
+    #[command(flatten)]
+    insights: insights::InsightsArgs,
     /// With --log-group: the last DURATION, up to now (90s, 15m, 1h, 2d, 1h30m).
-    #[arg(long, value_name = "DURATION", requires = "log_group", conflicts_with = "start")]
+    #[arg(long, value_name = "DURATION", requires = "cloudwatch", conflicts_with = "start")]
     since: Option<String>,
     /// With --log-group: from TIME (ISO-8601, e.g. 2026-11-25T10:00:00Z, or epoch milliseconds).
-    #[arg(long, value_name = "TIME", requires = "log_group")]
+    #[arg(long, value_name = "TIME", requires = "cloudwatch")]
     start: Option<String>,
     /// With --start: up to TIME (default: now).
     #[arg(long, value_name = "TIME", requires = "start", conflicts_with = "since")]
@@ -105,7 +118,7 @@ enum FailOn {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Analyze(args) => {
-            if !args.log_group.is_empty() && args.since.is_none() && args.start.is_none() {
+            if args.reads_cloudwatch() && args.since.is_none() && args.start.is_none() {
                 Cli::command()
                     .error(
                         clap::error::ErrorKind::MissingRequiredArgument,
@@ -122,8 +135,32 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
-            ExitCode::FAILURE
+            if interrupted(&e) {
+                ExitCode::from(EXIT_INTERRUPTED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
+    }
+}
+
+/// Exit code after Ctrl-C (128 + SIGINT, as a shell reports it).
+const EXIT_INTERRUPTED: u8 = 130;
+
+#[cfg(feature = "aws")]
+fn interrupted(e: &anyhow::Error) -> bool {
+    use apigw_4xx::ingest::insights::run::RunError;
+    matches!(e.downcast_ref::<RunError>(), Some(RunError::Interrupted { .. }))
+}
+
+#[cfg(not(feature = "aws"))]
+fn interrupted(_: &anyhow::Error) -> bool {
+    false
+}
+
+impl Analyze {
+    fn reads_cloudwatch(&self) -> bool {
+        !self.log_group.is_empty() || self.log_group_prefix.is_some()
     }
 }
 
@@ -162,8 +199,7 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
         max_line_bytes: usize::try_from(args.max_line_kib * 1024).unwrap_or(usize::MAX),
     };
     let parser = parser(args.log_format.as_deref())?;
-    let analyzer =
-        if args.log_group.is_empty() { from_files(args, parser, limits)? } else { from_cloudwatch(args, parser)? };
+    let analyzer = if args.reads_cloudwatch() { from_cloudwatch(args, parser)? } else { from_files(args, parser, limits)? };
     let groups = args.context.groups(&rules, &analyzer.by_log_group)?;
     let deployment = args.context.deployment();
     let tally = analyzer.merged();
@@ -338,33 +374,63 @@ impl Meter {
 
 #[cfg(feature = "aws")]
 fn from_cloudwatch(args: &Analyze, parser: LineParser) -> Result<Analyzer> {
-    use apigw_4xx::ingest::log_group::{client_from_env, read_log_group};
+    use apigw_4xx::ingest::log_group::read_log_group;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let range =
         apigw_4xx::ingest::time_range::resolve(args.since.as_deref(), args.start.as_deref(), args.end.as_deref(), now)?;
-    // Size unknown until the last page: a counter of events, for a person watching.
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {human_pos} events read from CloudWatch Logs, {per_sec}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        bar
-    };
-    let mut analyzer = Analyzer::new(parser, args.window);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let result = runtime.block_on(async {
-        let client = client_from_env().await;
-        for group in &args.log_group {
-            read_log_group(&client, group, range, &mut analyzer, &|n| bar.inc(n)).await?;
+    runtime.block_on(async {
+        let client = apigw_4xx::aws::client::Clients::from_env().await.logs();
+        let groups = log_groups(&client, args).await?;
+        if args.engine.for_range(range) == insights::Engine::Insights {
+            let (tallies, _) =
+                insights::read(&client, &groups, range, &parser, args.window, &args.insights, args.quiet).await?;
+            let mut analyzer = Analyzer::new(parser, args.window);
+            analyzer.by_log_group = tallies;
+            return Ok(analyzer);
         }
-        Ok::<_, apigw_4xx::ingest::log_group::LogsSourceError>(())
-    });
-    bar.finish_and_clear();
-    result?;
-    Ok(analyzer)
+        let mut analyzer = Analyzer::new(parser, args.window);
+        // Size unknown until the last page: a counter of events, for a person watching.
+        let bar = if args.quiet || !std::io::stderr().is_terminal() {
+            ProgressBar::hidden()
+        } else {
+            let bar = ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {human_pos} events read from CloudWatch Logs, {per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        };
+        let mut read = Ok(0);
+        for group in &groups {
+            read = read_log_group(&client, group, range, &mut analyzer, &|n| bar.inc(n)).await;
+            if read.is_err() {
+                break;
+            }
+        }
+        bar.finish_and_clear();
+        read?;
+        Ok(analyzer)
+    })
+}
+
+/// `--log-group` names, then every group `--log-group-prefix` lists, each once.
+#[cfg(feature = "aws")]
+async fn log_groups(client: &aws_sdk_cloudwatchlogs::Client, args: &Analyze) -> Result<Vec<String>> {
+    let mut groups = args.log_group.clone();
+    if let Some(prefix) = &args.log_group_prefix {
+        let listed = apigw_4xx::ingest::insights::api::Logs::new(client.clone())
+            .log_groups(prefix)
+            .await
+            .map_err(|e| anyhow::anyhow!("DescribeLogGroups with prefix {prefix}: {}", e.message))?;
+        if listed.is_empty() {
+            anyhow::bail!("--log-group-prefix {prefix}: no log group starts with it (in this account and region)");
+        }
+        groups.extend(listed);
+    }
+    let mut seen = std::collections::HashSet::new();
+    groups.retain(|g| seen.insert(g.clone()));
+    Ok(groups)
 }
 
 #[cfg(not(feature = "aws"))]
