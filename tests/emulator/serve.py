@@ -762,8 +762,10 @@ class Insights:
             if len(self.running()) >= self.max_concurrent:
                 raise QueryError("LimitExceededException", "too many concurrent queries")
             qid = f"q-{len(self.order) + 1:06d}"
-            self.queries[qid] = InsightsQuery(qid, groups, start, end, request.get("queryString", ""), limit,
-                                              region, fate)
+            query = InsightsQuery(qid, groups, start, end, request.get("queryString", ""), limit, region, fate)
+            # Evaluated at once (the events are in moto already); revealed as the polls go.
+            query.evaluate()
+            self.queries[qid] = query
             self.order.append(qid)
             self.max_running = max(self.max_running, len(self.running()))
         return {"queryId": qid}
@@ -776,15 +778,15 @@ class Insights:
             q.polls += 1
             if not q.finished and (q.fate == "hold" or q.polls <= self.polls):
                 q.status = "Scheduled" if q.polls == 1 and self.polls > 1 else "Running"
-                return {"status": q.status, "results": [], "statistics": {"recordsMatched": 0.0,
-                        "recordsScanned": 0.0, "bytesScanned": 0.0}}
+                # Statistics grow while it runs, as AWS reports them: a share of the final ones.
+                share = q.polls / (q.polls + 1) if q.fate == "hold" else q.polls / (self.polls + 1)
+                return {"status": q.status, "results": [],
+                        "statistics": {k: v * share for k, v in q.statistics.items()}}
             if not q.finished:
                 q.finished = True
                 if q.fate in ("Failed", "Timeout"):
                     q.status, q.results = q.fate, []
-                    q.statistics = {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
                 else:
-                    q.evaluate()
                     q.status = "Complete"
             return {"status": q.status, "results": q.results or [], "statistics": q.statistics}
 
@@ -795,8 +797,7 @@ class Insights:
                 raise QueryError("ResourceNotFoundException", "no such query")
             if q.finished:
                 return {"success": False}
-            q.finished, q.status = True, "Cancelled"
-            q.results, q.statistics = [], {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
+            q.finished, q.status, q.results = True, "Cancelled", []
             self.stopped.append(q.id)
             return {"success": True}
 

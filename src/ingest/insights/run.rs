@@ -329,7 +329,9 @@ pub async fn run<A: InsightsApi, H: Hooks>(
     cancel: &mut watch::Receiver<bool>,
 ) -> Result<Totals, RunError> {
     let t = settings.timing;
-    let max = settings.max_in_flight.max(1);
+    // At most this many in flight; lowered to what runs when the account refuses one more (its cap
+    // on concurrent queries, shared with people and dashboards), raised again as queries finish.
+    let mut max = settings.max_in_flight.max(1);
     let mut queue: VecDeque<Job> = jobs.into();
     let mut running: Vec<Running> = Vec::new();
     let mut totals = Totals::default();
@@ -359,9 +361,14 @@ pub async fn run<A: InsightsApi, H: Hooks>(
                 Err(e) if e.kind == ApiErrorKind::Throttled && throttled_in_a_row < t.max_throttled => {
                     totals.throttled += 1;
                     throttled_in_a_row += 1;
-                    start_after = Instant::now() + backoff;
-                    backoff = (backoff * 2).min(t.max_backoff);
                     queue.push_front(job);
+                    if running.is_empty() {
+                        start_after = Instant::now() + backoff;
+                        backoff = (backoff * 2).min(t.max_backoff);
+                    } else {
+                        // The next start waits for one of ours to finish.
+                        max = running.len();
+                    }
                 }
                 Err(e) => fail!(api_failure("StartQuery", &job.groups, e)),
             }
@@ -390,6 +397,7 @@ pub async fn run<A: InsightsApi, H: Hooks>(
                     let r = running.remove(i);
                     totals.scanned.add(r.scanned);
                     done += 1;
+                    max = (max + 1).min(settings.max_in_flight.max(1));
                     match hooks.complete(&r.job, poll.rows) {
                         Ok(more) => queue.extend(more),
                         Err(message) => fail!(RunError::Rows { groups: name_groups(&r.job.groups), message }),

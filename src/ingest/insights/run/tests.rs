@@ -20,6 +20,8 @@ struct State {
     refuse: Option<(u64, ApiError)>,
     /// How the next queries end (Complete once these run out).
     fates: VecDeque<QueryState>,
+    /// StartQuery answers LimitExceededException (Throttled) while this many run.
+    account_cap: Option<usize>,
     polls: u32,
     bytes_per_poll: f64,
 }
@@ -33,6 +35,9 @@ impl InsightsApi for Fake {
         s.starts += 1;
         if let Some(e) = s.start_errors.pop_front() {
             return Err(e);
+        }
+        if s.account_cap.is_some_and(|cap| s.queries.len() >= cap) {
+            return Err(error(ApiErrorKind::Throttled));
         }
         if let Some((n, e)) = s.refuse.clone() {
             if n == s.starts {
@@ -142,6 +147,19 @@ async fn limit_exceeded_is_waited_out() {
     fake.0.borrow_mut().start_errors = (0..20).map(|_| error(ApiErrorKind::Throttled)).collect();
     let e = run(&fake, jobs(1, 10), &settings(2), &mut Sum::default(), &mut no_cancel()).await.unwrap_err();
     assert_eq!(e.to_string(), "StartQuery on log group /g: Throttled");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_accounts_cap_lowers_the_bound_until_queries_finish() {
+    let fake = Fake::default();
+    fake.0.borrow_mut().polls = 3;
+    fake.0.borrow_mut().account_cap = Some(2);
+    let began = Instant::now();
+    let mut sum = Sum::default();
+    let totals = run(&fake, jobs(30, 10), &settings(5), &mut sum, &mut no_cancel()).await.unwrap();
+    assert_eq!((sum.lines, totals.queries), (300, 30));
+    assert!(totals.throttled <= 30, "{} refusals: no hammering", totals.throttled);
+    assert!(Instant::now() - began < Duration::from_secs(60), "no time lost to backoff while ours run");
 }
 
 #[tokio::test(start_paused = true)]
