@@ -238,11 +238,11 @@ fn bounded_in_flight_and_each_fault_ends_in_the_right_total_or_a_named_error() {
     let _x = Emulator::exclusive();
     let e = Emulator::shared();
     let (group, _, first, last) = groups()[1].clone();
-    let base = analyze(e, &[&group], "scan", first, last, &["--window", "1"]);
+    let base = analyze(e, &[&group], "scan", first, last, &["--window", "5"]);
     let run = |extra: &[&str]| {
         let mut c = cli(e);
-        c.args(["analyze", "--json", "--quiet", "--engine", "insights", "--log-group", &group, "--window", "1"]);
-        c.args(["--start", &first.to_string(), "--end", &last.to_string(), "--max-rows-per-query", "100"]);
+        c.args(["analyze", "--json", "--quiet", "--engine", "insights", "--log-group", &group, "--window", "5"]);
+        c.args(["--start", &first.to_string(), "--end", &last.to_string(), "--max-rows-per-query", "40"]);
         c.args(extra).output().unwrap()
     };
     let exact = |out: std::process::Output| {
@@ -251,9 +251,9 @@ fn bounded_in_flight_and_each_fault_ends_in_the_right_total_or_a_named_error() {
         assert_eq!(counted(&v), counted(&base));
     };
 
-    // Queries take three polls each: never more than --max-queries at once, and that many reached.
+    // Queries answer Running twice before the end: never more than --max-queries at once, and that many reached.
     e.insights_reset();
-    e.insights_config(3, 30);
+    e.insights_config(2, 30);
     exact(run(&["--max-queries", "3"]));
     let s = e.insights();
     assert_eq!(s["max_running"], 3, "{s}");
@@ -261,20 +261,22 @@ fn bounded_in_flight_and_each_fault_ends_in_the_right_total_or_a_named_error() {
 
     // The account's cap reached (the emulator allows 2): LimitExceededException is waited out.
     e.insights_reset();
-    e.insights_config(3, 2);
+    e.insights_config(2, 2);
     e.reset_calls();
     exact(run(&["--max-queries", "5"]));
+    e.insights_config(0, 30);
     assert!(e.insights()["max_running"].as_u64().unwrap() <= 2);
     let refused = e.call_count("logs:StartQuery") - query_count(e);
     assert!(refused > 0, "some StartQuery calls were refused");
-    e.insights_config(1, 30);
 
-    // LimitExceededException past the SDK's own retries (3 attempts): the engine backs off.
+    // LimitExceededException with nothing of ours running: the engine waits (1, 2, 4 s) and retries.
     e.insights_reset();
     e.reset_calls();
-    e.inject_matching("StartQuery", "limit_exceeded", 4, &group);
+    e.inject_matching("StartQuery", "limit_exceeded", 3, &group);
+    let began = std::time::Instant::now();
     exact(run(&[]));
-    assert_eq!(e.call_count("logs:StartQuery"), query_count(e) + 4);
+    assert!(began.elapsed() >= std::time::Duration::from_secs(7), "{:?}", began.elapsed());
+    assert_eq!(e.call_count("logs:StartQuery"), query_count(e) + 3);
 
     // A Failed and a Timeout sub-query: each split in halves and run again; the total is exact.
     for fault in ["query_failed", "query_timeout"] {

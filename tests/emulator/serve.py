@@ -731,7 +731,7 @@ class Insights:
         self.order = []
         self.stopped = []
         self.max_running = 0
-        self.polls = 1  # GetQueryResults calls answered Scheduled/Running before the end
+        self.polls = 0  # GetQueryResults calls answered Scheduled/Running before the end
         self.max_concurrent = 30
 
     def running(self):

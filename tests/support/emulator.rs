@@ -158,7 +158,7 @@ impl Emulator {
     }
 
     fn reset_state(&self) {
-        self.insights_config(1, 30);
+        self.insights_config(0, 30);
         self.clear_faults();
         self.emf_delay(0.0);
         self.emf_flush();
@@ -291,7 +291,7 @@ impl Drop for Exclusive {
             ("DELETE", "/_faults", ""),
             ("POST", "/_emf/config", r#"{"delay_seconds": 0}"#),
             ("POST", "/_emf/flush", ""),
-            ("POST", "/_insights/config", r#"{"polls": 1, "max_concurrent": 30}"#),
+            ("POST", "/_insights/config", r#"{"polls": 0, "max_concurrent": 30}"#),
         ] {
             let _ = std::panic::catch_unwind(|| request(&self.emulator.endpoint, method, path, body));
         }

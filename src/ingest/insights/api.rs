@@ -6,6 +6,7 @@ use super::plan::MAX_ROWS;
 use super::run::{ApiError, ApiErrorKind, InsightsApi, Poll, QueryState, Scanned};
 use super::Row;
 use crate::ingest::time_range::TimeRange;
+use aws_sdk_cloudwatchlogs::config::http::HttpResponse;
 use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatchlogs::Client;
 
@@ -16,14 +17,19 @@ const THROTTLED: [&str; 4] = ["LimitExceededException", "ThrottlingException", "
 const MALFORMED: [&str; 2] = ["MalformedQueryException", "InvalidParameterException"];
 
 /// An SDK error as the runner sees it, its causes on one line.
-fn api_error<E, R>(e: SdkError<E, R>) -> ApiError
+fn api_error<E>(e: SdkError<E, HttpResponse>) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let code = e.as_service_error().and_then(|s| s.code()).unwrap_or_default().to_string();
+    let transient = match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(s) => s.raw().status().is_server_error(),
+        _ => false,
+    };
     let kind = match code.as_str() {
         c if THROTTLED.contains(&c) => ApiErrorKind::Throttled,
+        _ if transient => ApiErrorKind::Transient,
         "ResourceNotFoundException" => ApiErrorKind::NotFound,
         "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => ApiErrorKind::Denied,
         c if MALFORMED.contains(&c) => ApiErrorKind::Malformed,
@@ -64,6 +70,10 @@ impl InsightsApi for Logs {
     async fn start(&self, groups: &[String], range: TimeRange, query: &str) -> Result<String, ApiError> {
         // StartQuery takes whole seconds, both ends inclusive: the span is widened to the seconds
         // that hold it, and the query's own filter on `@timestamp` keeps the milliseconds exact.
+        // The runner retries it (its waits keep polling the queries under way; the SDK's would
+        // block them): no SDK retries here.
+        let once = aws_sdk_cloudwatchlogs::config::Builder::default()
+            .retry_config(aws_sdk_cloudwatchlogs::config::retry::RetryConfig::disabled());
         let out = self
             .client
             .start_query()
@@ -72,6 +82,8 @@ impl InsightsApi for Logs {
             .end_time(range.end.div_euclid(1000) + 1)
             .query_string(query)
             .limit(MAX_ROWS as i32)
+            .customize()
+            .config_override(once)
             .send()
             .await
             .map_err(api_error)?;

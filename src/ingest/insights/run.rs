@@ -90,6 +90,8 @@ pub enum ApiErrorKind {
     Denied,
     /// The query was refused as invalid (`MalformedQueryException`, `InvalidParameterException`).
     Malformed,
+    /// No answer, or the service failed on its side (5xx): worth another try.
+    Transient,
     /// Anything else, past the SDK's own retries.
     Other,
 }
@@ -155,7 +157,7 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Self {
         Timing {
-            first_poll: Duration::from_millis(250),
+            first_poll: Duration::from_millis(100),
             max_poll: Duration::from_secs(5),
             first_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
@@ -182,7 +184,7 @@ pub struct Totals {
     pub queries: u64,
     /// Queries that ended `Failed` or `Timeout` and were run again in halves.
     pub split: u64,
-    /// StartQuery calls refused for throttling or `LimitExceededException` (after the SDK's retries).
+    /// StartQuery calls refused for throttling or `LimitExceededException`.
     pub throttled: u64,
     /// What every query read (failed ones included: they are charged too).
     pub scanned: Scanned,
@@ -283,7 +285,9 @@ fn api_failure(action: &'static str, groups: &[String], e: ApiError) -> RunError
         ApiErrorKind::NotFound => RunError::NotFound { groups, message },
         ApiErrorKind::Denied => RunError::Denied { action, groups, message },
         ApiErrorKind::Malformed => RunError::Malformed { groups, message },
-        ApiErrorKind::Throttled | ApiErrorKind::Other => RunError::Request { action, groups, message },
+        ApiErrorKind::Throttled | ApiErrorKind::Transient | ApiErrorKind::Other => {
+            RunError::Request { action, groups, message }
+        }
     }
 }
 
@@ -357,6 +361,14 @@ pub async fn run<A: InsightsApi, H: Hooks>(
                     (backoff, throttled_in_a_row) = (t.first_backoff, 0);
                     let next_poll = Instant::now() + t.first_poll;
                     running.push(Running { id, job, next_poll, wait: t.first_poll, scanned: Scanned::default() });
+                }
+                // A transient failure may have started a query we never hear of: it runs to its
+                // end unstopped (rare; the SDK's retries of other calls would do the same).
+                Err(e) if e.kind == ApiErrorKind::Transient && throttled_in_a_row < t.max_throttled => {
+                    throttled_in_a_row += 1;
+                    queue.push_front(job);
+                    start_after = Instant::now() + backoff;
+                    backoff = (backoff * 2).min(t.max_backoff);
                 }
                 Err(e) if e.kind == ApiErrorKind::Throttled && throttled_in_a_row < t.max_throttled => {
                     totals.throttled += 1;

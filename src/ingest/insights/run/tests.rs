@@ -142,6 +142,11 @@ async fn limit_exceeded_is_waited_out() {
     let totals = run(&fake, jobs(4, 10), &settings(2), &mut sum, &mut no_cancel()).await.unwrap();
     assert_eq!((sum.lines, totals.throttled, totals.queries), (40, 3, 4));
     assert!(Instant::now() - began >= Duration::from_secs(1 + 2 + 4), "waits of 1, 2 and 4 s");
+    // A 5xx or a lost answer is tried again after a wait, uncounted as throttling.
+    let fake = Fake::default();
+    fake.0.borrow_mut().start_errors = (0..2).map(|_| error(ApiErrorKind::Transient)).collect();
+    let totals = run(&fake, jobs(2, 10), &settings(2), &mut Sum::default(), &mut no_cancel()).await.unwrap();
+    assert_eq!((totals.throttled, totals.queries), (0, 2));
     // Throttled past the limit: the read ends, naming the group.
     let fake = Fake::default();
     fake.0.borrow_mut().start_errors = (0..20).map(|_| error(ApiErrorKind::Throttled)).collect();
