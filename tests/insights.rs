@@ -120,7 +120,8 @@ fn groups() -> &'static Vec<(String, Format, i64, i64)> {
                 let group = format!("/aws/apigateway/insights-{f:?}{suffix}").to_lowercase();
                 let events = traffic(f, t0 + if suffix.is_empty() { 0 } else { 180_000 });
                 put(&group, &events);
-                let (first, last) = (events.iter().map(|e| e.0).min().unwrap(), events.iter().map(|e| e.0).max().unwrap());
+                let (first, last) =
+                    (events.iter().map(|e| e.0).min().unwrap(), events.iter().map(|e| e.0).max().unwrap());
                 (group, f, first, last)
             })
             .collect()
@@ -130,7 +131,17 @@ fn groups() -> &'static Vec<(String, Format, i64, i64)> {
 /// `analyze --json` of `group` over `[start, end]` with one engine.
 fn analyze(e: &Emulator, groups: &[&str], engine: &str, start: i64, end: i64, extra: &[&str]) -> Value {
     let mut c = cli(e);
-    c.args(["analyze", "--json", "--quiet", "--engine", engine, "--start", &start.to_string(), "--end", &end.to_string()]);
+    c.args([
+        "analyze",
+        "--json",
+        "--quiet",
+        "--engine",
+        engine,
+        "--start",
+        &start.to_string(),
+        "--end",
+        &end.to_string(),
+    ]);
     for g in groups {
         c.args(["--log-group", g]);
     }
@@ -213,7 +224,15 @@ fn a_prefix_reads_every_group_and_each_gets_its_finding() {
     for extra in [&["--max-rows-per-query", "10000"][..], &["--max-rows-per-query", "300"]] {
         e.insights_reset();
         let mut c = cli(e);
-        c.args(["analyze", "--json", "--quiet", "--engine", "insights", "--log-group-prefix", "/aws/apigateway/insights-"]);
+        c.args([
+            "analyze",
+            "--json",
+            "--quiet",
+            "--engine",
+            "insights",
+            "--log-group-prefix",
+            "/aws/apigateway/insights-",
+        ]);
         c.args(["--start", &first.to_string(), "--end", &last.to_string(), "--window", "15", "--rules", rules]);
         let out = c.args(extra).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -368,7 +387,10 @@ fn the_scan_budget_and_ctrl_c_stop_every_running_query() {
 fn errors_name_the_group() {
     let _x = Emulator::exclusive();
     let e = Emulator::shared();
-    let out = cli(e).args(["analyze", "--engine", "insights", "--log-group", "/no/such/group", "--since", "2d"]).output().unwrap();
+    let out = cli(e)
+        .args(["analyze", "--engine", "insights", "--log-group", "/no/such/group", "--since", "2d"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.trim_end(), "error: log group /no/such/group not found");
@@ -378,7 +400,10 @@ fn errors_name_the_group() {
     let out = cli(e).args(["analyze", "--engine", "insights", "--log-group", mixed, "--since", "2h"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.starts_with(&format!("error: log group {mixed}: its lines are in several formats (Json, Clf)")), "{err}");
+    assert!(
+        err.starts_with(&format!("error: log group {mixed}: its lines are in several formats (Json, Clf)")),
+        "{err}"
+    );
     let out = cli(e).args(["analyze", "--log-group-prefix", "/nothing/here/", "--since", "2h"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no log group starts with it"));
@@ -390,11 +415,17 @@ fn auto_picks_insights_past_six_hours_and_says_what_it_cost() {
     let e = Emulator::shared();
     let (group, _, first, _) = groups()[0].clone();
     e.insights_reset();
-    let out = cli(e).args(["analyze", "--log-group", &group, "--start", &(first - 2 * 3_600_000).to_string()]).output().unwrap();
+    let out = cli(e)
+        .args(["analyze", "--log-group", &group, "--start", &(first - 2 * 3_600_000).to_string()])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(query_count(e) > 0, "more than six hours: Logs Insights");
-    assert!(err.starts_with("Logs Insights: ") && err.contains(" GB scanned (") && err.contains(" at $0.005 per GB"), "{err}");
+    assert!(
+        err.starts_with("Logs Insights: ") && err.contains(" GB scanned (") && err.contains(" at $0.005 per GB"),
+        "{err}"
+    );
     e.insights_reset();
     let out = cli(e).args(["analyze", "--log-group", &group, "--since", "1h"]).output().unwrap();
     assert!(out.status.success());
@@ -453,7 +484,8 @@ fn history_from_the_logs_agrees_with_history_from_the_metrics_window_by_window()
     runtime().block_on(async {
         let sdk = e.sdk_config().await;
         let topic = aws_sdk_sns::Client::new(&sdk).create_topic().name("history-sources").send().await.unwrap();
-        let vars = [("ALERT_TOPIC_ARN", topic.topic_arn().unwrap().to_string()), ("METRIC_NAMESPACE", namespace.to_string())];
+        let vars =
+            [("ALERT_TOPIC_ARN", topic.topic_arn().unwrap().to_string()), ("METRIC_NAMESPACE", namespace.to_string())];
         let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
         let f = Function::new(
             config.clone(),

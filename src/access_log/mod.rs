@@ -12,7 +12,9 @@ mod template;
 mod text;
 
 pub use execution::{ExecutionStep, PendingDenials};
-pub(crate) use execution::{COMPLETED, DENIALS, RESOURCE_POLICY_DENIAL, RESOURCE_POLICY_PREFIX, RESOURCE_POLICY_STATUS};
+pub(crate) use execution::{
+    COMPLETED, DENIALS, RESOURCE_POLICY_DENIAL, RESOURCE_POLICY_PREFIX, RESOURCE_POLICY_STATUS,
+};
 pub(crate) use json::{ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS};
 pub use template::{Template, TemplateError, TemplatePart};
 

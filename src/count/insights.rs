@@ -182,9 +182,12 @@ mod tests {
         let mut t = BTreeMap::new();
         fold_counts(&rows, &groups, false, None, &mut t).unwrap();
         assert_eq!((t["/a"].overall.get(401), t["/b"].overall.unparsed), (2, 5));
-        assert_eq!(census(&rows, &groups).unwrap(), BTreeMap::from([("/a".into(), 1), ("/b".into(), 1), ("/c".into(), 0)]));
+        assert_eq!(
+            census(&rows, &groups).unwrap(),
+            BTreeMap::from([("/a".into(), 1), ("/b".into(), 1), ("/c".into(), 0)])
+        );
         let bad: Row = [("status", "401")].into();
-        let e = fold_counts(&[bad.clone()], &groups, false, None, &mut t).unwrap_err();
+        let e = fold_counts(std::slice::from_ref(&bad), &groups, false, None, &mut t).unwrap_err();
         assert_eq!(e.to_string(), "Logs Insights row \"status=401\": no log group");
         let e = fold_counts(&[bad], &groups[..1], false, Some(5), &mut t).unwrap_err();
         assert_eq!(e.problem, "no line count");

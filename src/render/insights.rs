@@ -10,7 +10,9 @@ use crate::access_log::{
     ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS,
 };
 use crate::base::time::EpochMillis;
-use crate::count::insights::{denial, execution_markers, COMPLETED as COMPLETED_FIELD, LINES, LOG, POLICY, STATUS, STEP, WINDOW};
+use crate::count::insights::{
+    denial, execution_markers, COMPLETED as COMPLETED_FIELD, LINES, LOG, POLICY, STATUS, STEP, WINDOW,
+};
 use crate::ingest::time_range::TimeRange;
 
 /// How a query reads a log group's lines: its first commands, which name the status `code` (and
@@ -405,16 +407,21 @@ mod tests {
             let counting = count_query(&reading, range, Some(5), true);
             let head = &alert[..alert.find("\n| filter code").unwrap()];
             assert!(counting.starts_with(head), "one reading for both:\n{counting}");
-            assert!(counting.contains("\n| filter toMillis(@timestamp) >= 1764000000000 and toMillis(@timestamp) <= 1764000299999\n"));
+            assert!(counting.contains(
+                "\n| filter toMillis(@timestamp) >= 1764000000000 and toMillis(@timestamp) <= 1764000299999\n"
+            ));
             let stats = counting.lines().last().unwrap();
-            let markers = if shape == LineShape::Execution {
-                "step, completed, denial0, denial1, denial2, policy, "
-            } else {
-                ""
-            };
+            let markers =
+                if shape == LineShape::Execution { "step, completed, denial0, denial1, denial2, policy, " } else { "" };
             assert_eq!(stats, format!("| stats count(*) as n by status, {markers}@log, bin(5m) as window"));
             let census = census_query(&reading, range, false);
-            assert!(census.ends_with(&format!("| stats count(*) as n by status{}", markers.trim_end_matches(", ").replace("step", ", step"))), "{census}");
+            assert!(
+                census.ends_with(&format!(
+                    "| stats count(*) as n by status{}",
+                    markers.trim_end_matches(", ").replace("step", ", step")
+                )),
+                "{census}"
+            );
             let expected = if shape == LineShape::Execution { 507 } else { 501 };
             assert_eq!(reading.max_keys_per_window(), expected);
         }
@@ -487,7 +494,10 @@ mod tests {
         assert_eq!(rest, "");
         assert_eq!(v["source"], serde_json::json!([group]));
         assert_eq!(v["editorString"], q.as_str());
-        assert_eq!((v["start"].as_str(), v["end"].as_str()), (Some("2025-11-24T16:00:00.000Z"), Some("2025-11-24T16:05:00.000Z")));
+        assert_eq!(
+            (v["start"].as_str(), v["end"].as_str()),
+            (Some("2025-11-24T16:00:00.000Z"), Some("2025-11-24T16:05:00.000Z"))
+        );
         assert_eq!((v["timeType"].as_str(), v["tz"].as_str()), (Some("ABSOLUTE"), Some("UTC")));
         let long = console_link("eu-west-1", group, &"q".repeat(MAX_LINK_BYTES), 0, 60_000);
         let (v, _) = unjsurl(long.split_once("$3D").unwrap().1);

@@ -82,9 +82,16 @@ pub fn run(args: &HistoryArgs) -> Result<ExitCode> {
             let parser = crate::parser(args.log_format.as_deref())?;
             let range = apigw_4xx::ingest::time_range::TimeRange { start, end: end - 1 };
             let groups = [args.log_group.clone()];
-            let (tallies, _) =
-                crate::insights::read(&clients.logs(), &groups, range, &parser, Some(args.window), &args.insights, args.quiet)
-                    .await?;
+            let (tallies, _) = crate::insights::read(
+                &clients.logs(),
+                &groups,
+                range,
+                &parser,
+                Some(args.window),
+                &args.insights,
+                args.quiet,
+            )
+            .await?;
             let windows = tallies.get(&args.log_group).map(|t| t.buckets.clone()).unwrap_or_default();
             return Ok(history::series_of(&windows, &rules));
         }

@@ -46,4 +46,3 @@ pub struct InsightsArgs {
     #[arg(long, default_value_t = MAX_ROWS, hide = true, value_parser = clap::value_parser!(u64).range(2..=MAX_ROWS))]
     pub max_rows_per_query: u64,
 }
-

@@ -12,7 +12,8 @@ use aws_sdk_cloudwatchlogs::Client;
 
 /// Error codes that mean "wait and try again": StartQuery answers `LimitExceededException` when
 /// the account runs as many queries as it may.
-const THROTTLED: [&str; 4] = ["LimitExceededException", "ThrottlingException", "Throttling", "TooManyRequestsException"];
+const THROTTLED: [&str; 4] =
+    ["LimitExceededException", "ThrottlingException", "Throttling", "TooManyRequestsException"];
 /// Error codes of a query the service will not run.
 const MALFORMED: [&str; 2] = ["MalformedQueryException", "InvalidParameterException"];
 
@@ -99,10 +100,7 @@ impl InsightsApi for Logs {
             .results()
             .iter()
             .map(|fields| {
-                Row(fields
-                    .iter()
-                    .filter_map(|f| Some((f.field()?.to_string(), f.value()?.to_string())))
-                    .collect())
+                Row(fields.iter().filter_map(|f| Some((f.field()?.to_string(), f.value()?.to_string()))).collect())
             })
             .collect();
         let scanned = out.statistics().map_or_else(Scanned::default, |s| Scanned {

@@ -302,7 +302,10 @@ mod tests {
             retried: false,
         };
         let [a, b] = halves(&job).unwrap();
-        assert_eq!((a.range, b.range), (TimeRange { start: T0, end: T0 + 4 }, TimeRange { start: T0 + 5, end: T0 + 9 }));
+        assert_eq!(
+            (a.range, b.range),
+            (TimeRange { start: T0, end: T0 + 4 }, TimeRange { start: T0 + 5, end: T0 + 9 })
+        );
         assert!(a.retried && b.retried);
         assert_eq!(halves(&a), None, "retried once only");
         let one = Job { range: TimeRange { start: T0, end: T0 }, ..job };

@@ -108,7 +108,8 @@ pub struct ApiError {
 /// The three calls a read makes.
 pub trait InsightsApi {
     /// StartQuery over `groups` and `range` (both ends inclusive): the query's id.
-    fn start(&self, groups: &[String], range: TimeRange, query: &str) -> impl Future<Output = Result<String, ApiError>>;
+    fn start(&self, groups: &[String], range: TimeRange, query: &str)
+        -> impl Future<Output = Result<String, ApiError>>;
     /// GetQueryResults.
     fn results(&self, id: &str) -> impl Future<Output = Result<Poll, ApiError>>;
     /// StopQuery.
@@ -252,7 +253,9 @@ pub enum RunError {
         message: String,
     },
     /// The bytes scanned passed the budget.
-    #[error("Logs Insights scanned {scanned_gb:.3} GB, past --max-scan-gb {cap_gb}: stopped {stopped} running queries")]
+    #[error(
+        "Logs Insights scanned {scanned_gb:.3} GB, past --max-scan-gb {cap_gb}: stopped {stopped} running queries"
+    )]
     ScanBudget {
         /// Scanned so far, in GB.
         scanned_gb: f64,

@@ -2,12 +2,12 @@
 //! planned and run (Ctrl-C stops them), the rows folded into a tally per log group, and what it
 //! cost.
 
+use super::InsightsArgs;
 use anyhow::{bail, Result};
 use apigw_4xx::access_log::{Line, LineParser, LineShape};
 use apigw_4xx::count::insights::{census, fold_counts};
 use apigw_4xx::count::tally::Tally;
 use apigw_4xx::ingest::insights::api::Logs;
-use super::InsightsArgs;
 use apigw_4xx::ingest::insights::plan::{count_jobs, initial_jobs, GroupKeys, Job, JobKind, BYTES_PER_GB};
 use apigw_4xx::ingest::insights::run::{self, Hooks, Progress, Settings, Timing, Totals};
 use apigw_4xx::ingest::insights::Row;
@@ -22,7 +22,12 @@ use std::io::IsTerminal;
 const SAMPLE_LINES: i32 = 100;
 
 /// How a group's lines are read: from the template, or from the formats a sample shows.
-async fn reading(client: &aws_sdk_cloudwatchlogs::Client, group: &str, range: TimeRange, parser: &LineParser) -> Result<Reading> {
+async fn reading(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    range: TimeRange,
+    parser: &LineParser,
+) -> Result<Reading> {
     if matches!(parser, LineParser::Template(_)) {
         return Ok(Reading::new(parser, None));
     }
@@ -81,7 +86,8 @@ impl Hooks for Engine {
             }
             JobKind::Count => {
                 let execution = self.reading(job).execution();
-                fold_counts(&rows, &job.groups, execution, self.window, &mut self.tallies).map_err(|e| e.to_string())?;
+                fold_counts(&rows, &job.groups, execution, self.window, &mut self.tallies)
+                    .map_err(|e| e.to_string())?;
                 Ok(vec![])
             }
         }
@@ -128,8 +134,9 @@ pub async fn read(
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
-        let bar = ProgressBar::new_spinner()
-            .with_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        let bar = ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         bar
     };

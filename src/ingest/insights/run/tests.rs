@@ -178,7 +178,8 @@ async fn failed_and_timed_out_queries_are_halved_once_then_named() {
     }
     let fake = Fake::default();
     // The second job times out, and so does the first of its halves.
-    fake.0.borrow_mut().fates = [QueryState::Complete, QueryState::Timeout, QueryState::Complete, QueryState::Timeout].into();
+    fake.0.borrow_mut().fates =
+        [QueryState::Complete, QueryState::Timeout, QueryState::Complete, QueryState::Timeout].into();
     fake.0.borrow_mut().polls = 1;
     let e = run(&fake, jobs(3, 1_000), &settings(3), &mut Sum::default(), &mut no_cancel()).await.unwrap_err();
     assert_eq!(
