@@ -492,35 +492,14 @@ async fn log_group_straight_from_cloudwatch_logs() {
     // Faults and call counts below: no other test may share them.
     let _exclusive = Emulator::exclusive();
     let emulator = Emulator::shared();
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&emulator.sdk_config().await);
     let group = "/aws/apigateway/cli-e2e";
-    logs.create_log_group().log_group_name(group).send().await.unwrap();
-    logs.create_log_stream().log_group_name(group).log_stream_name("s").send().await.unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let old = events(Format::Clf, &statuses(&[(200, 20), (429, 10)]), now - 2 * 3_600_000, 1_000);
     let recent = events(Format::Clf, &statuses(&[(200, 8_000), (403, 3_000), (404, 1_345)]), now - 1_800_000, 100);
-    for chunk in old.iter().chain(&recent).collect::<Vec<_>>().chunks(2_000) {
-        let batch = chunk
-            .iter()
-            .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*t).message(m).build())
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        logs.put_log_events()
-            .log_group_name(group)
-            .log_stream_name("s")
-            .set_log_events(Some(batch))
-            .send()
-            .await
-            .unwrap();
-    }
+    emulator.write_log_group(group, &[old.clone(), recent].concat()).await;
     let run = |args: &[&str]| {
         cli()
-            .env("AWS_ENDPOINT_URL", &emulator.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .envs(emulator.cli_env())
             .env_remove("AWS_PROFILE")
             .args(["analyze", "--json"])
             .args(args)
@@ -557,15 +536,8 @@ async fn log_group_straight_from_cloudwatch_logs() {
 
     // Several groups: each read in full, counted together.
     let other = "/aws/apigateway/cli-e2e-other";
-    logs.create_log_group().log_group_name(other).send().await.unwrap();
-    logs.create_log_stream().log_group_name(other).log_stream_name("s").send().await.unwrap();
     let few = events(Format::Clf, &statuses(&[(401, 55)]), now - 600_000, 1_000);
-    let batch = few
-        .iter()
-        .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*t).message(m).build())
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    logs.put_log_events().log_group_name(other).log_stream_name("s").set_log_events(Some(batch)).send().await.unwrap();
+    emulator.write_log_group(other, &few).await;
     let out = run(&["--log-group", group, "--log-group", other, "--since", "1h"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((v["requests"].as_u64(), v["by_status"]["401"].as_u64()), (Some(12_400), Some(55)), "{v}");

@@ -21,13 +21,7 @@ fn now_ms() -> i64 {
 /// The CLI, pointed at the emulator.
 fn command(e: &Emulator) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_apigw-4xx"));
-    c.env("AWS_ENDPOINT_URL", &e.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env_remove("AWS_PROFILE");
+    c.envs(e.cli_env()).env_remove("AWS_PROFILE");
     c
 }
 
@@ -39,29 +33,9 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
-/// Creates `group` and writes `events` into it (in time order, in PutLogEvents-sized batches).
+/// Creates `group` and writes `events` into it.
 fn put(group: &str, events: &[(i64, String)]) {
-    runtime().block_on(async {
-        let logs = aws_sdk_cloudwatchlogs::Client::new(&Emulator::shared().sdk_config().await);
-        logs.create_log_group().log_group_name(group).send().await.unwrap();
-        logs.create_log_stream().log_group_name(group).log_stream_name("s").send().await.unwrap();
-        let mut sorted = events.to_vec();
-        sorted.sort_by_key(|(t, _)| *t);
-        for chunk in sorted.chunks(2_000) {
-            let batch = chunk
-                .iter()
-                .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*t).message(m).build())
-                .collect::<Result<Vec<_>, _>>()
-                .unwrap();
-            logs.put_log_events()
-                .log_group_name(group)
-                .log_stream_name("s")
-                .set_log_events(Some(batch))
-                .send()
-                .await
-                .unwrap();
-        }
-    });
+    runtime().block_on(Emulator::shared().write_log_group(group, events));
 }
 
 /// Five hours of traffic ending 10 minutes ago, minute by minute: a varying number of requests
@@ -223,20 +197,8 @@ fn a_prefix_reads_every_group_and_each_gets_its_finding() {
     let scan = analyze(e, &names, "scan", first, last, &["--window", "15", "--rules", rules]);
     for extra in [&["--max-rows-per-query", "10000"][..], &["--max-rows-per-query", "300"]] {
         e.insights_reset();
-        let mut c = cli(e);
-        c.args([
-            "analyze",
-            "--json",
-            "--quiet",
-            "--engine",
-            "insights",
-            "--log-group-prefix",
-            "/aws/apigateway/insights-",
-        ]);
-        c.args(["--start", &first.to_string(), "--end", &last.to_string(), "--window", "15", "--rules", rules]);
-        let out = c.args(extra).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let insights: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let prefix = ["--log-group-prefix", "/aws/apigateway/insights-", "--window", "15", "--rules", rules];
+        let insights = analyze(e, &[], "insights", first, last, &[&prefix[..], extra].concat());
         assert_eq!(counted(&scan), counted(&insights));
         let groups = insights["groups"].as_array().unwrap();
         assert_eq!(groups.len(), 4);
