@@ -13,60 +13,13 @@ use apigw_4xx::judge::severity::IgnoredStatuses;
 use apigw_4xx::metrics::baseline;
 use apigw_4xx::metrics::cloudwatch::{CloudWatchHistory, MetricHistory};
 use assert_cmd::Command;
-use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use support::apigateway::{log_group_arn, rest_stage};
 use support::emulator::Emulator;
-
-const ACCOUNT: &str = "123456789012";
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-fn log_group_arn(group: &str) -> String {
-    format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group}:*")
-}
-
-/// A REST API whose `prod` stage logs to `group`, deployed with `description`: its deployment id.
-async fn rest_stage(sdk: &aws_config::SdkConfig, name: &str, group: &str, description: &str) -> (String, String) {
-    let c = aws_sdk_apigateway::Client::new(sdk);
-    let api = c.create_rest_api().name(name).send().await.unwrap();
-    let api_id = api.id().unwrap().to_string();
-    // moto, like API Gateway, deploys only an API with a method.
-    let root = c.get_resources().rest_api_id(&api_id).send().await.unwrap().items()[0].id().unwrap().to_string();
-    c.put_method()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .authorization_type("NONE")
-        .send()
-        .await
-        .unwrap();
-    c.put_integration()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
-        .send()
-        .await
-        .unwrap();
-    let d =
-        c.create_deployment().rest_api_id(&api_id).stage_name("prod").description(description).send().await.unwrap();
-    c.update_stage()
-        .rest_api_id(&api_id)
-        .stage_name("prod")
-        .patch_operations(
-            PatchOperation::builder()
-                .op(Op::Replace)
-                .path("/accessLogSettings/destinationArn")
-                .value(log_group_arn(group))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    (api_id, d.id().unwrap().to_string())
 }
 
 #[tokio::test]

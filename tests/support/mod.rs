@@ -166,6 +166,7 @@ pub fn reference_event() -> String {
     subscription_event(&payload("/aws/apigateway/prod-access", &evs))
 }
 
+pub mod apigateway;
 pub mod emulator;
 
 /// `awslogs.data` of a gzip bomb: `members` concatenated gzip members of 8 MiB of spaces each
