@@ -81,6 +81,19 @@ async fn http_api_stage_through_its_own_fields() {
     assert!(matches!(d.id.as_deref(), None | Some("dep-http-1")), "{:?}", d.id);
     assert!((now() - d.at).abs() < 600_000, "lastUpdatedDate: {}", d.at);
     assert!(d.line(None).contains(" \"canary rollout\" to ctx-http/live at "), "{}", d.line(None));
+
+    // Lines naming the stage: asked for by id (not a REST API, so an HTTP one), never listed.
+    let e = Emulator::shared();
+    e.reset_calls();
+    let named = DeploymentFinder::new(ApiGateway::new(&Clients::new(&sdk)))
+        .find("/aws/apigateway/ctx-elsewhere", Some((api.api_id().unwrap(), "live")), now())
+        .await
+        .unwrap()
+        .expect("found by name");
+    assert_eq!(named.target, "ctx-http/live");
+    let calls = e.calls();
+    let asked: Vec<&str> = calls.keys().map(String::as_str).collect();
+    assert_eq!(asked, ["apigateway:GetRestApi", "apigatewayv2:GetApi", "apigatewayv2:GetStage"], "{calls:?}");
 }
 
 async fn put(cw: &aws_sdk_cloudwatch::Client, namespace: &str, data: Vec<MetricDatum>) {
@@ -200,12 +213,16 @@ async fn analyze_names_the_deployment_with_api_id_and_stage() {
     let e = Emulator::shared();
     let sdk = e.sdk_config().await;
     let (api_id, id) = rest_stage(&sdk, "ctx-cli", "/aws/apigateway/ctx-cli", "add v2 routes").await;
+    e.reset_calls();
     let out = cli(&e.endpoint)
         .args(["analyze", "--api-id", &api_id, "--stage", "prod"])
         .write_stdin("{\"status\":\"403\"}\n")
         .success_stdout();
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains(&format!("\n\nDeployment: {id} \"add v2 routes\" to ctx-cli/prod at ")), "{text}");
+    let calls = e.calls();
+    let asked: Vec<&str> = calls.keys().map(String::as_str).collect();
+    assert_eq!(asked, ["apigateway:GetDeployment", "apigateway:GetRestApi", "apigateway:GetStage"], "no listing");
 }
 
 /// Subscription events of two log groups, each 3 of 100 requests 403.
