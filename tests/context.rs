@@ -151,6 +151,8 @@ fn cli(sdk_endpoint: &str) -> Command {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_PROFILE")
+        .env_remove("AWS_MAX_ATTEMPTS")
+        .env_remove("AWS_RETRY_MODE")
         .env("AWS_EC2_METADATA_DISABLED", "true");
     c
 }
@@ -185,8 +187,13 @@ async fn history_over_seeded_metrics() {
         data.push(datum("ClientErrors", group, t, c4));
     }
     put(&cw, ns, data).await;
+    // Throttled three times in a row (the SDK's default three attempts would give up): the read
+    // waits and goes on.
+    e.reset_calls();
+    e.inject("GetMetricData", "throttle", 3);
     let out =
         cli(&e.endpoint).args(["history", "--log-group", group, "--days", "14", "--namespace", ns]).success_stdout();
+    assert_eq!(e.call_count("cloudwatch:GetMetricData"), 4, "{:?}", e.calls());
     let text = String::from_utf8(out).unwrap();
     assert!(text.trim_end().ends_with("1 ELEVATED, 1 HIGH in 14 days"), "{text}");
     assert!(text.contains("HIGH       40.0%  400 of 1,000"), "{text}");

@@ -41,7 +41,7 @@ pub enum LookupError {
 fn lookup_error<E, R>(e: aws_sdk_apigateway::error::SdkError<E, R>) -> LookupError
 where
     E: aws_sdk_apigateway::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     LookupError::Aws(classify(e))
 }
@@ -86,9 +86,7 @@ impl ControlPlane for ApiGateway {
         };
         match self.rest.get_rest_api().rest_api_id(api_id).send().await {
             Ok(api) => return Ok(Some(info(ApiKind::Rest, api.name()))),
-            Err(e) if !e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
-                return Err(lookup_error(e))
-            }
+            Err(e) if !e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => return Err(lookup_error(e)),
             Err(_) => {}
         }
         match self.http.get_api().api_id(api_id).send().await {
@@ -374,7 +372,10 @@ mod tests {
                     "Rate exceeded",
                 )));
             }
-            Ok(vec![stage(ApiKind::Rest, "a1", "orders", "prod", "/g"), stage(ApiKind::Http, "h1", "site", "live", "/h")])
+            Ok(vec![
+                stage(ApiKind::Rest, "a1", "orders", "prod", "/g"),
+                stage(ApiKind::Http, "h1", "site", "live", "/h"),
+            ])
         }
         async fn deployment(&self, s: &StageInfo) -> Result<Deployment, LookupError> {
             self.deployments.fetch_add(1, Ordering::SeqCst);
@@ -430,7 +431,11 @@ mod tests {
         assert!(matches!(again, LookupError::Remembered(_)), "{again}");
         assert!(again.to_string().contains(" failed: Throttling: Rate exceeded; not tried again before "), "{again}");
         assert_eq!(count(&f.control.listings), 1);
-        assert_eq!(f.find("/g", Some(("a1", "prod")), 60_000).await.map(|d| d.is_some()), Ok(true), "named: no listing");
+        assert_eq!(
+            f.find("/g", Some(("a1", "prod")), 60_000).await.map(|d| d.is_some()),
+            Ok(true),
+            "named: no listing"
+        );
         f.find("/g", None, CACHE_TTL_MS).await.unwrap_err();
         assert_eq!(count(&f.control.listings), 2, "tried again after 15 min");
     }
