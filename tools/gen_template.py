@@ -66,10 +66,16 @@ Parameters:
   IgnoreStatus:
     Type: String
     Default: ""
+    AllowedPattern: "^( *4[0-9]{2} *(, *4[0-9]{2} *)*)?$"
+    ConstraintDescription: must be empty or 4xx status codes separated by commas, e.g. 401,404.
     Description: 4xx codes left out of the rate, e.g. 401,404 (still counted in metrics).
   MetricNamespace:
     Type: String
     Default: ApiGateway4xx
+    AllowedPattern: "%(namespace_pattern)s"
+    ConstraintDescription: >-
+      must be 1 to 255 letters, digits and . - _ / # : (no spaces), not starting with : or AWS/;
+      CloudWatch would drop every count written under any other namespace.
     Description: CloudWatch namespace of the custom metrics.
   AccessLogFormat:
     Type: String
@@ -380,6 +386,10 @@ Outputs:
     Value: !Sub https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${AWS::StackName}-apigw-4xx
 """
 
+# CloudWatch namespaces the function accepts (src/metrics/contract.rs NAMESPACE_PATTERN; a test
+# compares the two): 1 to 255 of letters, digits and ._#/-: without a leading ':' or 'AWS/'.
+NAMESPACE_PATTERN = "^(?!AWS/)[A-Za-z0-9._#/-][A-Za-z0-9._#:/-]{0,254}$"
+
 # The list padded with empty names, so that Select never runs past its end.
 PADDED = '!Split [",", !Sub "${LogGroupNames}%s"]' % ("," * SLOTS)
 # CloudWatch Logs group names: 1 to 512 of these characters (CreateLogGroup API reference). No
@@ -490,6 +500,7 @@ OPS_ALARMS = [
 def render():
     return (HEAD.replace("%(slots)d", str(SLOTS))
             .replace("%(names_pattern)s", NAMES_PATTERN)
+            .replace("%(namespace_pattern)s", NAMESPACE_PATTERN)
             .replace("%(conditions)s", "".join(condition(i) for i in range(SLOTS)))
             .replace("%(ops_alarms)s", "".join(ops_alarm(*a) for a in OPS_ALARMS).lstrip("\n"))
             .replace("%(slots)s", "".join(slot(i) for i in range(SLOTS)))

@@ -96,7 +96,9 @@ pub enum ConfigError {
 impl ConfigError {
     /// `name`'s `value` is unusable for `reason`: both cut to their echo lengths.
     pub fn invalid(name: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { name, value: echo(value, MAX_ECHO_CHARS), reason: echo(&reason.into(), MAX_REASON_CHARS) }
+        // The value is shown escaped ({:?}); the reason as it is, so it is kept to one line here.
+        let reason = reason.into().replace(char::is_control, " ");
+        ConfigError::Invalid { name, value: echo(value, MAX_ECHO_CHARS), reason: echo(&reason, MAX_REASON_CHARS) }
     }
 
     /// The variable at fault.
