@@ -287,7 +287,12 @@ async fn the_time_range_is_exactly_what_cloudwatch_accepts_at_both_edges() {
         (m, vec![m - WEEKS_2], 1, "exactly two weeks old, on a minute: counted"),
         (m, vec![m - WEEKS_2 - 1], 0, "a millisecond older: its minute is a minute past the edge"),
         (m - 1, vec![m - WEEKS_2, m - WEEKS_2 + 59_999], 2, "its minute a millisecond inside the edge"),
-        (m + 1, vec![m - WEEKS_2, m - WEEKS_2 + 1], 0, "its minute a millisecond outside, the second event on the edge"),
+        (
+            m + 1,
+            vec![m - WEEKS_2, m - WEEKS_2 + 1],
+            0,
+            "its minute a millisecond outside, the second event on the edge",
+        ),
         (m, vec![m + HOURS_2, m + HOURS_2 + 59_999], 2, "minute exactly two hours ahead: counted"),
         (m, vec![m + HOURS_2 + 60_000], 0, "the next minute is past the edge"),
         (m - 1, vec![m + HOURS_2], 0, "its minute a millisecond past the edge"),
