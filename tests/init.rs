@@ -114,14 +114,16 @@ fn init(vars: &[(&str, &str)], runtime_api: Option<&str>) -> Init {
     }
 }
 
+/// The environment besides a valid topic, the variable at fault, part of the reason.
+type BadSetting<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
 /// Every bad setting, old and new: refused at init with one line naming the variable, that line
 /// posted to the Runtime API's init-error endpoint, exit status 1.
 #[test]
 fn every_bad_setting_is_refused_at_init_with_one_line_naming_it() {
     let deep = format!("{}{}", r#"{"a":"#.repeat(1200), "}".repeat(1200));
     let long_namespace = "N".repeat(300);
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
-        // (the environment besides a valid topic, the variable at fault, part of the reason)
+    let cases: Vec<BadSetting> = vec![
         (vec![("ALERT_TOPIC_ARN", "")], "ALERT_TOPIC_ARN", "required but not set"),
         (vec![("ALERT_TOPIC_ARN", "not-an-arn")], "ALERT_TOPIC_ARN", "not an SNS topic ARN"),
         (vec![("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1234:alerts")], "ALERT_TOPIC_ARN", "12 digits"),
