@@ -6,10 +6,10 @@ mod support;
 
 use apigw_4xx::aws::error::AwsErrorKind;
 use apigw_4xx::base::time::window_start;
-use apigw_4xx::function::{HandlerError, IncomingEvent, Invocation};
+use apigw_4xx::function::{HandlerError, IncomingEvent, Invocation, Summary};
 use std::time::{Duration, Instant};
 use support::emulator::Emulator;
-use support::env::{run, run_at, Env};
+use support::env::{run, run_at, Deployed, Env};
 use support::*;
 
 /// Names for test `name`, holding the emulator for the test (the tests of this binary run one at
@@ -337,6 +337,22 @@ async fn a_warm_container_makes_at_most_twelve_calls_for_120_batches() {
 /// Every attempt, until cleared.
 const EVERY: u32 = u32::MAX;
 
+/// Runs `f` on `batch` while the next `times` calls of `operation` whose body holds `needle` meet
+/// `fault`, the call counts starting from zero; the faults are cleared before it returns.
+async fn run_under_fault(
+    f: &Deployed,
+    batch: &IncomingEvent,
+    (operation, fault, times): (&str, &str, u32),
+    needle: &str,
+) -> Result<Summary, HandlerError> {
+    let emulator = Emulator::shared();
+    emulator.reset_calls();
+    emulator.inject_matching(operation, fault, times, needle);
+    let r = run(f, batch).await;
+    emulator.clear_faults();
+    r
+}
+
 /// A marker put applied and then answered 500, or with its connection dropped. Once: the SDK's
 /// retry writes the marker twice (harmless). On every attempt: the invocation fails after its alert
 /// with nothing counted, and Lambda's retry on the warm container counts the batch without alerting
@@ -349,11 +365,8 @@ async fn a_marker_put_applied_then_lost_counts_once_and_alerts_once() {
         let f = e.function(&[]);
         let w = recent_window();
         let batch = e.event(&statuses(&[(200, 100), (403, 100)]), w, 10);
+        let first = run_under_fault(&f, &batch, ("PutMetricData", fault, times), &e.group).await;
         let emulator = Emulator::shared();
-        emulator.reset_calls();
-        emulator.inject_matching("PutMetricData", fault, times, &e.group);
-        let first = run(&f, &batch).await;
-        emulator.clear_faults();
         assert!(emulator.call_count("cloudwatch:PutMetricData") >= 2, "{fault}: the fault was met");
         if times == EVERY {
             assert_eq!(first.unwrap_err().error_type(), "CloudWatch.PutMetricData");
@@ -384,10 +397,8 @@ async fn a_marker_put_that_never_happens_fails_the_invocation_and_the_retry_repa
         let first = e.function(&[]);
         let w = recent_window();
         let batch = e.event(&statuses(&[(200, 100), (403, 100)]), w, 10);
+        let err = run_under_fault(&first, &batch, ("PutMetricData", "500", EVERY), &e.group).await.unwrap_err();
         let emulator = Emulator::shared();
-        emulator.inject_matching("PutMetricData", "500", EVERY, &e.group);
-        let err = run(&first, &batch).await.unwrap_err();
-        emulator.clear_faults();
         assert_eq!(err.error_type(), "CloudWatch.PutMetricData");
         assert_eq!(e.alerts().len(), 1, "the alert goes out before its marker");
         assert_eq!(e.sum("Requests", None, w).await, 0.0, "nothing counted");
@@ -415,11 +426,8 @@ async fn a_failed_or_lost_publish_counts_once_and_alerts_at_most_twice() {
         let f = e.function(&[]);
         let w = recent_window();
         let batch = e.event(&statuses(&[(200, 100), (403, 100)]), w, 10);
+        let first = run_under_fault(&f, &batch, ("Publish", fault, times), &e.topic.replace(':', "%3A")).await;
         let emulator = Emulator::shared();
-        emulator.reset_calls();
-        emulator.inject_matching("Publish", fault, times, &e.topic.replace(':', "%3A"));
-        let first = run(&f, &batch).await;
-        emulator.clear_faults();
         if times == EVERY {
             let err = first.unwrap_err();
             assert!(matches!(err, HandlerError::Publish(_)), "{err}");
