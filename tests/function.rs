@@ -1,6 +1,7 @@
 //! The handler over in-memory CloudWatch and SNS, for what needs the clock in the test's hands
 //! (`src/function/memory.rs`): a deadline met under a paused clock, CloudWatch's extraction lag
-//! held back and released, and a batch too large for the emulator to take in a test. Every other
+//! held back and released, the accepted time range to the millisecond, and a batch too large for
+//! the emulator to take in a test. Every other
 //! scenario runs once, against the emulator, in tests/lambda.rs.
 
 mod support;
@@ -123,14 +124,13 @@ async fn the_time_range_is_exactly_what_cloudwatch_accepts_at_both_edges() {
         let cloud = Cloud::new();
         let f = cloud.function(&[]);
         let lines: Vec<(i64, String)> = times.iter().map(|t| (*t, line(Format::ConsoleJson, *t as u64, 403))).collect();
-        let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(GROUP, &lines))).unwrap();
-        let s = cloud.run(&f, &ev, Invocation::at(now)).await.unwrap();
+        let s = cloud.run(&f, &subscription(GROUP, &lines), Invocation::at(now)).await.unwrap();
         let out = times.len() as u64 - counted;
         assert_eq!((s.requests, s.out_of_range), (counted, out), "{why}");
         assert_eq!(s.emf_documents > 0, counted > 0, "{why}");
         let minute = window_start(times[0], 1);
-        assert_eq!(cloud.sum("Requests", None, minute, minute + 60_000), counted as f64, "{why}");
-        assert_eq!(cloud.sum("Requests", None, i64::MIN, i64::MAX), counted as f64, "nothing else written: {why}");
+        assert_eq!(cloud.requests(minute, minute + 60_000), counted as f64, "{why}");
+        assert_eq!(cloud.requests(i64::MIN, i64::MAX), counted as f64, "nothing else written: {why}");
     }
 }
 
@@ -144,14 +144,14 @@ async fn a_window_that_starts_past_two_weeks_is_counted_not_judged() {
     let hour = window_start(recent_window(), 60);
     let start = hour - WEEKS_2;
     let lines = events(Format::ConsoleJson, &statuses(&[(200, 100), (403, 100)]), start + 45 * 60_000, 10);
-    let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(GROUP, &lines))).unwrap();
+    let ev = subscription(GROUP, &lines);
     for (now, judged) in [(hour + 30 * 60_000, false), (hour - 60_000, true)] {
         let cloud = Cloud::new();
         let f = cloud.function(&[("WINDOW_MINUTES", "60")]);
         let s = cloud.run(&f, &ev, Invocation::at(now)).await.unwrap();
         assert_eq!((s.requests, s.client_errors, s.out_of_range), (200, 100, 0), "judged: {judged}");
         assert_eq!(s.windows, usize::from(judged));
-        assert_eq!(cloud.sum("ClientErrors", None, start, start + 3_600_000), 100.0);
+        assert_eq!(cloud.metrics.sum("ClientErrors", &[("LogGroup", GROUP)], start, start + 3_600_000), 100.0);
         if !judged {
             assert_eq!((s.windows_read, s.alerts, s.markers), (0, 0, 0));
             assert!(cloud.alerts.sent().is_empty());
