@@ -7,17 +7,11 @@
 
 mod support;
 
-use apigw_4xx::aws::client::Clients;
-use apigw_4xx::context::apigateway::{ApiGateway, LOOKUP_TIMEOUT};
-use apigw_4xx::function::config::Config;
-use apigw_4xx::function::context::AlertContext;
-use apigw_4xx::function::emf::CapturedEmf;
-use apigw_4xx::function::invocation::Invocation;
-use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
-use apigw_4xx::function::{Function, IncomingEvent};
-use apigw_4xx::metrics::cloudwatch::CloudWatchHistory;
+use apigw_4xx::context::apigateway::LOOKUP_TIMEOUT;
+use apigw_4xx::function::Invocation;
 use support::apigateway::{bare_rest_apis, rest_stage};
 use support::emulator::Emulator;
+use support::env::{run, run_at, Env};
 use tokio::sync::OnceCell;
 
 /// APIs in the account.
@@ -50,26 +44,6 @@ async fn account() -> &'static [(String, String, String)] {
         .await
 }
 
-type WithContext = Function<CloudWatchStore, SnsAlerts, CapturedEmf, AlertContext<CloudWatchHistory, ApiGateway>>;
-
-/// The function with its alert context over the emulator, alerting to a topic of its own.
-async fn function(name: &str) -> (WithContext, String) {
-    let sdk = Emulator::shared().sdk_config().await;
-    let topic = aws_sdk_sns::Client::new(&sdk).create_topic().name(name).send().await.unwrap().topic_arn.unwrap();
-    let namespace = format!("Test/{name}");
-    let vars = [("ALERT_TOPIC_ARN", topic.as_str()), ("METRIC_NAMESPACE", namespace.as_str())];
-    let c = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
-    let clients = Clients::new(&sdk);
-    let f = Function::new(
-        c.clone(),
-        CloudWatchStore::new(&clients, &c.namespace),
-        SnsAlerts::new(&clients, &c.alert_topic_arn),
-        CapturedEmf::default(),
-    )
-    .with_context(AlertContext::over(&clients, &c.namespace, c.deployment_lookup));
-    (f, topic)
-}
-
 /// A payload of `group`: 150 403s and 50 200s (HIGH), each line naming `stage` when given.
 fn alerting_payload(group: &str, stage: Option<(&str, &str)>, t0: i64) -> String {
     let named = stage.map_or(String::new(), |(api, stage)| format!(r#","apiId":"{api}","stage":"{stage}""#));
@@ -94,14 +68,15 @@ async fn six_hundred_apis_and_lines_naming_their_stage_cost_no_listing() {
     let _x = Emulator::exclusive();
     let e = Emulator::shared();
     let deployed = account().await;
-    let (f, topic) = function("scale-named").await;
+    let env = Env::new("scale-named").await;
+    let f = env.with_context(&[]);
     let w = support::recent_window();
     let payloads: Vec<String> =
         deployed.iter().map(|(group, api, _)| alerting_payload(group, Some((api, "prod")), w)).collect();
-    let event: IncomingEvent = serde_json::from_str(&support::kinesis_event(&payloads)).unwrap();
+    let event = support::incoming(&support::kinesis_event(&payloads));
     e.reset_calls();
     e.latency_ms(LATENCY_MS);
-    f.handle(&event).await.unwrap();
+    run(&f, &event).await.unwrap();
     e.clear_faults();
     let calls = e.calls();
     assert_eq!(listing_calls(e), 0, "no listing: {calls:?}");
@@ -109,7 +84,7 @@ async fn six_hundred_apis_and_lines_naming_their_stage_cost_no_listing() {
     assert_eq!(e.call_count("apigateway:GetDeployment"), DEPLOYED as u64, "{calls:?}");
     // Three calls of 150 ms per group: ten groups one after another would pass the 3 s deadline.
     assert!(3 * DEPLOYED as u64 * LATENCY_MS > LOOKUP_TIMEOUT.as_millis() as u64);
-    let alerts = e.sns_messages(&topic);
+    let alerts = env.alerts();
     assert_eq!(alerts.len(), DEPLOYED, "{alerts:?}");
     for (group, _, deployment) in deployed {
         let alert = alerts.iter().find(|a| a.attribute("logGroup") == Some(group)).expect("one alert per group");
@@ -124,18 +99,18 @@ async fn a_listing_cut_off_by_the_deadline_is_not_repeated_for_fifteen_minutes()
     let _x = Emulator::exclusive();
     let e = Emulator::shared();
     account().await;
-    let (f, topic) = function("scale-unnamed").await;
+    let env = Env::new("scale-unnamed").await;
+    let f = env.with_context(&[]);
     let w = support::recent_window();
     let now = Invocation::now().now;
     // Lines that do not name their stage, in a group no stage logs to: the listing is needed.
     let alert_at = |group: &str, at: i64| {
-        let event: IncomingEvent =
-            serde_json::from_str(&support::subscription_event(&alerting_payload(group, None, w))).unwrap();
+        let event = support::incoming(&support::subscription_event(&alerting_payload(group, None, w)));
         let f = &f;
         async move {
             e.reset_calls();
             let started = std::time::Instant::now();
-            f.handle_at(&event, Invocation::at(at)).await.unwrap();
+            run_at(f, &event, Invocation::at(at)).await.unwrap();
             (listing_calls(e), e.call_count("apigateway:GetStages"), started.elapsed())
         }
     };
@@ -148,7 +123,7 @@ async fn a_listing_cut_off_by_the_deadline_is_not_repeated_for_fifteen_minutes()
     let (listed, _, _) = alert_at("/aws/apigateway/scale-unnamed-3", now + 15 * 60_000 + 1_000).await;
     assert!(listed > 0, "15 min later: tried again");
     e.clear_faults();
-    let alerts = e.sns_messages(&topic);
+    let alerts = env.alerts();
     assert_eq!(alerts.len(), 3, "every alert went out: {alerts:?}");
     assert!(alerts.iter().all(|a| !a.message.contains("Deployment:")), "{alerts:?}");
 }
