@@ -531,6 +531,17 @@ async fn log_group_with(logs: &aws_sdk_cloudwatchlogs::Client, group: &str, even
     }
 }
 
+/// The emulator, held for the test (its faults and call counts are the test's own), and a
+/// CloudWatch Logs client on it.
+#[cfg(feature = "aws")]
+async fn logs_on_the_emulator(
+) -> (support::emulator::Exclusive, &'static support::emulator::Emulator, aws_sdk_cloudwatchlogs::Client) {
+    use support::emulator::Emulator;
+    let exclusive = Emulator::exclusive();
+    let emulator = Emulator::shared();
+    (exclusive, emulator, aws_sdk_cloudwatchlogs::Client::new(&emulator.sdk_config().await))
+}
+
 #[cfg(feature = "aws")]
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
@@ -541,11 +552,7 @@ fn now_ms() -> i64 {
 #[cfg(feature = "aws")]
 #[tokio::test]
 async fn log_group_straight_from_cloudwatch_logs() {
-    use support::emulator::Emulator;
-    // Faults and call counts below: no other test may share them.
-    let _exclusive = Emulator::exclusive();
-    let emulator = Emulator::shared();
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&emulator.sdk_config().await);
+    let (_exclusive, emulator, logs) = logs_on_the_emulator().await;
     let group = "/aws/apigateway/cli-e2e";
     let now = now_ms();
     let old = events(Format::Clf, &statuses(&[(200, 20), (429, 10)]), now - 2 * 3_600_000, 1_000);
@@ -610,10 +617,7 @@ async fn log_group_straight_from_cloudwatch_logs() {
 #[cfg(feature = "aws")]
 #[tokio::test]
 async fn log_group_read_rides_out_throttling() {
-    use support::emulator::Emulator;
-    let _exclusive = Emulator::exclusive();
-    let emulator = Emulator::shared();
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&emulator.sdk_config().await);
+    let (_exclusive, emulator, logs) = logs_on_the_emulator().await;
     let group = "/aws/apigateway/cli-throttled";
     let mix = [(200, 30_000), (403, 10_000), (404, 5_000)];
     let all = events(Format::Clf, &statuses(&mix), now_ms() - 3_000_000, 50);
