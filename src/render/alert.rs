@@ -85,8 +85,7 @@ pub fn message(
     style: &Style<'_>,
 ) -> Option<AlertMessage> {
     let acting: Vec<&WindowDecision> = decisions.iter().copied().filter(|d| d.action.is_some()).collect();
-    // `max_by_key` keeps the last of equals: the latest of the most severe windows.
-    let lead = *acting.iter().max_by_key(|d| d.action.map_or(0, rank))?;
+    let lead = lead(&acting)?;
     let group = &lead.key.0;
     let level = lead.action.map_or(RECOVERED, Marker::level);
     let rate = lead.finding.rate.percent_text();
@@ -137,6 +136,14 @@ pub fn message(
         AlertFormat::Chat => chat(&subject, &cap(format!("{finding}\n\n{context}\n\n```\n{query}\n```")), &console, level, group, first),
     };
     Some(AlertMessage { subject, body, attributes: vec![("severity", level.to_string()), ("logGroup", shown)] })
+}
+
+/// The window a message about `decisions` (ascending) is about: the most severe action, the latest
+/// among equals. Its level and rate make the subject and the `severity` attribute, its finding comes
+/// first, and the alert's context lines (baseline, deployment) are looked up for it.
+pub fn lead<'a>(decisions: &[&'a WindowDecision]) -> Option<&'a WindowDecision> {
+    // `max_by_key` keeps the last of equals.
+    decisions.iter().copied().filter(|d| d.action.is_some()).max_by_key(|d| d.action.map_or(0, rank))
 }
 
 /// RECOVERED < ELEVATED < HIGH: a digest is led by its most severe action.

@@ -177,6 +177,7 @@ fn a_mixed_digest_is_led_by_its_most_severe_window() {
         actions,
         [Some(Marker::Alerted(Severity::High)), Some(Marker::Alerted(Severity::Elevated)), Some(Marker::Recovered)]
     );
+    assert_eq!(lead(&[&high, &elevated, &recovered]).map(|d| d.key.1), Some(T), "the context is looked up for it");
     let lines: Vec<String> =
         (0..100).map(|_| r#"{"status":"403","apiKeyId":"k1","resourcePath":"/v1/orders"}"#.into()).collect();
     let evidence = evidence_of(&lines);
@@ -237,27 +238,22 @@ const HOSTILE: [(&str, &str); 9] = [
     ("*bold* _it_ ~s~ @here :fire: &lt;", "*bold* _it_ ~s~ @here :fire: &amp;lt;"),
 ];
 
-/// Every request field that reaches a page, by a JSON key lines carry it under, and where it shows:
-/// in an evidence line, or as a consumer (the Consumers line and the Recommendation sentence).
-/// User agents are counted (the CLI's JSON lists them) but no alert line shows them.
-const FIELDS: [(&str, Shows); 9] = [
-    ("resourcePath", Shows::Evidence),
-    ("httpMethod", Shows::Evidence),
-    ("responseType", Shows::Evidence),
-    ("userAgent", Shows::Nowhere),
-    ("principalId", Shows::Consumer),
-    ("apiKeyId", Shows::Consumer),
-    ("caller", Shows::Consumer),
-    ("user", Shows::Consumer),
-    ("sourceIp", Shows::Consumer),
+/// Every request field that reaches a page, by a JSON key lines carry it under, and the lines that
+/// show it: its evidence line, or for an identity the Consumers line and the Recommendation
+/// sentence. User agents are counted (the CLI's JSON lists them) but no alert line shows them.
+const FIELDS: [(&str, &[&str]); 9] = [
+    ("resourcePath", &["Top 4xx routes: "]),
+    ("httpMethod", &["4xx by method: "]),
+    ("responseType", &["Gateway response types: "]),
+    ("userAgent", &[]),
+    ("principalId", IDENTITY),
+    ("apiKeyId", IDENTITY),
+    ("caller", IDENTITY),
+    ("user", IDENTITY),
+    ("sourceIp", IDENTITY),
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shows {
-    Evidence,
-    Consumer,
-    Nowhere,
-}
+const IDENTITY: &[&str] = &["Recommendation: ", "Consumers: "];
 
 /// Characters that reorder or hide text, and controls other than the body's own line breaks.
 fn hides(c: char) -> bool {
@@ -290,14 +286,14 @@ fn hostile_request_text_is_inert_in_every_field_and_format() {
                     assert_eq!(description.matches('`').count() % 2, 0, "code spans balanced: {case}");
                 }
                 let shown = if format == AlertFormat::Chat { format!("`{seen}`") } else { seen.to_string() };
-                let times = all.matches(&shown).count();
-                match shows {
-                    Shows::Evidence => assert!(times >= 1, "recognisable in its evidence line: {case}"),
-                    Shows::Consumer => {
-                        assert!(times >= 2, "recognisable in the Consumers line and the Recommendation: {case}");
-                        assert!(all.contains(&format!("come from one consumer, ")), "{case}");
-                    }
-                    Shows::Nowhere => assert_eq!(times, 0, "{case}"),
+                for prefix in shows {
+                    assert!(
+                        all.lines().any(|l| l.starts_with(prefix) && l.contains(&shown)),
+                        "recognisable as {shown} on the {prefix:?} line: {case}"
+                    );
+                }
+                if shows.is_empty() {
+                    assert!(!all.contains(&shown), "{case}");
                 }
                 checked += 1;
             }
