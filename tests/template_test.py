@@ -166,6 +166,7 @@ class AlertsTest(unittest.TestCase):
         self.assertEqual(topic["KmsMasterKeyId"], {"Ref": "AlertKey"})
         policy = RESOURCES["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
         allow = [s for s in policy if s["Effect"] == "Allow"]
+        self.assertTrue(allow, "the topic policy allows someone")
         self.assertTrue(all("aws:SourceAccount" in json.dumps(s.get("Condition")) for s in allow))
         self.assertTrue(RESOURCES["AlertEmailSubscription"]["Condition"] == "HasEmail")
 

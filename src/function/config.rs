@@ -9,7 +9,7 @@ use crate::judge::finding::Rules;
 use crate::judge::group_rules::GroupRules;
 use crate::judge::recommendation::ADVISED_CODES;
 use crate::judge::severity::{IgnoredStatuses, Thresholds};
-use crate::metrics::contract::DEFAULT_NAMESPACE;
+use crate::metrics::contract::{self, DEFAULT_NAMESPACE};
 use crate::render::alert::AlertFormat;
 
 /// The defaults the template must state, from their one home each (`bootstrap --print-defaults`
@@ -24,6 +24,18 @@ pub fn defaults_json() -> String {
         "MetricNamespace": DEFAULT_NAMESPACE,
         "MaxInnerMiB": DEFAULT_MAX_INNER_BYTES >> 20,
         "TrackedStatusCodes": DEFAULT_TRACKED,
+        "Metrics": {
+            "Requests": contract::REQUESTS,
+            "ClientErrors": contract::CLIENT_ERRORS,
+            "UnparsedLines": contract::UNPARSED_LINES,
+            "AlertsPublished": contract::ALERTS_PUBLISHED,
+        },
+        "Dimensions": {
+            "LogGroup": contract::LOG_GROUP,
+            "StatusCode": contract::STATUS_CODE,
+            "Severity": contract::SEVERITY,
+        },
+        "PeriodSeconds": DEFAULT_WINDOW_MINUTES * 60,
     })
     .to_string()
 }
