@@ -248,6 +248,35 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever a request holds (pieces of markup in any order), what [`shown`] writes has no
+        /// markup character left bare: no `<`, `>` or stray `&`, no backtick but the chat code
+        /// span's own two, no `](` or `://`, no control or hidden character.
+        #[test]
+        fn shown_values_hold_no_markup(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "<", ">", "&", "`", "]", "(", ":", "/", "!", "@", "*", "_", "|", "a", " ", "&lt;",
+                    "\u{202E}", "\u{2066}", "\u{200B}", "\u{FEFF}", "\u{2028}", "\n", "\u{1b}", "é",
+                ]),
+                0..40,
+            ),
+        ) {
+            let value = parts.concat();
+            for markup in [Markup::Text, Markup::Chat] {
+                let out = shown(&value, markup);
+                let inner = match markup {
+                    Markup::Chat => out.strip_prefix('`').and_then(|o| o.strip_suffix('`')).unwrap_or(&out),
+                    Markup::Text => &out,
+                };
+                let bare = inner.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "");
+                proptest::prop_assert!(!bare.contains(['<', '>', '&', '`']), "{:?} -> {:?}", value, out);
+                proptest::prop_assert!(!inner.contains("](") && !inner.contains("://"), "{:?} -> {:?}", value, out);
+                proptest::prop_assert!(!inner.chars().any(|c| c.is_control() || hidden(c)), "{:?} -> {:?}", value, out);
+            }
+        }
+    }
+
     #[test]
     fn long_values_are_cut_and_control_characters_escaped() {
         let mut v = ValueCounts::default();
