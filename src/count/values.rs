@@ -1,5 +1,6 @@
 //! Counts of one field's values (routes, methods, response types, consumers), bounded in memory and
-//! exact under any merge order: the evidence behind a finding and the Consumers line.
+//! exact under any merge order: the evidence behind a finding and the Consumers line. And the one
+//! rule by which such a value, which came from a request, is written for people ([`shown`]).
 
 use std::collections::HashMap;
 
@@ -111,8 +112,8 @@ fn hidden(c: char) -> bool {
 /// - `` ` `` becomes `\u{60}`, so a value can neither open nor close a code span or fence;
 /// - `](` becomes `] (`, so no Markdown link `[label](url)` forms, and `://` becomes `[:]//`, so no
 ///   mail or chat client turns a URL into a link;
-/// - control characters, and characters that reorder or hide text ([`HIDDEN`]: bidi controls such
-///   as U+202E, zero-width characters), become visible escapes (`\n`, `\u{202e}`).
+/// - control characters, and characters that reorder or hide text (`HIDDEN`: bidi controls such as
+///   U+202E, zero-width characters), become visible escapes (`\n`, `\u{202e}`).
 ///
 /// In [`Markup::Chat`] the result is also one code span, so that neither Slack's mrkdwn nor
 /// Markdown reads `*`, `_`, `~`, `:emoji:`, `@here` or a bare host name in it. Everything else is
