@@ -1,6 +1,7 @@
 //! The handler over in-memory CloudWatch and SNS, for what needs the clock in the test's hands
 //! (`src/function/memory.rs`): a deadline met under a paused clock, CloudWatch's extraction lag
-//! held back and released, and a batch too large for the emulator to take in a test. Every other
+//! held back and released, the accepted time range to the millisecond, and a batch too large for
+//! the emulator to take in a test. Every other
 //! scenario runs once, against the emulator, in tests/lambda.rs.
 
 mod support;
@@ -93,6 +94,72 @@ async fn a_cold_start_rereads_once_the_extraction_lag_has_passed() {
     assert_eq!(cloud.requests(w, w + 300_000), 520.0);
 }
 
+/// CloudWatch takes a metric timestamp from two weeks back to two hours ahead, both included, and
+/// the timestamp it sees is the minute a count is written with. At three clocks (a millisecond
+/// before, on and after a minute) the minutes on either side of each edge are counted or refused
+/// exactly as CloudWatch would take them, events exactly at the edges included.
+#[tokio::test]
+async fn the_time_range_is_exactly_what_cloudwatch_accepts_at_both_edges() {
+    const WEEKS_2: i64 = 14 * 24 * 3_600_000;
+    const HOURS_2: i64 = 2 * 3_600_000;
+    let m = window_start(recent_window(), 1);
+    // (clock, event times, how many of them count): one 403 per event.
+    let cases: [(i64, Vec<i64>, u64, &str); 9] = [
+        (m, vec![m - WEEKS_2], 1, "exactly two weeks old, on a minute: counted"),
+        (m, vec![m - WEEKS_2 - 1], 0, "a millisecond older: its minute is a minute past the edge"),
+        (m - 1, vec![m - WEEKS_2, m - WEEKS_2 + 59_999], 2, "its minute a millisecond inside the edge"),
+        (
+            m + 1,
+            vec![m - WEEKS_2, m - WEEKS_2 + 1],
+            0,
+            "its minute a millisecond outside, the second event on the edge",
+        ),
+        (m, vec![m + HOURS_2, m + HOURS_2 + 59_999], 2, "minute exactly two hours ahead: counted"),
+        (m, vec![m + HOURS_2 + 60_000], 0, "the next minute is past the edge"),
+        (m - 1, vec![m + HOURS_2], 0, "its minute a millisecond past the edge"),
+        (m - 1, vec![m + HOURS_2 - 1], 1, "exactly at the edge: counted in the minute before"),
+        (m + 1, vec![m + HOURS_2, m + HOURS_2 + 1], 2, "its minute a millisecond inside, the second event on the edge"),
+    ];
+    for (now, times, counted, why) in cases {
+        let cloud = Cloud::new();
+        let f = cloud.function(&[]);
+        let lines: Vec<(i64, String)> = times.iter().map(|t| (*t, line(Format::ConsoleJson, *t as u64, 403))).collect();
+        let s = cloud.run(&f, &subscription(GROUP, &lines), Invocation::at(now)).await.unwrap();
+        let out = times.len() as u64 - counted;
+        assert_eq!((s.requests, s.out_of_range), (counted, out), "{why}");
+        assert_eq!(s.emf_documents > 0, counted > 0, "{why}");
+        let minute = window_start(times[0], 1);
+        assert_eq!(cloud.requests(minute, minute + 60_000), counted as f64, "{why}");
+        assert_eq!(cloud.requests(i64::MIN, i64::MAX), counted as f64, "nothing else written: {why}");
+    }
+}
+
+/// A window that starts before the two-week edge while some of its minutes are after it: those
+/// minutes are counted (each is written with its own timestamp), the window is not judged (its
+/// marker would carry its start, and PutMetricData refuses a whole request over one timestamp past
+/// two weeks). With its start inside the edge the same batch is judged.
+#[tokio::test]
+async fn a_window_that_starts_past_two_weeks_is_counted_not_judged() {
+    const WEEKS_2: i64 = 14 * 24 * 3_600_000;
+    let hour = window_start(recent_window(), 60);
+    let start = hour - WEEKS_2;
+    let lines = events(Format::ConsoleJson, &statuses(&[(200, 100), (403, 100)]), start + 45 * 60_000, 10);
+    let ev = subscription(GROUP, &lines);
+    for (now, judged) in [(hour + 30 * 60_000, false), (hour - 60_000, true)] {
+        let cloud = Cloud::new();
+        let f = cloud.function(&[("WINDOW_MINUTES", "60")]);
+        let s = cloud.run(&f, &ev, Invocation::at(now)).await.unwrap();
+        assert_eq!((s.requests, s.client_errors, s.out_of_range), (200, 100, 0), "judged: {judged}");
+        assert_eq!(s.windows, usize::from(judged));
+        assert_eq!(cloud.metrics.sum("ClientErrors", &[("LogGroup", GROUP)], start, start + 3_600_000), 100.0);
+        if !judged {
+            assert_eq!((s.windows_read, s.alerts, s.markers), (0, 0, 0));
+            assert!(cloud.alerts.sent().is_empty());
+            assert_eq!(cloud.metrics.puts(), 0, "no PutMetricData CloudWatch would refuse");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_hundred_thousand_distinct_minutes_are_counted_in_range_only() {
     let cloud = Cloud::new();
@@ -102,7 +169,7 @@ async fn a_hundred_thousand_distinct_minutes_are_counted_in_range_only() {
         (0..100_000).map(|i| (now - i * 60_000, line(Format::MinimalJson, i as u64, 200))).collect();
     let ev = subscription(GROUP, &evs);
     let s = cloud.run(&f, &ev, Invocation::at(now)).await.unwrap();
-    let in_range = 13 * 24 * 60 + 1;
+    let in_range = 14 * 24 * 60 + 1;
     assert_eq!((s.requests, s.out_of_range), (in_range, 100_000 - in_range));
     assert_eq!(s.emf_documents, in_range);
     assert_eq!(cloud.requests(0, i64::MAX), in_range as f64);
