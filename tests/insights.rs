@@ -21,7 +21,7 @@ fn now_ms() -> i64 {
 /// The CLI, pointed at the emulator.
 fn command(e: &Emulator) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_apigw-4xx"));
-    c.envs(e.cli_env()).env_remove("AWS_PROFILE");
+    c.envs(e.cli_env()).env_remove("AWS_PROFILE").env_remove("AWS_MAX_ATTEMPTS").env_remove("AWS_RETRY_MODE");
     c
 }
 

@@ -80,9 +80,11 @@ impl Emulator {
     }
 
     /// The environment that points a child process (the CLI) at the emulator, with dummy
-    /// credentials and no profile files (remove `AWS_PROFILE` too).
-    pub fn cli_env(&self) -> [(&'static str, String); 6] {
+    /// credentials, no profile files and no instance metadata (remove `AWS_PROFILE`,
+    /// `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE` too).
+    pub fn cli_env(&self) -> [(&'static str, String); 7] {
         [
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
@@ -163,6 +165,14 @@ impl Emulator {
         self.add_fault(
             serde_json::json!({"operation": operation, "fault": "hang", "times": times, "hang_seconds": secs}),
         );
+    }
+
+    /// Intermittent faults: of the calls of `operation` whose body holds `needle`, every `every`-th
+    /// fails with `fault` (the others are answered), until `times` have failed.
+    pub fn inject_every(&self, operation: &str, fault: &str, times: u32, every: u32, needle: &str) {
+        self.add_fault(serde_json::json!({
+            "operation": operation, "fault": fault, "times": times, "every": every, "match": needle
+        }));
     }
 
     /// Every proxied call waits `ms` milliseconds before it is forwarded (0 for none).

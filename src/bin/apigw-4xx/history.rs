@@ -77,7 +77,7 @@ pub fn run(args: &HistoryArgs) -> Result<ExitCode> {
     let (start, end) = history::span(now, args.days, args.window);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let series = runtime.block_on(async {
-        let clients = apigw_4xx::aws::client::Clients::from_env().await;
+        let clients = apigw_4xx::aws::client::Clients::from_env().await.map_err(|e| anyhow::anyhow!(e.message))?;
         if args.source == HistorySource::Logs {
             let parser = crate::parser(args.log_format.as_deref())?;
             let range = apigw_4xx::ingest::time_range::TimeRange { start, end: end - 1 };
@@ -96,9 +96,11 @@ pub fn run(args: &HistoryArgs) -> Result<ExitCode> {
             return Ok(history::series_of(&windows, &rules));
         }
         let reader = CloudWatchHistory::new(&clients, &args.namespace);
-        Ok::<_, anyhow::Error>(
-            reader.sums(&history::queries(&args.log_group, &rules), start, end, (args.window * 60) as i32).await?,
-        )
+        let queries = history::queries(&args.log_group, &rules);
+        reader
+            .sums(&queries, start, end, (args.window * 60) as i32)
+            .await
+            .map_err(|e| anyhow::anyhow!("GetMetricData in {}: {}", args.namespace, e.message))
     })?;
     let h = History::judge(&args.log_group, args.days, args.window, &rules, &series);
     let mut out = std::io::stdout().lock();
@@ -119,5 +121,5 @@ pub fn run(args: &HistoryArgs) -> Result<ExitCode> {
             args.log_group, args.namespace, args.days
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(crate::exit::SUCCESS))
 }

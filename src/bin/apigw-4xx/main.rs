@@ -17,13 +17,12 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod context;
+mod exit;
 #[cfg(feature = "aws")]
 mod history;
 mod insights;
 mod levels;
 
-/// Exit code when `--fail-on` is reached.
-const EXIT_FAIL_ON: u8 = 3;
 /// Input larger than this (or of unknown size, once this much is read) gets a progress bar.
 const PROGRESS_FROM_BYTES: u64 = 64 << 20;
 /// What a person typing `apigw-4xx analyze` at a terminal is told while it waits for them.
@@ -100,7 +99,7 @@ struct Analyze {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
     /// Cap on the decompressed size of one subscription payload, in MiB.
-    #[arg(long, default_value_t = DEFAULT_MAX_INNER_BYTES >> 20, value_name = "MIB")]
+    #[arg(long, default_value_t = DEFAULT_MAX_INNER_BYTES >> 20, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     max_inner_mib: u64,
     /// Cap on one log line, in KiB: a longer line is counted as unparsed, skipped unread.
     #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES as u64 >> 10, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
@@ -115,70 +114,31 @@ enum FailOn {
     High,
 }
 
-fn main() -> ExitCode {
-    let result = match Cli::parse().command {
-        Command::Analyze(args) => {
-            if args.reads_cloudwatch() && args.since.is_none() && args.start.is_none() {
-                Cli::command()
-                    .error(
-                        clap::error::ErrorKind::MissingRequiredArgument,
-                        "--log-group needs --since DURATION or --start TIME",
-                    )
-                    .exit();
-            }
-            analyze(&args)
-        }
-        #[cfg(feature = "aws")]
-        Command::History(args) => history::run(&args),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {}", one_line(&e));
-            if interrupted(&e) {
-                ExitCode::from(EXIT_INTERRUPTED)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-    }
-}
-
-/// Exit code after Ctrl-C (128 + SIGINT, as a shell reports it).
-const EXIT_INTERRUPTED: u8 = 130;
-
-#[cfg(feature = "aws")]
-fn interrupted(e: &anyhow::Error) -> bool {
-    use apigw_4xx::ingest::insights::run::RunError;
-    matches!(e.downcast_ref::<RunError>(), Some(RunError::Interrupted { .. }))
-}
-
-#[cfg(not(feature = "aws"))]
-fn interrupted(_: &anyhow::Error) -> bool {
-    false
-}
-
 impl Analyze {
     fn reads_cloudwatch(&self) -> bool {
         !self.log_group.is_empty() || self.log_group_prefix.is_some()
     }
 }
 
-/// The error and its causes on one line, each said once: a cause whose text the message already
-/// carries (`read error: Is a directory` over the `Is a directory` it wraps) is not repeated.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return exit::refused(e),
+    };
+    let result = match cli.command {
+        Command::Analyze(args) => {
+            if args.reads_cloudwatch() && args.since.is_none() && args.start.is_none() {
+                return exit::refused(Cli::command().error(
+                    clap::error::ErrorKind::MissingRequiredArgument,
+                    "--log-group needs --since DURATION or --start TIME",
+                ));
+            }
+            analyze(&args)
         }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+        #[cfg(feature = "aws")]
+        Command::History(args) => history::run(&args),
+    };
+    result.unwrap_or_else(|e| exit::fail(&e))
 }
 
 fn parser(log_format: Option<&str>) -> Result<LineParser> {
@@ -189,7 +149,7 @@ fn parser(log_format: Option<&str>) -> Result<LineParser> {
     } else {
         spec.to_string()
     };
-    Ok(LineParser::Template(Template::compile(&source).context("--log-format")?))
+    Ok(LineParser::Template(Template::compile(&source).context("--log-format").map_err(exit::usage)?))
 }
 
 fn analyze(args: &Analyze) -> Result<ExitCode> {
@@ -199,8 +159,7 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
         max_line_bytes: usize::try_from(args.max_line_kib * 1024).unwrap_or(usize::MAX),
     };
     let parser = parser(args.log_format.as_deref())?;
-    let analyzer =
-        if args.reads_cloudwatch() { from_cloudwatch(args, parser)? } else { from_files(args, parser, limits)? };
+    let analyzer = if args.reads_cloudwatch() { from_cloudwatch(args, parser)? } else { from_files(args, parser, limits)? };
     let groups = args.context.groups(&rules, &analyzer.by_log_group)?;
     let deployment = args.context.deployment();
     let tally = analyzer.merged();
@@ -249,9 +208,9 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
     });
     let worst = groups.iter().flatten().map(|g| g.finding.severity).fold(report.worst(), Severity::max);
     if threshold.is_some_and(|t| worst >= t) {
-        return Ok(ExitCode::from(EXIT_FAIL_ON));
+        return Ok(ExitCode::from(exit::FAIL_ON));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(exit::SUCCESS))
 }
 
 /// One input of the command line.
@@ -375,13 +334,14 @@ impl Meter {
 
 #[cfg(feature = "aws")]
 fn from_cloudwatch(args: &Analyze, parser: LineParser) -> Result<Analyzer> {
-    use apigw_4xx::ingest::log_group::read_log_group;
+    use apigw_4xx::ingest::log_group::{client_from_env, read_log_group};
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let range =
-        apigw_4xx::ingest::time_range::resolve(args.since.as_deref(), args.start.as_deref(), args.end.as_deref(), now)?;
+        apigw_4xx::ingest::time_range::resolve(args.since.as_deref(), args.start.as_deref(), args.end.as_deref(), now)
+            .map_err(exit::usage)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let client = apigw_4xx::aws::client::Clients::from_env().await.logs();
+        let client = client_from_env().await.map_err(|e| anyhow::anyhow!(e.message))?;
         let groups = log_groups(&client, args).await?;
         if args.engine.for_range(range) == insights::Engine::Insights {
             let (tallies, _) =
@@ -390,7 +350,6 @@ fn from_cloudwatch(args: &Analyze, parser: LineParser) -> Result<Analyzer> {
             analyzer.by_log_group = tallies;
             return Ok(analyzer);
         }
-        let mut analyzer = Analyzer::new(parser, args.window);
         // Size unknown until the last page: a counter of events, for a person watching.
         let bar = if args.quiet || !std::io::stderr().is_terminal() {
             ProgressBar::hidden()
@@ -402,6 +361,7 @@ fn from_cloudwatch(args: &Analyze, parser: LineParser) -> Result<Analyzer> {
             bar.enable_steady_tick(std::time::Duration::from_millis(200));
             bar
         };
+        let mut analyzer = Analyzer::new(parser, args.window);
         let mut read = Ok(0);
         for group in &groups {
             read = read_log_group(&client, group, range, &mut analyzer, &|n| bar.inc(n)).await;
@@ -460,14 +420,5 @@ mod tests {
         assert!(!stdin_hint(true, true, true), "--quiet");
         assert!(!stdin_hint(false, false, true), "files given");
         assert!(!stdin_hint(false, true, false), "piped");
-    }
-
-    #[test]
-    fn errors_are_one_line_each_cause_once() {
-        let io = std::io::Error::from_raw_os_error(21);
-        let e = anyhow::Error::new(apigw_4xx::ingest::input::InputError::Io(io)).context("dir.json");
-        assert_eq!(one_line(&e), "dir.json: read error: Is a directory (os error 21)");
-        let e = anyhow::anyhow!("line one\nline two").context("f");
-        assert_eq!(one_line(&e), "f: line one line two");
     }
 }

@@ -38,7 +38,7 @@ where
     };
     let message = match e.as_service_error().and_then(|s| s.message()) {
         Some(m) => format!("{code}: {m}"),
-        None => crate::ingest::log_group::causes(&e),
+        None => crate::aws::error::causes(&e),
     };
     ApiError { kind, message }
 }
