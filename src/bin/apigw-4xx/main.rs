@@ -159,7 +159,8 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
         max_line_bytes: usize::try_from(args.max_line_kib * 1024).unwrap_or(usize::MAX),
     };
     let parser = parser(args.log_format.as_deref())?;
-    let analyzer = if args.reads_cloudwatch() { from_cloudwatch(args, parser)? } else { from_files(args, parser, limits)? };
+    let analyzer =
+        if args.reads_cloudwatch() { from_cloudwatch(args, parser)? } else { from_files(args, parser, limits)? };
     let groups = args.context.groups(&rules, &analyzer.by_log_group)?;
     let deployment = args.context.deployment();
     let tally = analyzer.merged();
