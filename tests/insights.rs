@@ -482,3 +482,62 @@ fn history_from_the_logs_agrees_with_history_from_the_metrics_window_by_window()
     assert!(windows.len() >= 20, "{logs}");
     assert!(logs["high"].as_u64().unwrap() > 0 && logs["elevated"].as_u64().unwrap() > 0, "{logs}");
 }
+
+/// The numbers behind BENCHMARKS.md's engine table (`cargo test --release --test insights
+/// measure_the_engines -- --ignored --nocapture`): both engines on a generated group of 200,000
+/// console-JSON lines (an hour of a 56 requests/s API), calls and wall time on this machine's
+/// emulator, and the queries the planner asks for 1 and 30 days of 1- and 5-minute windows.
+#[test]
+#[ignore = "a measurement, not a check: run by hand for BENCHMARKS.md"]
+fn measure_the_engines() {
+    use apigw_4xx::base::time::{window_start, DAY_MS};
+    use apigw_4xx::ingest::insights::plan::{initial_jobs, GroupKeys, JobKind, MAX_ROWS};
+    use apigw_4xx::ingest::time_range::TimeRange;
+    let _x = Emulator::exclusive();
+    let e = Emulator::shared();
+    let group = "/aws/apigateway/measure";
+    let t0 = window_start(now_ms() - 2 * 3_600_000, 60);
+    let n = 200_000u64;
+    let mix = statuses(&[(200, n * 80 / 100), (403, n * 12 / 100), (404, n * 5 / 100), (500, n * 3 / 100)]);
+    let evs = events(Format::ConsoleJson, &mix, t0, 3_600_000 / n as i64);
+    let bytes: usize = evs.iter().map(|(_, m)| m.len()).sum();
+    put(group, &evs);
+    let (start, end) = (t0.to_string(), (t0 + 3_600_000 - 1).to_string());
+    for engine in ["scan", "insights"] {
+        e.reset_calls();
+        let began = std::time::Instant::now();
+        let out = cli(e)
+            .args(["analyze", "--json", "--engine", engine, "--log-group", group, "--window", "5"])
+            .args(["--start", &start, "--end", &end])
+            .output()
+            .unwrap();
+        let took = began.elapsed();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["requests"], n);
+        println!(
+            "{engine}: {n} lines ({bytes} bytes) in {took:.2?}: {:?}; {}",
+            e.calls(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let midnight = window_start(now_ms(), 1440);
+    for (days, window) in [(1, 5), (1, 1), (30, 5), (30, 1)] {
+        let range = TimeRange { start: midnight - days * DAY_MS, end: midnight - 1 };
+        let first = initial_jobs(range, Some(window), &[GroupKeys { group: group.into(), keys: 501 }], MAX_ROWS);
+        let census = first.iter().filter(|j| j.kind == JobKind::Census).count();
+        let counts = if census == 0 {
+            first.len()
+        } else {
+            // Twelve keys a window (eight statuses, unparsed lines and a few rare codes).
+            first
+                .iter()
+                .map(|j| {
+                    let keys = [GroupKeys { group: group.into(), keys: 12 }];
+                    apigw_4xx::ingest::insights::plan::count_jobs(j.range, Some(window), &keys, MAX_ROWS).len()
+                })
+                .sum()
+        };
+        println!("{days} d of {window}-minute windows: {census} census + {counts} count queries");
+    }
+}
