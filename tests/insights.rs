@@ -483,7 +483,7 @@ fn history_from_the_logs_agrees_with_history_from_the_metrics_window_by_window()
     assert!(logs["high"].as_u64().unwrap() > 0 && logs["elevated"].as_u64().unwrap() > 0, "{logs}");
 }
 
-/// The numbers behind BENCHMARKS.md's engine table (`cargo test --release --test insights
+/// The numbers behind BENCHMARKS.md's engine table (`cargo test --test insights
 /// measure_the_engines -- --ignored --nocapture`): both engines on a generated group of 200,000
 /// console-JSON lines (an hour of a 56 requests/s API), calls and wall time on this machine's
 /// emulator, and the queries the planner asks for 1 and 30 days of 1- and 5-minute windows.
