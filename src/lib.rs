@@ -41,6 +41,7 @@
 //! | Levels per API / Tune before you change | [`judge::group_rules`], [`render::history`] |
 //! | Metrics (a public contract) | [`metrics::contract`], [`metrics::emf`] |
 //! | The CLI | [`ingest`], [`count::parallel`], [`render::report`], `src/bin/apigw-4xx/` |
+//! | The CLI: the Logs Insights engine | [`ingest::insights`], [`count::insights`], [`render::insights`] |
 
 #![warn(missing_docs)]
 
