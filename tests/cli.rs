@@ -497,38 +497,11 @@ fn progress_bar_only_on_a_terminal() {
 #[cfg(feature = "aws")]
 fn aws_cli(endpoint: &str) -> Command {
     let mut c = cli();
-    c.env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_MAX_ATTEMPTS")
-        .env_remove("AWS_RETRY_MODE");
-    c
-}
-
-/// A log group holding `events`, written 2,000 at a time.
-#[cfg(feature = "aws")]
-async fn log_group_with(logs: &aws_sdk_cloudwatchlogs::Client, group: &str, events: &[&(i64, String)]) {
-    logs.create_log_group().log_group_name(group).send().await.unwrap();
-    logs.create_log_stream().log_group_name(group).log_stream_name("s").send().await.unwrap();
-    for chunk in events.chunks(2_000) {
-        let batch = chunk
-            .iter()
-            .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*t).message(m).build())
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        logs.put_log_events()
-            .log_group_name(group)
-            .log_stream_name("s")
-            .set_log_events(Some(batch))
-            .send()
-            .await
-            .unwrap();
+    c.envs(support::emulator::cli_env(endpoint));
+    for var in support::emulator::CLI_ENV_REMOVED {
+        c.env_remove(var);
     }
+    c
 }
 
 /// The emulator, held for the test (its faults and call counts are the test's own), and a
@@ -557,7 +530,7 @@ async fn log_group_straight_from_cloudwatch_logs() {
     let now = now_ms();
     let old = events(Format::Clf, &statuses(&[(200, 20), (429, 10)]), now - 2 * 3_600_000, 1_000);
     let recent = events(Format::Clf, &statuses(&[(200, 8_000), (403, 3_000), (404, 1_345)]), now - 1_800_000, 100);
-    log_group_with(&logs, group, &old.iter().chain(&recent).collect::<Vec<_>>()).await;
+    support::emulator::write_log_group(&logs, group, &old.iter().chain(&recent).collect::<Vec<_>>()).await;
     let run = |args: &[&str]| aws_cli(&emulator.endpoint).args(["analyze", "--json"]).args(args).output().unwrap();
     let exact = |out: std::process::Output| {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -594,7 +567,7 @@ async fn log_group_straight_from_cloudwatch_logs() {
     // Several groups: each read in full, counted together.
     let other = "/aws/apigateway/cli-e2e-other";
     let few = events(Format::Clf, &statuses(&[(401, 55)]), now - 600_000, 1_000);
-    log_group_with(&logs, other, &few.iter().collect::<Vec<_>>()).await;
+    support::emulator::write_log_group(&logs, other, &few.iter().collect::<Vec<_>>()).await;
     let out = run(&["--log-group", group, "--log-group", other, "--since", "1h"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((v["requests"].as_u64(), v["by_status"]["401"].as_u64()), (Some(12_400), Some(55)), "{v}");
@@ -621,7 +594,7 @@ async fn log_group_read_rides_out_throttling() {
     let group = "/aws/apigateway/cli-throttled";
     let mix = [(200, 30_000), (403, 10_000), (404, 5_000)];
     let all = events(Format::Clf, &statuses(&mix), now_ms() - 3_000_000, 50);
-    log_group_with(&logs, group, &all.iter().collect::<Vec<_>>()).await;
+    support::emulator::write_log_group(&logs, group, &all.iter().collect::<Vec<_>>()).await;
     let read = || {
         let mut c = aws_cli(&emulator.endpoint);
         c.args(["analyze", "--json", "--log-group", group, "--since", "1h"]);

@@ -21,7 +21,10 @@ fn now_ms() -> i64 {
 /// The CLI, pointed at the emulator.
 fn command(e: &Emulator) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_apigw-4xx"));
-    c.envs(e.cli_env()).env_remove("AWS_PROFILE").env_remove("AWS_MAX_ATTEMPTS").env_remove("AWS_RETRY_MODE");
+    c.envs(support::emulator::cli_env(&e.endpoint));
+    for var in support::emulator::CLI_ENV_REMOVED {
+        c.env_remove(var);
+    }
     c
 }
 
@@ -35,7 +38,10 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Creates `group` and writes `events` into it.
 fn put(group: &str, events: &[(i64, String)]) {
-    runtime().block_on(Emulator::shared().write_log_group(group, events));
+    runtime().block_on(async {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&Emulator::shared().sdk_config().await);
+        support::emulator::write_log_group(&logs, group, &events.iter().collect::<Vec<_>>()).await
+    });
 }
 
 /// Five hours of traffic ending 10 minutes ago, minute by minute: a varying number of requests

@@ -79,39 +79,6 @@ impl Emulator {
             .await
     }
 
-    /// The environment that points a child process (the CLI) at the emulator, with dummy
-    /// credentials, no profile files and no instance metadata (remove `AWS_PROFILE`,
-    /// `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE` too).
-    pub fn cli_env(&self) -> [(&'static str, String); 7] {
-        [
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_CONFIG_FILE", "/nonexistent".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".into()),
-        ]
-    }
-
-    /// Creates `group` with one stream and writes `events` into it, in time order, 2,000 a call.
-    pub async fn write_log_group(&self, group: &str, events: &[(i64, String)]) {
-        let logs = aws_sdk_cloudwatchlogs::Client::new(&self.sdk_config().await);
-        logs.create_log_group().log_group_name(group).send().await.unwrap();
-        logs.create_log_stream().log_group_name(group).log_stream_name("s").send().await.unwrap();
-        let mut sorted = events.to_vec();
-        sorted.sort_by_key(|(t, _)| *t);
-        for chunk in sorted.chunks(2_000) {
-            let batch = chunk
-                .iter()
-                .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*t).message(m).build())
-                .collect::<Result<Vec<_>, _>>()
-                .unwrap();
-            let put = logs.put_log_events().log_group_name(group).log_stream_name("s").set_log_events(Some(batch));
-            put.send().await.unwrap();
-        }
-    }
-
     /// Requests seen since the last reset, per `service:Operation` (`cloudwatch:PutMetricData`,
     /// `sns:Publish`, `logs:FilterLogEvents`, `apigateway:GetStages`, `apigatewayv2:GetApis`), each
     /// SDK retry counted as a call of its own.
@@ -378,6 +345,41 @@ fn request(base: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
     let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     (status, body.to_string())
+}
+
+/// The environment that points a child process (the CLI) at `endpoint`, with dummy credentials, no
+/// profile files and no instance metadata (remove `AWS_PROFILE`, `AWS_MAX_ATTEMPTS` and
+/// `AWS_RETRY_MODE` too).
+pub fn cli_env(endpoint: &str) -> [(&'static str, String); 7] {
+    [
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_ENDPOINT_URL", endpoint.into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_CONFIG_FILE", "/nonexistent".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".into()),
+    ]
+}
+
+/// The variables [`cli_env`]'s callers remove.
+pub const CLI_ENV_REMOVED: [&str; 3] = ["AWS_PROFILE", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"];
+
+/// Creates `group` with one stream and writes `events` into it, in time order, 2,000 a call.
+pub async fn write_log_group(logs: &aws_sdk_cloudwatchlogs::Client, group: &str, events: &[&(i64, String)]) {
+    logs.create_log_group().log_group_name(group).send().await.unwrap();
+    logs.create_log_stream().log_group_name(group).log_stream_name("s").send().await.unwrap();
+    let mut sorted = events.to_vec();
+    sorted.sort_by_key(|(t, _)| *t);
+    for chunk in sorted.chunks(2_000) {
+        let batch = chunk
+            .iter()
+            .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*t).message(m).build())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let put = logs.put_log_events().log_group_name(group).log_stream_name("s").set_log_events(Some(batch));
+        put.send().await.unwrap();
+    }
 }
 
 /// True when `path` exists relative to the crate root.
