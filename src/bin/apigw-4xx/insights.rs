@@ -21,6 +21,7 @@ pub enum Engine {
     Auto,
 }
 
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 impl Engine {
     /// The engine that reads `range`.
     pub fn for_range(self, range: TimeRange) -> Engine {
