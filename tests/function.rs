@@ -299,3 +299,21 @@ async fn a_redelivered_batch_is_counted_once_by_a_warm_container() {
     assert!(again.duplicate && again.aws_calls == 0 && again.emf_documents == 0);
     assert_eq!(cloud.sum("Requests", None, w, w + 300_000), 200.0);
 }
+
+/// Issue 17: the function counts what deploy tools write: the Serverless Framework's `key: value`
+/// default, and JSON with a bare `-` where a number was expected (tests/fixtures, counted by hand).
+#[tokio::test]
+async fn deploy_tool_formats_are_counted_by_the_function() {
+    let cloud = Cloud::new();
+    let f = cloud.function(&[]);
+    let w = recent_window();
+    for (name, requests, client_errors) in [("serverless-rest-keyvalue.log", 6, 4), ("json-bare-dash-values.log", 5, 3)]
+    {
+        let text = std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let lines: Vec<(i64, String)> =
+            text.lines().enumerate().map(|(i, l)| (w + i as i64 * 1000, l.to_string())).collect();
+        let event: IncomingEvent = serde_json::from_str(&subscription_event(&payload(GROUP, &lines))).unwrap();
+        let s = cloud.run(&f, &event, Invocation::at(w + 60_000)).await.unwrap();
+        assert_eq!((s.requests, s.client_errors, s.unparsed), (requests, client_errors, 0), "{name}");
+    }
+}

@@ -219,9 +219,7 @@ impl<C: ControlPlane> DeploymentFinder<C> {
                 None => Ok(None),
             }
         };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .unwrap_or(Err(LookupError::Timeout(self.timeout.as_millis())))
+        tokio::time::timeout(self.timeout, work).await.unwrap_or(Err(LookupError::Timeout(self.timeout.as_millis())))
     }
 
     /// [`find`](Self::find) as the alert line: `None` when there is none, with the reason logged.
