@@ -14,7 +14,7 @@ fn decision_at(group: &str, start: i64, requests: u64, codes: &[(u16, u64)]) -> 
     }
     let rules = Rules::default();
     let judge = Judge { rules: &rules, notify_recovery: true, groups: None };
-    judge.decide(&(group.to_string(), start), &WindowState::default(), None, &t)
+    judge.decide(&(group.to_string(), start), &WindowState::default(), None, &t, None)
 }
 
 fn decision() -> WindowDecision {
