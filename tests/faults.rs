@@ -127,7 +127,7 @@ async fn failed_put_retried_warm_alerts_once_and_counts_once() {
     assert!(f.emf().is_empty(), "nothing counted");
 
     // The same warm container retries; this time the put succeeds. No second alert, and the
-    // marker is written with the counts.
+    // marker and the writer mark are written with the counts.
     let puts = Arc::new(Mutex::new(Vec::new()));
     let good_put = put_ok(puts.clone());
     let cw_good = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&get, &good_put]);
@@ -136,7 +136,7 @@ async fn failed_put_retried_warm_alerts_once_and_counts_once() {
     assert_eq!(publish.num_calls(), 1, "warm retry does not alert again");
     assert_eq!(good_put.num_calls(), 1);
     let (datums, markers) = puts.lock().unwrap()[0];
-    assert_eq!((datums, markers), (1, 1), "the marker repaired on the retry; counts are not puts");
+    assert_eq!((datums, markers), (2, 1), "the marker repaired on the retry, the writer mark; counts are not puts");
     let counted: u64 = warm
         .emf()
         .take()

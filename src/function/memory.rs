@@ -140,6 +140,14 @@ impl MemoryMetrics {
         Ok(applied)
     }
 
+    /// Metric series (name and dimensions) stored so far: all, and those with a `dimension` (what
+    /// CloudWatch bills as custom metrics).
+    pub fn series(&self, dimension: &str) -> (usize, usize) {
+        let inner = lock(&self.inner);
+        let with = inner.data.keys().filter(|(_, dims)| dims.iter().any(|(n, _)| n == dimension)).count();
+        (inner.data.len(), with)
+    }
+
     /// The sum of a metric over `[start, end)`.
     pub fn sum(&self, name: &str, dimensions: &[(&str, &str)], start: EpochMillis, end: EpochMillis) -> f64 {
         let key: Series = (name.to_string(), dimensions.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
