@@ -37,31 +37,30 @@ fn batch(windows: &[(EpochMillis, u64, u64)]) -> BTreeMap<WindowKey, Totals> {
     windows.iter().map(|(w, r, c)| (key(*w), totals(*r, *c))).collect()
 }
 
-/// Counts written by one container in one invocation.
+/// Counts written by one container in one invocation, with their tag if any.
 struct Write {
-    writer: u64,
     key: WindowKey,
     counts: WindowState,
-    tagged: bool,
+    tag: Option<u32>,
     readable: EpochMillis,
 }
 
 /// CloudWatch as the ledger sees it: counts readable after their extraction delay, alert markers
-/// and writer marks at once.
+/// and writer marks at once. Tagged counts are a series per tag, whoever wrote them.
 #[derive(Default)]
 struct Cloud {
     writes: Vec<Write>,
-    marks: BTreeMap<WindowKey, BTreeSet<u64>>,
+    marks: BTreeMap<WindowKey, Vec<u64>>,
     markers: BTreeMap<WindowKey, Markers>,
 }
 
 impl Cloud {
-    /// The counts of `key` readable at `now` (all of them, when `None`), of every writer or of
-    /// `writer`'s tagged ones.
-    fn sum(&self, key: &WindowKey, now: Option<EpochMillis>, writer: Option<u64>) -> WindowState {
+    /// The counts of `key` readable at `now` (all of them, when `None`), every one or those tagged
+    /// `tag`.
+    fn sum(&self, key: &WindowKey, now: Option<EpochMillis>, tag: Option<u32>) -> WindowState {
         let mut s = WindowState::default();
         for w in self.writes.iter().filter(|w| &w.key == key && now.is_none_or(|t| w.readable <= t)) {
-            if writer.is_none_or(|id| w.writer == id && w.tagged) {
+            if tag.is_none() || w.tag == tag {
                 s.add_counts(&w.counts);
             }
         }
@@ -89,12 +88,14 @@ impl Cloud {
             let mut state = part(self.sum(k, Some(now), None));
             if decision {
                 state.markers = self.markers.get(k).copied().unwrap_or_default();
-                state.shared = self.marks.get(k).is_some_and(|m| m.iter().any(|w| *w != me));
+                let marks = self.marks.get(k).cloned().unwrap_or_default();
+                state.shared = marks.iter().any(|w| *w != me);
+                state.writers = marks.len() as u64;
             }
             s.states.insert(k.clone(), state);
         }
-        for k in &reads.own {
-            s.own.insert(k.clone(), part(self.sum(k, Some(now), Some(me))));
+        for (k, tag) in &reads.own {
+            s.own.insert(k.clone(), part(self.sum(k, Some(now), Some(*tag))));
         }
         s
     }
@@ -129,13 +130,12 @@ impl Container {
             cloud.markers.entry(k).or_default().mark(m);
         }
         for k in plan.writer_marks() {
-            cloud.marks.entry(k.clone()).or_default().insert(self.id);
+            cloud.marks.entry(k.clone()).or_default().push(self.id);
         }
         for (k, t) in b {
             let counts = WindowState::of(t);
             if !counts.is_empty() {
-                let (writer, tagged) = (self.id, plan.tagged(k));
-                cloud.writes.push(Write { writer, key: k.clone(), counts, tagged, readable: now + delay });
+                cloud.writes.push(Write { key: k.clone(), counts, tag: plan.tag(k), readable: now + delay });
             }
         }
         self.batches += 1;
@@ -165,7 +165,7 @@ fn a_handover_totals_the_others_as_read_plus_its_own_as_held() {
     let d = decision(&first, W);
     assert_eq!(d.withheld, Some(Withheld::Partial { until: born + LAG }), "A's last batch is still in flight");
     assert_eq!(d.state.requests, 430, "A's 400 extracted + B's 30: a lower bound");
-    assert!(first.tagged(&key(W)), "B tags its counts of a window A wrote to");
+    assert_eq!(first.tag(&key(W)), Some(1), "B tags its counts of a window A wrote to: its second writer");
     let mut paged = None;
     for i in 1..=20 {
         let now = born + i * 10 * SEC;
@@ -213,7 +213,7 @@ fn a_window_only_this_container_wrote_to_is_paged_at_once_and_read_once() {
     let plan = c.invoke(&mut cloud, &batch(&[(W, 100, 60)]), W + 10 * SEC, 60 * SEC);
     assert_eq!(decision(&plan, W).action, Some(Marker::Alerted(Severity::High)), "no other writer: no hold");
     assert_eq!(plan.writer_marks(), [key(W)], "its writer mark goes out before its first counts");
-    assert!(!plan.tagged(&key(W)), "not shared: untagged");
+    assert_eq!(plan.tag(&key(W)), None, "not shared: untagged");
     let next = c.invoke(&mut cloud, &batch(&[(W, 10, 0)]), W + 20 * SEC, 60 * SEC);
     assert!(next.writer_marks().is_empty(), "one mark per window");
     assert!(c.ledger.reads([key(W)].iter(), W + 30 * SEC + LAG).is_empty(), "not shared: no second read");
@@ -327,7 +327,7 @@ fn a_shared_window_reads_the_others_codes_once_as_it_settles() {
     }
     let plan = b.invoke(&mut cloud, &batch(&[(W, 50, 2)]), W + 10 * SEC + LAG, 30 * SEC);
     assert_eq!(b.breakdown.windows, BTreeSet::from([key(W)]), "settling: the others' codes are read");
-    assert_eq!(b.breakdown.own, BTreeSet::from([key(W)]), "with its own tagged codes");
+    assert_eq!(b.breakdown.own, BTreeMap::from([(key(W), 1)]), "with its own tagged codes");
     let d = decision(&plan, W);
     assert_eq!(d.state.codes[&ClientErrorCode::Status(403)], 9, "A's 5 + B's 2 + 2 (the reread's counts were in flight)");
     assert_eq!(d.state.codes[&ClientErrorCode::Status(404)], 4);

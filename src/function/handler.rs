@@ -27,7 +27,6 @@ use crate::render::withheld::old_windows_line;
 use crate::window::decide::{Judge, WindowDecision};
 use crate::window::ledger::{Ledger, Plan, Reads, Stored};
 use crate::window::marker::Marker;
-use crate::window::state::WindowKey;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use tokio::sync::Mutex;
@@ -36,7 +35,7 @@ use tokio::sync::Mutex;
 pub struct Function<M, A, E, X = NoContext> {
     config: Config,
     plan: MetricPlan,
-    /// This container's id: its writer marks, and the tag on its counts of shared windows.
+    /// This container's id: the value of its writer marks.
     writer: WriterId,
     metrics: M,
     alerts: A,
@@ -237,20 +236,18 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
     }
 
     /// The EMF documents of the batch, built one minute at a time as they are written; the minutes
-    /// of shared windows tagged with this container's id.
+    /// of shared windows tagged with this container's position among their writers.
     fn emf_documents<'a>(
         &'a self,
         analyzer: &'a Analyzer,
         accepted: &'a Range<EpochMillis>,
         plan: &'a Plan,
     ) -> impl Iterator<Item = String> + 'a {
-        let tag = self.writer.dimension();
         let wm = self.config.window_minutes;
         analyzer.by_log_group.iter().flat_map(move |(group, tally)| {
-            let tag = tag.clone();
             tally.buckets.iter().filter(|(minute, _)| accepted.contains(*minute)).flat_map(move |(minute, counts)| {
-                let tagged = plan.tagged(&(group.clone(), window_start(*minute, wm)));
-                documents(&self.config.namespace, group, *minute, &self.plan.totals(counts), tagged.then_some(tag.as_str()))
+                let tag = plan.tag(&(group.clone(), window_start(*minute, wm))).map(|p| p.to_string());
+                documents(&self.config.namespace, group, *minute, &self.plan.totals(counts), tag.as_deref())
             })
         })
     }
@@ -264,24 +261,28 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
         let (Some(first), Some(last)) = (keys.iter().map(|k| k.1).min(), keys.iter().map(|k| k.1).max()) else {
             return Ok(stored);
         };
-        let groups = |keys: &BTreeSet<WindowKey>| {
-            let mut g: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-            g.dedup();
-            g
-        };
-        let (all_groups, own_groups) = (groups(keys), groups(&reads.own));
-        let all = all_groups.iter().map(String::as_str);
+        let mut groups: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+        groups.dedup();
         let mut queries =
-            if breakdown { self.plan.breakdown_queries(all) } else { self.plan.decision_queries(all, self.writer) };
-        let own = self.plan.own_queries(own_groups.iter().map(String::as_str), self.writer, breakdown);
-        let split = queries.len();
-        queries.extend(own);
+            if breakdown { self.plan.breakdown_queries(groups) } else { self.plan.decision_queries(groups, self.writer) };
+        let all = queries.len();
+        // This container's tagged counts: one set of queries per log group and position.
+        let mut tags: Vec<(&str, u32)> = reads.own.iter().map(|((g, _), p)| (g.as_str(), *p)).collect();
+        tags.dedup();
+        let mut sets = Vec::new();
+        for (i, (group, position)) in tags.into_iter().enumerate() {
+            let start = queries.len();
+            queries.extend(self.plan.own_queries(group, position, i, breakdown));
+            sets.push((start..queries.len(), position));
+        }
         let end = window_end(last, self.config.window_minutes);
         let results = within(inv, self.metrics.read(&queries, first, end)).await.map_err(HandlerError::ReadMetrics)?;
         let wm = self.config.window_minutes;
-        let (all, own) = queries.split_at(split);
-        stored.states = fold(all, &results, wm).into_iter().filter(|(k, _)| keys.contains(k)).collect();
-        stored.own = fold(own, &results, wm).into_iter().filter(|(k, _)| reads.own.contains(k)).collect();
+        stored.states = fold(&queries[..all], &results, wm).into_iter().filter(|(k, _)| keys.contains(k)).collect();
+        for (range, position) in sets {
+            let mine = fold(&queries[range], &results, wm).into_iter();
+            stored.own.extend(mine.filter(|(k, _)| reads.own.get(k) == Some(&position)));
+        }
         Ok(stored)
     }
 }

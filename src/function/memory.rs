@@ -1,5 +1,5 @@
 //! In-memory stand-ins for CloudWatch and SNS, for hermetic tests and examples: the same traits,
-//! the same sums (and minimum and maximum), EMF documents applied the way CloudWatch extracts them, and faults on demand
+//! the same sums (and minimum, maximum and sample count), EMF documents applied the way CloudWatch extracts them, and faults on demand
 //! (fail, or apply and then fail, the next calls; a latency per call).
 
 use crate::aws::error::{AwsError, AwsErrorKind};
@@ -24,19 +24,20 @@ pub enum Fault {
     ApplyThenFail,
 }
 
-/// One minute of a series: the sum, the minimum and the maximum of the values put.
+/// One minute of a series: the sum, the minimum, the maximum and the number of the values put.
 #[derive(Debug, Clone, Copy)]
 struct Point {
     sum: f64,
     min: f64,
     max: f64,
+    count: f64,
 }
 
 impl Point {
     fn add(point: Option<Point>, v: f64) -> Point {
         match point {
-            None => Point { sum: v, min: v, max: v },
-            Some(p) => Point { sum: p.sum + v, min: p.min.min(v), max: p.max.max(v) },
+            None => Point { sum: v, min: v, max: v, count: 1.0 },
+            Some(p) => Point { sum: p.sum + v, min: p.min.min(v), max: p.max.max(v), count: p.count + 1.0 },
         }
     }
 
@@ -44,6 +45,7 @@ impl Point {
         match stat {
             "Minimum" => self.min,
             "Maximum" => self.max,
+            "SampleCount" => self.count,
             _ => self.sum,
         }
     }

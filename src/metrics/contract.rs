@@ -8,7 +8,9 @@
 //! Two additions are the function's own bookkeeping (see [`crate::window::ledger`]), added beside
 //! the contract and changing none of it: the [`WINDOW_WRITER`] mark a container puts before its
 //! first counts for a window, and the counts of a window several containers wrote to, written a
-//! second time under the same names with the writer's [`CONTAINER`] id as an extra dimension.
+//! second time under the same names with the [`WRITER`] dimension added: the writer's position
+//! among the window's writers (0 for the first container that marked it, 1 for the next…), unique
+//! per window and small, so these series stay few whatever the number of containers.
 
 use crate::base::status::is_client_error;
 use crate::base::time::{window_start, EpochMillis, DAY_MS, MINUTE_MS};
@@ -36,12 +38,14 @@ pub const LOG_GROUP: &str = "LogGroup";
 pub const STATUS_CODE: &str = "StatusCode";
 /// The dimension of `AlertsPublished`.
 pub const SEVERITY: &str = "Severity";
-/// `WindowWriter` (None), dimension `LogGroup`: one datum per container and window, put before the
-/// container's first counts for the window, its value the container's [`WriterId`]; read back as
-/// Minimum and Maximum, it tells whether another container wrote to the window.
+/// `WindowWriter`, dimension `LogGroup`: one datum per container and window, put before the
+/// container's first counts for the window, its value the container's [`WriterId`]. Read back as
+/// Minimum and Maximum it tells whether another container wrote to the window; as SampleCount, how
+/// many marked it before (the position of the next writer).
 pub const WINDOW_WRITER: &str = "WindowWriter";
-/// The dimension that tags a container's own counts of a shared window (the [`WriterId`]).
-pub const CONTAINER: &str = "Container";
+/// The dimension that tags a writer's own counts of a shared window: its position among the
+/// window's writers.
+pub const WRITER: &str = "Writer";
 /// Minute of the metrics: standard resolution.
 pub const STORAGE_RESOLUTION_SECONDS: i32 = 60;
 
@@ -90,11 +94,6 @@ impl WriterId {
         self.0 as f64
     }
 
-    /// As the `Container` dimension value.
-    pub fn dimension(self) -> String {
-        self.0.to_string()
-    }
-
     /// True when a `WindowWriter` value read back is this id.
     pub fn is(self, value: f64) -> bool {
         value == self.value()
@@ -128,14 +127,38 @@ pub enum Slot {
     Unparsed,
     /// `AlertsPublished` at one level.
     Marker(Marker),
-    /// `WindowWriter`'s Minimum (`max` false) or Maximum: another writer than `own` shows as a value
-    /// other than `own`'s.
+    /// A statistic of `WindowWriter`: its Minimum or Maximum is another value than `own`'s when
+    /// another container marked the window; its SampleCount is how many marks it has.
     Writer {
-        /// Maximum rather than Minimum.
-        max: bool,
+        /// The statistic.
+        stat: MarkStat,
         /// The reading container.
         own: WriterId,
     },
+}
+
+/// The statistics of `WindowWriter` a decision reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkStat {
+    /// The smallest writer id.
+    Minimum,
+    /// The largest writer id.
+    Maximum,
+    /// How many marks.
+    SampleCount,
+}
+
+impl MarkStat {
+    /// Every statistic read.
+    pub const ALL: [MarkStat; 3] = [MarkStat::Minimum, MarkStat::Maximum, MarkStat::SampleCount];
+
+    fn name(self) -> &'static str {
+        match self {
+            MarkStat::Minimum => "Minimum",
+            MarkStat::Maximum => "Maximum",
+            MarkStat::SampleCount => "SampleCount",
+        }
+    }
 }
 
 /// One metric to read back (Sum per minute over the read span).
@@ -151,7 +174,7 @@ pub struct Query {
     pub log_group: String,
     /// What its values mean.
     pub slot: Slot,
-    /// The statistic read: `Sum`, or `Minimum`/`Maximum` for writer marks.
+    /// The statistic read: `Sum`, or another for writer marks.
     pub stat: &'static str,
 }
 
@@ -164,7 +187,7 @@ impl Query {
             Slot::Unparsed => (UNPARSED_LINES, None, "Sum"),
             Slot::Code(c) => (CLIENT_ERRORS, Some((STATUS_CODE, c.key())), "Sum"),
             Slot::Marker(m) => (ALERTS_PUBLISHED, Some((SEVERITY, m.level().to_string())), "Sum"),
-            Slot::Writer { max, .. } => (WINDOW_WRITER, None, if max { "Maximum" } else { "Minimum" }),
+            Slot::Writer { stat, .. } => (WINDOW_WRITER, None, stat.name()),
         };
         Query {
             id,
@@ -176,9 +199,9 @@ impl Query {
         }
     }
 
-    /// The same metric restricted to the counts `writer` tagged.
-    fn tagged(mut self, writer: WriterId) -> Query {
-        self.dimensions.push((CONTAINER, writer.dimension()));
+    /// The same metric restricted to the counts tagged by the writer at `position`.
+    fn tagged(mut self, position: u32) -> Query {
+        self.dimensions.push((WRITER, position.to_string()));
         self
     }
 }
@@ -259,7 +282,7 @@ impl MetricPlan {
     pub fn decision_queries<'a>(&self, log_groups: impl IntoIterator<Item = &'a str>, reader: WriterId) -> Vec<Query> {
         let mut slots = self.decision_slots();
         slots.extend(Marker::ALL.map(Slot::Marker));
-        slots.extend([false, true].map(|max| Slot::Writer { max, own: reader }));
+        slots.extend(MarkStat::ALL.map(|stat| Slot::Writer { stat, own: reader }));
         queries(log_groups, &slots, "d")
     }
 
@@ -268,16 +291,12 @@ impl MetricPlan {
         queries(log_groups, &self.breakdown_slots(), "b")
     }
 
-    /// What `writer` wrote tagged, per log group: of the decision's counts (`breakdown` false), or
-    /// of the breakdown's codes.
-    pub fn own_queries<'a>(
-        &self,
-        log_groups: impl IntoIterator<Item = &'a str>,
-        writer: WriterId,
-        breakdown: bool,
-    ) -> Vec<Query> {
+    /// What the writer at `position` wrote tagged to `log_group`'s windows: of the decision's counts
+    /// (`breakdown` false), or of the breakdown's codes. `index` keeps the ids of several such
+    /// sets in one request apart.
+    pub fn own_queries(&self, log_group: &str, position: u32, index: usize, breakdown: bool) -> Vec<Query> {
         let (slots, prefix) = if breakdown { (self.breakdown_slots(), "c") } else { (self.decision_slots(), "o") };
-        queries(log_groups, &slots, prefix).into_iter().map(|q| q.tagged(writer)).collect()
+        queries([log_group], &slots, &format!("{prefix}{index}x")).into_iter().map(|q| q.tagged(position)).collect()
     }
 }
 
@@ -305,6 +324,7 @@ pub fn fold(queries: &[Query], results: &Results, window_minutes: u32) -> BTreeM
                 Slot::Code(c) => *w.codes.entry(c).or_default() += n,
                 Slot::Marker(m) if n > 0 => w.mark(m),
                 Slot::Marker(_) => {}
+                Slot::Writer { stat: MarkStat::SampleCount, .. } => w.writers += n,
                 Slot::Writer { own, .. } => w.shared |= !own.is(*v),
             }
         }
@@ -350,17 +370,19 @@ mod tests {
                 "AlertsPublished/HIGH",
                 "AlertsPublished/RECOVERED",
                 "WindowWriter",
+                "WindowWriter",
                 "WindowWriter"
             ]
         );
-        assert_eq!(q.iter().rev().take(2).map(|q| q.stat).collect::<Vec<_>>(), ["Maximum", "Minimum"]);
-        let own = plan.own_queries(["/g"], WriterId::from_bits(7), false);
+        assert_eq!(q.iter().rev().take(3).map(|q| q.stat).collect::<Vec<_>>(), ["SampleCount", "Maximum", "Minimum"]);
+        let own = plan.own_queries("/g", 1, 0, false);
         assert_eq!(own.len(), 4, "the totals and the ignored code, tagged");
-        assert!(own.iter().all(|q| q.dimensions.last() == Some(&(CONTAINER, "7".to_string()))));
+        assert!(own.iter().all(|q| q.dimensions.last() == Some(&(WRITER, "1".to_string()))));
         let b = plan.breakdown_queries(["/g", "/h"]);
         assert_eq!(b.len(), 2 * 4, "400, 403, 404, Other4xx per group");
         assert!(b.iter().all(|q| q.name == CLIENT_ERRORS && q.dimensions[1].0 == STATUS_CODE));
-        let c = plan.own_queries(["/g", "/h"], WriterId::from_bits(7), true);
+        let mut c = plan.own_queries("/g", 1, 0, true);
+        c.extend(plan.own_queries("/h", 2, 1, true));
         let ids: std::collections::BTreeSet<_> = q.iter().chain(&b).chain(&own).chain(&c).map(|q| q.id.clone()).collect();
         assert_eq!(ids.len(), q.len() + b.len() + own.len() + c.len(), "ids are unique across every read");
     }
@@ -376,15 +398,18 @@ mod tests {
         r.insert(id(Slot::ClientErrors), vec![(0, 30.0)]);
         r.insert(id(Slot::Marker(Marker::Alerted(Severity::High))), vec![(0, 2.0)]);
         r.insert(id(Slot::Marker(Marker::Recovered)), vec![(300_000, 1.0)]);
-        r.insert(id(Slot::Writer { max: false, own: me }), vec![(0, 7.0), (300_000, 7.0)]);
-        r.insert(id(Slot::Writer { max: true, own: me }), vec![(0, 7.0), (300_000, 9.0)]);
+        r.insert(id(Slot::Writer { stat: MarkStat::Minimum, own: me }), vec![(0, 7.0), (300_000, 7.0)]);
+        r.insert(id(Slot::Writer { stat: MarkStat::Maximum, own: me }), vec![(0, 7.0), (300_000, 9.0)]);
+        r.insert(id(Slot::Writer { stat: MarkStat::SampleCount, own: me }), vec![(0, 1.0), (300_000, 2.0)]);
         let s = fold(&q, &r, 5);
         let w0 = &s[&("/g".to_string(), 0)];
         assert_eq!((w0.requests, w0.client_errors), (150, 30));
         assert_eq!(w0.markers.alerted, Some(Severity::High), "a duplicated marker is still one marker");
         assert!(!w0.shared, "only this container's mark");
-        assert!(s[&("/g".to_string(), 300_000)].markers.recovered);
-        assert!(s[&("/g".to_string(), 300_000)].shared, "another writer's mark");
+        let w1 = &s[&("/g".to_string(), 300_000)];
+        assert!(w1.markers.recovered);
+        assert!(w1.shared, "another writer's mark");
+        assert_eq!((w0.writers, w1.writers), (1, 2));
     }
 
     #[test]

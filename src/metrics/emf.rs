@@ -9,14 +9,14 @@
 //! inside the specification's limits (checked below and in the tests).
 //!
 //! The counts of a window another container also wrote to are tagged: each document carries a
-//! second dimension set with `Container` (the writer's id) added, so CloudWatch extracts the same
-//! values once more under `[LogGroup, Container]` and `[LogGroup, StatusCode, Container]`, from the
-//! same log event. The writer reads those back to tell its own extracted counts from the others'
-//! ([`crate::window::ledger`]).
+//! second dimension set with `Writer` (the writer's position among the window's writers) added, so
+//! CloudWatch extracts the same values once more under `[LogGroup, Writer]` and
+//! `[LogGroup, StatusCode, Writer]`, from the same log event. The writer reads those back to tell its
+//! own extracted counts from the others' ([`crate::window::ledger`]).
 
 use crate::base::time::EpochMillis;
 use crate::judge::finding::Totals;
-use crate::metrics::contract::{CLIENT_ERRORS, CONTAINER, LOG_GROUP, REQUESTS, STATUS_CODE, UNPARSED_LINES};
+use crate::metrics::contract::{CLIENT_ERRORS, WRITER, LOG_GROUP, REQUESTS, STATUS_CODE, UNPARSED_LINES};
 use serde::Serialize;
 
 /// EMF specification: at most 100 metric definitions per directive…
@@ -32,7 +32,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 struct Document<'a> {
     #[serde(rename = "_aws")]
     aws: Metadata<'a>,
-    /// `LogGroup`, `StatusCode` where the document has it, `Container` when tagged.
+    /// `LogGroup`, `StatusCode` where the document has it, `Writer` when tagged.
     #[serde(flatten)]
     dimensions: std::collections::BTreeMap<&'static str, &'a str>,
     #[serde(flatten)]
@@ -62,19 +62,19 @@ struct Definition {
 }
 
 /// The documents for one log group's counts in one minute (`totals` as the metric plan maps them),
-/// tagged with `container` (the writer's id) when given.
+/// tagged with `writer` (the writer's position among the window's writers) when given.
 pub fn documents(
     namespace: &str,
     log_group: &str,
     minute: EpochMillis,
     totals: &Totals,
-    container: Option<&str>,
+    writer: Option<&str>,
 ) -> Vec<String> {
     type Sets = (&'static [&'static str], &'static [&'static str]);
     let doc = |(plain, tagged): Sets, status_code: Option<&str>, values: Vec<(&'static str, u64)>| {
         debug_assert!(values.len() <= MAX_METRICS_PER_DIRECTIVE && tagged.len() <= MAX_DIMENSIONS_PER_SET);
         let mut dimensions = vec![plain];
-        dimensions.extend(container.map(|_| tagged));
+        dimensions.extend(writer.map(|_| tagged));
         let d = Document {
             aws: Metadata {
                 timestamp: minute,
@@ -86,7 +86,7 @@ pub fn documents(
             },
             dimensions: std::iter::once((LOG_GROUP, log_group))
                 .chain(status_code.map(|c| (STATUS_CODE, c)))
-                .chain(container.map(|c| (CONTAINER, c)))
+                .chain(writer.map(|c| (WRITER, c)))
                 .collect(),
             values: values.into_iter().collect(),
         };
@@ -94,7 +94,7 @@ pub fn documents(
         serde_json::to_string(&d).unwrap_or_default()
     };
     let mut out = vec![doc(
-        (&[LOG_GROUP], &[LOG_GROUP, CONTAINER]),
+        (&[LOG_GROUP], &[LOG_GROUP, WRITER]),
         None,
         vec![
             (REQUESTS, totals.requests),
@@ -108,7 +108,7 @@ pub fn documents(
             .iter()
             .filter(|(_, n)| **n > 0)
             .map(|(code, n)| {
-                doc((&[LOG_GROUP, STATUS_CODE], &[LOG_GROUP, STATUS_CODE, CONTAINER]), Some(&code.key()), vec![(CLIENT_ERRORS, *n)])
+                doc((&[LOG_GROUP, STATUS_CODE], &[LOG_GROUP, STATUS_CODE, WRITER]), Some(&code.key()), vec![(CLIENT_ERRORS, *n)])
             }),
     );
     out
@@ -158,7 +158,7 @@ mod tests {
     fn documents_stay_inside_the_specification_limits() {
         let longest = "/".repeat(crate::metrics::contract::MAX_DIMENSION_VALUE);
         let namespace = "N".repeat(255);
-        for doc in documents(&namespace, &longest, 0, &totals(), Some("4503599627370495")) {
+        for doc in documents(&namespace, &longest, 0, &totals(), Some("4294967295")) {
             let v: Value = serde_json::from_str(&doc).unwrap();
             let d = &v["_aws"]["CloudWatchMetrics"][0];
             assert!(doc.len() < MAX_DOCUMENT_BYTES / 64, "{} bytes", doc.len());
@@ -170,7 +170,7 @@ mod tests {
     #[test]
     fn tagged_documents_add_a_container_dimension_set_to_the_same_values() {
         let plain = documents("N", "/g", 0, &totals(), None);
-        let tagged = documents("N", "/g", 0, &totals(), Some("42"));
+        let tagged = documents("N", "/g", 0, &totals(), Some("1"));
         assert_eq!(plain.len(), tagged.len());
         for (p, t) in plain.iter().zip(&tagged) {
             let (p, t): (Value, Value) = (serde_json::from_str(p).unwrap(), serde_json::from_str(t).unwrap());
@@ -178,9 +178,9 @@ mod tests {
             assert_eq!(sets.len(), 2);
             assert_eq!(sets[0], p["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], "the contract's set comes first");
             let mut with = sets[0].as_array().unwrap().clone();
-            with.push("Container".into());
+            with.push("Writer".into());
             assert_eq!(sets[1], Value::Array(with));
-            assert_eq!(t["Container"], "42");
+            assert_eq!(t["Writer"], "1");
             assert_eq!(t["ClientErrors"], p["ClientErrors"], "the same values, extracted once per set");
         }
     }

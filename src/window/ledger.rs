@@ -10,9 +10,10 @@
 //! - **others**: what CloudWatch holds for the window less what it holds of this container's own.
 //!   A read returns every writer's extracted counts; this container's extracted share is known
 //!   because a window another container also wrote to is *shared*, and this container's counts for
-//!   a shared window carry its writer id as an extra dimension ("tagged"), read back beside the
-//!   totals. Own counts written untagged (before the window was known to be shared) are taken as
-//!   extracted. Others' counts only grow, so two reads of them merge by field-wise maximum.
+//!   a shared window carry its position among the window's writers as an extra dimension
+//!   ("tagged"; unique per window), read back beside the totals. Own counts written untagged
+//!   (before the window was known to be shared) are taken as extracted. Others' counts only grow,
+//!   so two reads of them merge by field-wise maximum.
 //!
 //! Every read is then a lower bound of the truth (a count in flight is missing, none is counted
 //! twice), and it is the truth once every count written before it is extracted.
@@ -67,8 +68,9 @@ pub const MEMORY_BATCHES: usize = 1024;
 pub struct Reads {
     /// Windows read (every writer's counts, markers, writer marks).
     pub windows: BTreeSet<WindowKey>,
-    /// Windows whose counts written by this container, tagged, are read too.
-    pub own: BTreeSet<WindowKey>,
+    /// Windows whose counts this container wrote tagged are read too, with its position among
+    /// each window's writers (the tag).
+    pub own: BTreeMap<WindowKey, u32>,
 }
 
 impl Reads {
@@ -129,8 +131,11 @@ struct Part {
     add: WindowState,
     /// The batch's counts go out tagged (the window is shared).
     tag: bool,
-    /// Read now, shared, and decided without withholding: its others' codes are read if not known.
-    settling: bool,
+    /// Shared and decided without withholding (every other writer's count readable): its others'
+    /// codes are read if not known.
+    settled: bool,
+    /// This container's position among the window's writers, once it marked it (or marks it now).
+    position: Option<u32>,
 }
 
 impl Part {
@@ -149,7 +154,8 @@ pub struct Plan {
     pub decisions: Vec<WindowDecision>,
     parts: Vec<Part>,
     marks: Vec<WindowKey>,
-    tagged: BTreeSet<WindowKey>,
+    /// Windows whose counts go out tagged, with this container's position among their writers.
+    tagged: BTreeMap<WindowKey, u32>,
 }
 
 impl Plan {
@@ -164,10 +170,10 @@ impl Plan {
         &self.marks
     }
 
-    /// True when the batch's counts of `key` carry this container's writer id (the window is
-    /// shared).
-    pub fn tagged(&self, key: &WindowKey) -> bool {
-        self.tagged.contains(key)
+    /// The tag the batch's counts of `key` carry (this container's position among the window's
+    /// writers), when the window is shared.
+    pub fn tag(&self, key: &WindowKey) -> Option<u32> {
+        self.tagged.get(key).copied()
     }
 
     /// Windows under the fixed levels that have 4xx: those `SPIKE_FACTOR` may lift.
@@ -185,16 +191,16 @@ impl Plan {
     }
 
     /// Windows whose per-code breakdown is read: those about to alert (or recover) whose 4xx are
-    /// not all known by code, and shared windows settling now whose other writers' codes are not
-    /// known (read once, while this container's own are all readable).
+    /// not all known by code, and shared windows decided without withholding whose other writers'
+    /// codes are not known (read once, while every count, this container's own too, is readable).
     pub fn breakdown_needed(&self) -> Reads {
         let mut out = Reads::default();
         for (d, p) in self.decisions.iter().zip(&self.parts) {
-            let wanted = d.action.is_some() || (p.settling && d.withheld.is_none());
+            let wanted = d.action.is_some() || p.settled;
             if wanted && !d.state.breakdown_complete() {
                 out.windows.insert(d.key.clone());
-                if p.own.tagged.client_errors > 0 {
-                    out.own.insert(d.key.clone());
+                if let Some(position) = p.position.filter(|_| p.own.tagged.client_errors > 0) {
+                    out.own.insert(d.key.clone(), position);
                 }
             }
         }
@@ -256,8 +262,10 @@ struct Entry {
     written: Markers,
     /// Another container wrote counts to it.
     shared: bool,
-    /// This container's writer mark is in CloudWatch.
-    marked: bool,
+    /// This container's writer mark is in CloudWatch, at this position among the window's writers.
+    position: Option<u32>,
+    /// Writer marks read back (the next writer's position).
+    writers: u64,
     fresh: Freshness,
     /// A partial decision: decided again from then on, touched by a batch or not.
     due: Option<EpochMillis>,
@@ -277,7 +285,8 @@ impl Entry {
             markers: Markers::default(),
             written: Markers::default(),
             shared: false,
-            marked: false,
+            position: None,
+            writers: 0,
             fresh: Freshness::Unread,
             due: None,
             first_withheld: None,
@@ -379,8 +388,8 @@ impl Ledger {
                     Some(Freshness::Settled) => false,
                 };
                 if due {
-                    if entry.is_some_and(|e| !e.own.tagged.is_empty()) {
-                        out.own.insert(k.clone());
+                    if let Some(position) = entry.filter(|e| !e.own.tagged.is_empty()).and_then(|e| e.position) {
+                        out.own.insert(k.clone(), position);
                     }
                     out.windows.insert(k);
                 }
@@ -401,11 +410,13 @@ impl Ledger {
         let mut others = entry.map(|e| e.others.clone()).unwrap_or_default();
         others.markers = entry.map(|e| e.markers).unwrap_or_default();
         others.shared = entry.is_some_and(|e| e.shared);
+        others.writers = entry.map_or(0, |e| e.writers);
         if read {
             let all = stored.states.get(key).unwrap_or(&EMPTY);
             others.merge(&stored.others(key, &own.untagged));
             others.markers.merge(&all.markers);
             others.shared |= all.shared;
+            others.writers = others.writers.max(all.writers);
         }
         Some((others, own))
     }
@@ -459,14 +470,18 @@ impl Ledger {
             }
             let counts = WindowState::of(add);
             let writes = !counts.is_empty();
-            if writes && !old && !entry.is_some_and(|e| e.marked) {
+            let mut position = entry.and_then(|e| e.position);
+            if writes && !old && position.is_none() {
+                // Marks read so far are this container's predecessors on the window.
+                position = Some(u32::try_from(others.writers).unwrap_or(u32::MAX));
                 plan.marks.push(key.clone());
             }
-            if writes && others.shared {
-                plan.tagged.insert(key.clone());
+            let tag = others.shared && position.is_some();
+            if let Some(p) = position.filter(|_| writes && tag) {
+                plan.tagged.insert(key.clone(), p);
             }
-            let settling = read && others.shared && withheld.is_none();
-            plan.parts.push(Part { own, add: counts, tag: others.shared, settling });
+            let settled = others.shared && withheld.is_none();
+            plan.parts.push(Part { own, add: counts, tag, settled, position });
             plan.decisions.push(d);
         }
         plan
@@ -496,6 +511,7 @@ impl Ledger {
                 e.markers.merge(&s.markers);
                 e.written.merge(&s.markers);
                 e.shared |= s.shared;
+                e.writers = e.writers.max(s.writers);
             }
             e.fresh = if e.shared && now < reread { Freshness::RereadFrom(reread) } else { Freshness::Settled };
             e.read_at = Some(now);
@@ -507,6 +523,7 @@ impl Ledger {
             // What the decision knows beyond this container's own (the breakdown read included).
             e.others.merge(&d.state.counts().less(&own.total()));
             e.own = own;
+            e.position = p.position;
             e.markers.merge(&d.state.markers);
             e.written.merge(&d.state.markers);
             (e.due, e.first_withheld) = match d.withheld {
@@ -514,11 +531,6 @@ impl Ledger {
                 _ => (None, None),
             };
             e.used = now;
-        }
-        for key in &plan.marks {
-            if let Some(e) = self.memory.get_mut(key) {
-                e.marked = true;
-            }
         }
         self.evict();
         self.batches.push_back(fingerprint);
@@ -548,5 +560,6 @@ static EMPTY: WindowState = WindowState {
     unparsed: 0,
     markers: Markers { alerted: None, recovered: false },
     shared: false,
+    writers: 0,
 };
 

@@ -65,6 +65,8 @@ pub struct WindowState {
     pub markers: Markers,
     /// Another container wrote counts to it (its writer mark was read back).
     pub shared: bool,
+    /// Writer marks read back: how many containers marked it before (a retried put counts twice).
+    pub writers: u64,
 }
 
 impl WindowState {
@@ -79,6 +81,7 @@ impl WindowState {
         }
         self.markers.merge(&other.markers);
         self.shared |= other.shared;
+        self.writers = self.writers.max(other.writers);
     }
 
     /// Adds `other`'s counts (another writer's, or another part of the same writer's); markers stay.
@@ -105,9 +108,9 @@ impl WindowState {
         out
     }
 
-    /// The counts only: markers and the shared flag cleared.
+    /// The counts only: markers and writer marks cleared.
     pub fn counts(&self) -> WindowState {
-        WindowState { markers: Markers::default(), shared: false, ..self.clone() }
+        WindowState { markers: Markers::default(), shared: false, writers: 0, ..self.clone() }
     }
 
     /// True when it holds no count.
