@@ -101,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for (_, lines) in in_flight {
                 metrics.apply_emf(&lines)?;
             }
-            let (series, tagged) = metrics.series("Container");
+            let (series, tagged) = metrics.series("Writer");
             let per = |x: u64| x as f64 * 1000.0 / n as f64;
             println!(
                 "{n} batches: per 1,000 batches: {:.1} AWS calls ({:.1} GetMetricData, {:.1} metrics requested, {:.1} PutMetricData, {:.1} Publish), {:.0} EMF documents, {:.0} EMF bytes ({:.0} bytes a batch); {series} metric series, {tagged} of them tagged",
