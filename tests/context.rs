@@ -13,60 +13,13 @@ use apigw_4xx::judge::severity::IgnoredStatuses;
 use apigw_4xx::metrics::baseline;
 use apigw_4xx::metrics::cloudwatch::{CloudWatchHistory, MetricHistory};
 use assert_cmd::Command;
-use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use support::apigateway::{log_group_arn, rest_stage};
 use support::emulator::Emulator;
-
-const ACCOUNT: &str = "123456789012";
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-fn log_group_arn(group: &str) -> String {
-    format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group}:*")
-}
-
-/// A REST API whose `prod` stage logs to `group`, deployed with `description`: its deployment id.
-async fn rest_stage(sdk: &aws_config::SdkConfig, name: &str, group: &str, description: &str) -> (String, String) {
-    let c = aws_sdk_apigateway::Client::new(sdk);
-    let api = c.create_rest_api().name(name).send().await.unwrap();
-    let api_id = api.id().unwrap().to_string();
-    // moto, like API Gateway, deploys only an API with a method.
-    let root = c.get_resources().rest_api_id(&api_id).send().await.unwrap().items()[0].id().unwrap().to_string();
-    c.put_method()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .authorization_type("NONE")
-        .send()
-        .await
-        .unwrap();
-    c.put_integration()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
-        .send()
-        .await
-        .unwrap();
-    let d =
-        c.create_deployment().rest_api_id(&api_id).stage_name("prod").description(description).send().await.unwrap();
-    c.update_stage()
-        .rest_api_id(&api_id)
-        .stage_name("prod")
-        .patch_operations(
-            PatchOperation::builder()
-                .op(Op::Replace)
-                .path("/accessLogSettings/destinationArn")
-                .value(log_group_arn(group))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    (api_id, d.id().unwrap().to_string())
 }
 
 #[tokio::test]
@@ -128,6 +81,19 @@ async fn http_api_stage_through_its_own_fields() {
     assert!(matches!(d.id.as_deref(), None | Some("dep-http-1")), "{:?}", d.id);
     assert!((now() - d.at).abs() < 600_000, "lastUpdatedDate: {}", d.at);
     assert!(d.line(None).contains(" \"canary rollout\" to ctx-http/live at "), "{}", d.line(None));
+
+    // Lines naming the stage: asked for by id (not a REST API, so an HTTP one), never listed.
+    let e = Emulator::shared();
+    e.reset_calls();
+    let named = DeploymentFinder::new(ApiGateway::new(&Clients::new(&sdk)))
+        .find("/aws/apigateway/ctx-elsewhere", Some((api.api_id().unwrap(), "live")), now())
+        .await
+        .unwrap()
+        .expect("found by name");
+    assert_eq!(named.target, "ctx-http/live");
+    let calls = e.calls();
+    let asked: Vec<&str> = calls.keys().map(String::as_str).collect();
+    assert_eq!(asked, ["apigateway:GetRestApi", "apigatewayv2:GetApi", "apigatewayv2:GetStage"], "{calls:?}");
 }
 
 async fn put(cw: &aws_sdk_cloudwatch::Client, namespace: &str, data: Vec<MetricDatum>) {
@@ -185,6 +151,8 @@ fn cli(sdk_endpoint: &str) -> Command {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_PROFILE")
+        .env_remove("AWS_MAX_ATTEMPTS")
+        .env_remove("AWS_RETRY_MODE")
         .env("AWS_EC2_METADATA_DISABLED", "true");
     c
 }
@@ -219,8 +187,13 @@ async fn history_over_seeded_metrics() {
         data.push(datum("ClientErrors", group, t, c4));
     }
     put(&cw, ns, data).await;
+    // Throttled three times in a row (the SDK's default three attempts would give up): the read
+    // waits and goes on.
+    e.reset_calls();
+    e.inject("GetMetricData", "throttle", 3);
     let out =
         cli(&e.endpoint).args(["history", "--log-group", group, "--days", "14", "--namespace", ns]).success_stdout();
+    assert_eq!(e.call_count("cloudwatch:GetMetricData"), 4, "{:?}", e.calls());
     let text = String::from_utf8(out).unwrap();
     assert!(text.trim_end().ends_with("1 ELEVATED, 1 HIGH in 14 days"), "{text}");
     assert!(text.contains("HIGH       40.0%  400 of 1,000"), "{text}");
@@ -247,12 +220,16 @@ async fn analyze_names_the_deployment_with_api_id_and_stage() {
     let e = Emulator::shared();
     let sdk = e.sdk_config().await;
     let (api_id, id) = rest_stage(&sdk, "ctx-cli", "/aws/apigateway/ctx-cli", "add v2 routes").await;
+    e.reset_calls();
     let out = cli(&e.endpoint)
         .args(["analyze", "--api-id", &api_id, "--stage", "prod"])
         .write_stdin("{\"status\":\"403\"}\n")
         .success_stdout();
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains(&format!("\n\nDeployment: {id} \"add v2 routes\" to ctx-cli/prod at ")), "{text}");
+    let calls = e.calls();
+    let asked: Vec<&str> = calls.keys().map(String::as_str).collect();
+    assert_eq!(asked, ["apigateway:GetDeployment", "apigateway:GetRestApi", "apigateway:GetStage"], "no listing");
 }
 
 /// Subscription events of two log groups, each 3 of 100 requests 403.
@@ -321,59 +298,13 @@ fn cli_rules_give_a_finding_per_group() {
 // The function with its alert context, end to end.
 
 use apigw_4xx::aws::client::Clients;
-use apigw_4xx::function::config::Config;
-use apigw_4xx::function::context::AlertContext;
-use apigw_4xx::function::emf::CapturedEmf;
-use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
-use apigw_4xx::function::{Function, IncomingEvent};
-
-struct Fx {
-    sdk: aws_config::SdkConfig,
-    topic: String,
-    namespace: String,
-}
-
-async fn fx(name: &str) -> Fx {
-    let sdk = Emulator::shared().sdk_config().await;
-    let sns = aws_sdk_sns::Client::new(&sdk);
-    let topic = sns.create_topic().name(format!("ctx-{name}")).send().await.unwrap().topic_arn.unwrap();
-    Fx { sdk, topic, namespace: format!("Test/ctx-{name}") }
-}
-
-impl Fx {
-    fn config(&self, extra: &[(&str, &str)]) -> Config {
-        let mut vars = vec![("ALERT_TOPIC_ARN", self.topic.as_str()), ("METRIC_NAMESPACE", self.namespace.as_str())];
-        vars.extend_from_slice(extra);
-        Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap()
-    }
-
-    fn plain(&self, extra: &[(&str, &str)]) -> Function<CloudWatchStore, SnsAlerts, CapturedEmf> {
-        let c = self.config(extra);
-        Function::new(
-            c.clone(),
-            CloudWatchStore::new(&Clients::new(&self.sdk), &c.namespace),
-            SnsAlerts::new(&Clients::new(&self.sdk), &c.alert_topic_arn),
-            CapturedEmf::default(),
-        )
-    }
-
-    fn with_context(
-        &self,
-        extra: &[(&str, &str)],
-    ) -> Function<CloudWatchStore, SnsAlerts, CapturedEmf, AlertContext<CloudWatchHistory, ApiGateway>> {
-        let c = self.config(extra);
-        self.plain(extra).with_context(AlertContext::over(&Clients::new(&self.sdk), &c.namespace, c.deployment_lookup))
-    }
-
-    fn alerts(&self) -> Vec<support::emulator::SentMessage> {
-        Emulator::shared().sns_messages(&self.topic)
-    }
-}
+use apigw_4xx::function::IncomingEvent;
+use support::env::Env;
 
 /// One subscription event of `group` with the given JSON lines, a second apart from `t0`.
 fn event_of(group: &str, lines: &[String], t0: i64) -> IncomingEvent {
     let evs: Vec<(i64, String)> = lines.iter().enumerate().map(|(i, l)| (t0 + i as i64 * 10, l.clone())).collect();
-    serde_json::from_str(&support::subscription_event(&support::payload(group, &evs))).unwrap()
+    support::subscription(group, &evs)
 }
 
 fn lines(mix: &[(u16, usize, &str)]) -> Vec<String> {
@@ -393,7 +324,7 @@ fn lines(mix: &[(u16, usize, &str)]) -> Vec<String> {
 async fn alert_names_deployment_and_baseline_and_a_quiet_batch_costs_no_extra_call() {
     let e = Emulator::shared();
     let _x = Emulator::exclusive();
-    let f = fx("deploy").await;
+    let f = Env::new("ctx-deploy").await;
     let (group, quiet_group) = ("/aws/apigateway/ctx-fn-orders", "/aws/apigateway/ctx-fn-plain");
     let (_, id) = rest_stage(&f.sdk, "ctx-fn-orders", group, "tighten order schema").await;
     let w = support::recent_window();
@@ -408,7 +339,7 @@ async fn alert_names_deployment_and_baseline_and_a_quiet_batch_costs_no_extra_ca
 
     // A batch that does not alert: the same calls with or without the context.
     let quiet = lines(&[(200, 200, ""), (403, 2, "")]);
-    let plain = f.plain(&[]);
+    let plain = f.function(&[]);
     e.reset_calls();
     plain.handle(&event_of(quiet_group, &quiet, w)).await.unwrap();
     let without = e.calls();
@@ -445,7 +376,7 @@ async fn alert_names_deployment_and_baseline_and_a_quiet_batch_costs_no_extra_ca
 async fn a_failed_lookup_drops_the_line_not_the_alert() {
     let e = Emulator::shared();
     let _x = Emulator::exclusive();
-    let f = fx("lookup-fails").await;
+    let f = Env::new("ctx-lookup-fails").await;
     let group = "/aws/apigateway/ctx-fn-denied";
     rest_stage(&f.sdk, "ctx-fn-denied", group, "would be named").await;
     e.reset_calls();
@@ -464,7 +395,7 @@ async fn a_failed_lookup_drops_the_line_not_the_alert() {
 #[tokio::test]
 async fn one_api_key_behind_ninety_of_a_hundred_4xx_is_named() {
     let _x = Emulator::exclusive();
-    let f = fx("consumers").await;
+    let f = Env::new("ctx-consumers").await;
     let group = "/aws/apigateway/ctx-fn-consumers";
     let batch = lines(&[
         (200, 400, r#","apiKeyId":"k1""#),
@@ -472,7 +403,7 @@ async fn one_api_key_behind_ninety_of_a_hundred_4xx_is_named() {
         (403, 6, r#","ip":"203.0.113.9""#),
         (404, 4, r#","ip":"203.0.113.10""#),
     ]);
-    f.plain(&[]).handle(&event_of(group, &batch, support::recent_window())).await.unwrap();
+    f.function(&[]).handle(&event_of(group, &batch, support::recent_window())).await.unwrap();
     let alerts = f.alerts();
     assert_eq!(alerts.len(), 1);
     let body = &alerts[0].message;
@@ -488,10 +419,10 @@ async fn one_api_key_behind_ninety_of_a_hundred_4xx_is_named() {
 #[tokio::test]
 async fn group_rules_alert_one_group_at_three_percent_and_not_another() {
     let _x = Emulator::exclusive();
-    let f = fx("rules").await;
+    let f = Env::new("ctx-rules").await;
     let (strict, lax) = ("/aws/apigateway/ctx-fn-private", "/aws/apigateway/ctx-fn-public");
     let rules = format!(r#"{{"{strict}": {{"elevated_percent": 1, "high_percent": 5}}}}"#);
-    let function = f.plain(&[("GROUP_RULES", &rules)]);
+    let function = f.function(&[("GROUP_RULES", &rules)]);
     let w = support::recent_window();
     let batch = lines(&[(200, 97, ""), (403, 3, "")]);
     function.handle(&event_of(strict, &batch, w)).await.unwrap();
@@ -506,7 +437,7 @@ async fn group_rules_alert_one_group_at_three_percent_and_not_another() {
 #[tokio::test]
 async fn spike_factor_alerts_a_window_far_above_its_baseline() {
     let _x = Emulator::exclusive();
-    let f = fx("spike").await;
+    let f = Env::new("ctx-spike").await;
     let group = "/aws/apigateway/ctx-fn-spike";
     let w = support::recent_window();
     let (start, _) = baseline::span(w);

@@ -164,7 +164,11 @@ async fn a_handover_pages_when_the_true_total_crosses_with_the_true_counts() {
             assert_eq!(alerts.len(), 1, "lag {lag}, handover {h}");
             let (r, e) = truth[expected];
             let counts = format!("({} of {} requests)", thousands(e), thousands(r));
-            assert!(alerts[0].message.contains(&counts), "lag {lag}, handover {h}: want {counts}\n{}", alerts[0].message);
+            assert!(
+                alerts[0].message.contains(&counts),
+                "lag {lag}, handover {h}: want {counts}\n{}",
+                alerts[0].message
+            );
             assert!(alerts[0].subject.starts_with("ELEVATED: "), "{}", alerts[0].subject);
             Emulator::shared().emf_flush();
             let end = w + 300 * SEC;
@@ -236,7 +240,13 @@ async fn an_old_windows_marker_readable_late_does_not_page_twice() {
             .unit(StandardUnit::Count)
             .build()
     };
-    cw.put_metric_data().namespace(&s.namespace).metric_data(marker(old)).metric_data(marker(young)).send().await.unwrap();
+    cw.put_metric_data()
+        .namespace(&s.namespace)
+        .metric_data(marker(old))
+        .metric_data(marker(young))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(s.sum("Probe", &[], young, young + 60 * SEC).await, 1.0, "two hours old: readable at once");
     assert_eq!(s.sum("Probe", &[], old, old + 60 * SEC).await, 0.0, "four hours old: not yet");
     e.clock(now + 61 * SEC);
@@ -255,7 +265,11 @@ async fn an_old_windows_marker_readable_late_does_not_page_twice() {
     assert_eq!((first.alerts, first.markers, first.too_old), (1, 1, 1), "the young window paged, the old one not");
     let alerts = s.alerts();
     assert_eq!(alerts.len(), 1);
-    assert!(alerts[0].message.contains("Not paged, began more than 2 h 45 min before this batch"), "{}", alerts[0].message);
+    assert!(
+        alerts[0].message.contains("Not paged, began more than 2 h 45 min before this batch"),
+        "{}",
+        alerts[0].message
+    );
     // A cold container gets more of both: the old window is never paged (its marker would not be
     // readable yet); the young window's marker is read back, so it is not paged again either, also
     // once the hold on it (A wrote to it) has passed.

@@ -83,7 +83,8 @@ impl Cloud {
                 WindowState { codes: state.codes, ..WindowState::default() }
             }
         };
-        let mut s = Stored { keys: if decision { reads.windows.clone() } else { BTreeSet::new() }, ..Stored::default() };
+        let mut s =
+            Stored { keys: if decision { reads.windows.clone() } else { BTreeSet::new() }, ..Stored::default() };
         for k in &reads.windows {
             let mut state = part(self.sum(k, Some(now), None));
             if decision {
@@ -232,7 +233,10 @@ fn old_windows_are_decided_but_never_paged_and_get_no_writer_mark() {
     let now = W + PAGE_HORIZON_MS + 5 * SEC;
     let plan = c.invoke(&mut cloud, &batch(&[(W, 100, 60), (W + 5 * MIN, 100, 60)]), now, 0);
     let (old, young) = (decision(&plan, W), decision(&plan, W + 5 * MIN));
-    assert_eq!((old.action, old.unsent, old.withheld), (None, Some(Marker::Alerted(Severity::High)), Some(Withheld::Old)));
+    assert_eq!(
+        (old.action, old.unsent, old.withheld),
+        (None, Some(Marker::Alerted(Severity::High)), Some(Withheld::Old))
+    );
     assert_eq!(young.action, Some(Marker::Alerted(Severity::High)), "2 h 40 min old: paged");
     assert_eq!(plan.writer_marks(), [key(W + 5 * MIN)]);
     assert_eq!(plan.markers(), vec![(key(W + 5 * MIN), Marker::Alerted(Severity::High))]);
@@ -329,7 +333,11 @@ fn a_shared_window_reads_the_others_codes_once_as_it_settles() {
     assert_eq!(b.breakdown.windows, BTreeSet::from([key(W)]), "settling: the others' codes are read");
     assert_eq!(b.breakdown.own, BTreeMap::from([(key(W), 1)]), "with its own tagged codes");
     let d = decision(&plan, W);
-    assert_eq!(d.state.codes[&ClientErrorCode::Status(403)], 9, "A's 5 + B's 2 + 2 (the reread's counts were in flight)");
+    assert_eq!(
+        d.state.codes[&ClientErrorCode::Status(403)],
+        9,
+        "A's 5 + B's 2 + 2 (the reread's counts were in flight)"
+    );
     assert_eq!(d.state.codes[&ClientErrorCode::Status(404)], 4);
     assert!(d.state.breakdown_complete());
     let later = b.invoke(&mut cloud, &batch(&[(W, 50, 50)]), W + 20 * SEC + LAG, 30 * SEC);
@@ -377,8 +385,12 @@ struct Step {
 fn step() -> impl Strategy<Value = Step> {
     let who = prop_oneof![6 => Just(Who::Same), 2 => Just(Who::New), 2 => (0usize..8).prop_map(Who::Resume)];
     let window = (0i64..3, 0u64..60, 0u64..=100).prop_map(|(w, r, pct)| (w, r, r * pct / 100));
-    (0i64..150_000, who, prop::collection::vec(window, 1..3), 0..=LAG)
-        .prop_map(|(dt, who, windows, delay)| Step { dt, who, windows, delay })
+    (0i64..150_000, who, prop::collection::vec(window, 1..3), 0..=LAG).prop_map(|(dt, who, windows, delay)| Step {
+        dt,
+        who,
+        windows,
+        delay,
+    })
 }
 
 proptest! {

@@ -10,11 +10,29 @@ the parameter is a String whose AllowedPattern admits 1 to SLOTS names: CloudFor
 longer list before it creates anything, with the parameter's ConstraintDescription as the message
 (CloudFormation's Rules cannot count list members: they offer no Fn::Select or Fn::Split).
 """
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 SLOTS = 10
-OUT = Path(__file__).resolve().parent.parent / "template.yaml"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "template.yaml"
+
+
+def defaults():
+    """The values the template states that the code owns (metric names, dimensions, namespace,
+    period, levels), from their one home: `bootstrap --print-defaults` (BOOTSTRAP names a built
+    binary; otherwise cargo builds and runs it)."""
+    cmd = [os.environ["BOOTSTRAP"]] if os.environ.get("BOOTSTRAP") else \
+        ["cargo", "run", "--quiet", "--bin", "bootstrap", "--"]
+    d = json.loads(subprocess.run(cmd + ["--print-defaults"], cwd=ROOT, check=True,
+                                  capture_output=True, text=True).stdout)
+    return {**d["Metrics"], **d["Dimensions"], "namespace": d["MetricNamespace"],
+            "namespace_pattern": d["MetricNamespacePattern"], "period": d["PeriodSeconds"],
+            "elevated": d["ElevatedPercent"], "high": d["HighPercent"], "min_requests": d["MinRequests"],
+            "window": d["WindowMinutes"]["Default"]}
 
 HEAD = """AWSTemplateFormatVersion: "2010-09-09"
 Transform: AWS::Serverless-2016-10-31
@@ -44,32 +62,38 @@ Parameters:
     Description: Email address for alerts (confirm the subscription email). Empty for none.
   ElevatedPercent:
     Type: String
-    Default: "10"
+    Default: "%(elevated)s"
     AllowedPattern: "^[0-9]{1,3}(\\\\.[0-9]{1,2})?$"
     Description: A window whose 4xx rate is above this percentage is ELEVATED.
   HighPercent:
     Type: String
-    Default: "25"
+    Default: "%(high)s"
     AllowedPattern: "^[0-9]{1,3}(\\\\.[0-9]{1,2})?$"
     Description: A window whose 4xx rate is above this percentage is HIGH.
   WindowMinutes:
     Type: Number
-    Default: 5
+    Default: %(window)s
     MinValue: 1
     MaxValue: 60
     Description: Tumbling window length, by event time.
   MinRequests:
     Type: Number
-    Default: 100
+    Default: %(min_requests)s
     MinValue: 1
     Description: Windows with fewer requests are never judged (1 of 2 requests pages nobody).
   IgnoreStatus:
     Type: String
     Default: ""
+    AllowedPattern: "^( *4[0-9]{2} *(, *4[0-9]{2} *)*)?$"
+    ConstraintDescription: must be empty or 4xx status codes separated by commas, e.g. 401,404.
     Description: 4xx codes left out of the rate, e.g. 401,404 (still counted in metrics).
   MetricNamespace:
     Type: String
-    Default: ApiGateway4xx
+    Default: %(namespace)s
+    AllowedPattern: "%(namespace_pattern)s"
+    ConstraintDescription: >-
+      must be 1 to 255 letters, digits and . - _ / # : (no spaces), not starting with : or AWS/;
+      CloudWatch would drop every count written under any other namespace.
     Description: CloudWatch namespace of the custom metrics.
   AccessLogFormat:
     Type: String
@@ -344,24 +368,24 @@ Resources:
         - |
           {"widgets": [
             {"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6, "properties": {
-              "title": "Requests and 4xx", "region": "${AWS::Region}", "stat": "Sum", "period": 300, "view": "timeSeries",
-              "metrics": [[{"expression": "SEARCH('{${MetricNamespace},LogGroup} MetricName=\\"Requests\\"', 'Sum', 300)", "id": "req", "label": "Requests"}],
-                          [{"expression": "SEARCH('{${MetricNamespace},LogGroup} MetricName=\\"ClientErrors\\"', 'Sum', 300)", "id": "c4", "label": "4xx"}]]}},
+              "title": "Requests and 4xx", "region": "${AWS::Region}", "stat": "Sum", "period": %(period)s, "view": "timeSeries",
+              "metrics": [[{"expression": "SEARCH('{${MetricNamespace},%(LogGroup)s} MetricName=\\"%(Requests)s\\"', 'Sum', %(period)s)", "id": "req", "label": "Requests"}],
+                          [{"expression": "SEARCH('{${MetricNamespace},%(LogGroup)s} MetricName=\\"%(ClientErrors)s\\"', 'Sum', %(period)s)", "id": "c4", "label": "4xx"}]]}},
             {"type": "metric", "x": 12, "y": 0, "width": 12, "height": 6, "properties": {
-              "title": "4xx rate (%%)", "region": "${AWS::Region}", "period": 300, "view": "timeSeries",
+              "title": "4xx rate (%%)", "region": "${AWS::Region}", "period": %(period)s, "view": "timeSeries",
               "metrics": [[{"expression": "100*SUM(c4)/SUM(req)", "id": "rate", "label": "4xx rate, all log groups"}],
-                          [{"expression": "SEARCH('{${MetricNamespace},LogGroup} MetricName=\\"Requests\\"', 'Sum', 300)", "id": "req", "visible": false}],
-                          [{"expression": "SEARCH('{${MetricNamespace},LogGroup} MetricName=\\"ClientErrors\\"', 'Sum', 300)", "id": "c4", "visible": false}]],
+                          [{"expression": "SEARCH('{${MetricNamespace},%(LogGroup)s} MetricName=\\"%(Requests)s\\"', 'Sum', %(period)s)", "id": "req", "visible": false}],
+                          [{"expression": "SEARCH('{${MetricNamespace},%(LogGroup)s} MetricName=\\"%(ClientErrors)s\\"', 'Sum', %(period)s)", "id": "c4", "visible": false}]],
               "yAxis": {"left": {"min": 0, "max": 100}},
               "annotations": {"horizontal": [{"label": "ELEVATED", "value": ${ElevatedPercent}, "color": "#ff9900"},
                                              {"label": "HIGH", "value": ${HighPercent}, "color": "#d13212"}]}}},
             {"type": "metric", "x": 0, "y": 6, "width": 12, "height": 6, "properties": {
-              "title": "4xx by status code", "region": "${AWS::Region}", "stat": "Sum", "period": 300, "view": "timeSeries", "stacked": true,
-              "metrics": [[{"expression": "SEARCH('{${MetricNamespace},LogGroup,StatusCode} MetricName=\\"ClientErrors\\"', 'Sum', 300)", "id": "bycode"}]]}},
+              "title": "4xx by status code", "region": "${AWS::Region}", "stat": "Sum", "period": %(period)s, "view": "timeSeries", "stacked": true,
+              "metrics": [[{"expression": "SEARCH('{${MetricNamespace},%(LogGroup)s,%(StatusCode)s} MetricName=\\"%(ClientErrors)s\\"', 'Sum', %(period)s)", "id": "bycode"}]]}},
             {"type": "metric", "x": 12, "y": 6, "width": 12, "height": 6, "properties": {
-              "title": "Alerts published and unparsed lines", "region": "${AWS::Region}", "stat": "Sum", "period": 300, "view": "timeSeries",
-              "metrics": [[{"expression": "SEARCH('{${MetricNamespace},LogGroup,Severity} MetricName=\\"AlertsPublished\\"', 'Sum', 300)", "id": "alerts"}],
-                          [{"expression": "SEARCH('{${MetricNamespace},LogGroup} MetricName=\\"UnparsedLines\\"', 'Sum', 300)", "id": "unparsed"}]]}}
+              "title": "Alerts published and unparsed lines", "region": "${AWS::Region}", "stat": "Sum", "period": %(period)s, "view": "timeSeries",
+              "metrics": [[{"expression": "SEARCH('{${MetricNamespace},%(LogGroup)s,%(Severity)s} MetricName=\\"%(AlertsPublished)s\\"', 'Sum', %(period)s)", "id": "alerts"}],
+                          [{"expression": "SEARCH('{${MetricNamespace},%(LogGroup)s} MetricName=\\"%(UnparsedLines)s\\"', 'Sum', %(period)s)", "id": "unparsed"}]]}}
           ]}
         - MetricNamespace: !Ref MetricNamespace
           ElevatedPercent: !Ref ElevatedPercent
@@ -440,18 +464,18 @@ def slot(i):
           MetricStat:
             Metric:
               Namespace: !Ref MetricNamespace
-              MetricName: UnparsedLines
-              Dimensions: [{{Name: LogGroup, Value: {name(i)}}}]
-            Period: 300
+              MetricName: %(UnparsedLines)s
+              Dimensions: [{{Name: %(LogGroup)s, Value: {name(i)}}}]
+            Period: %(period)s
             Stat: Sum
         - Id: requests
           ReturnData: false
           MetricStat:
             Metric:
               Namespace: !Ref MetricNamespace
-              MetricName: Requests
-              Dimensions: [{{Name: LogGroup, Value: {name(i)}}}]
-            Period: 300
+              MetricName: %(Requests)s
+              Dimensions: [{{Name: %(LogGroup)s, Value: {name(i)}}}]
+            Period: %(period)s
             Stat: Sum
 """
 
@@ -467,7 +491,7 @@ def ops_alarm(name, description, namespace, metric, dimension, statistic, period
       MetricName: {metric}
       Dimensions: [{dimension}]
       Statistic: {statistic}
-      Period: 300
+      Period: %(period)s
       EvaluationPeriods: {periods}
       Threshold: 1
       ComparisonOperator: GreaterThanOrEqualToThreshold
@@ -488,12 +512,14 @@ OPS_ALARMS = [
 
 
 def render():
-    return (HEAD.replace("%(slots)d", str(SLOTS))
+    text = (HEAD.replace("%(slots)d", str(SLOTS))
             .replace("%(names_pattern)s", NAMES_PATTERN)
             .replace("%(conditions)s", "".join(condition(i) for i in range(SLOTS)))
             .replace("%(ops_alarms)s", "".join(ops_alarm(*a) for a in OPS_ALARMS).lstrip("\n"))
-            .replace("%(slots)s", "".join(slot(i) for i in range(SLOTS)))
-            .replace("%%", "%"))
+            .replace("%(slots)s", "".join(slot(i) for i in range(SLOTS))))
+    for key, value in defaults().items():
+        text = text.replace(f"%({key})s", str(value))
+    return text.replace("%%", "%")
 
 
 if __name__ == "__main__":

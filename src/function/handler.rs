@@ -22,7 +22,7 @@ use crate::judge::finding::Rules;
 use crate::judge::severity::IgnoredStatuses;
 use crate::metrics::contract::{accepted_range, fold, MetricPlan, WriterId};
 use crate::metrics::emf::documents;
-use crate::render::alert::{message, AlertMessage, Style};
+use crate::render::alert::{lead, message, AlertMessage, Style};
 use crate::render::withheld::old_windows_line;
 use crate::window::decide::{Judge, WindowDecision};
 use crate::window::ledger::{Ledger, Plan, Reads, Stored};
@@ -194,12 +194,13 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
         let subjects: Vec<AlertSubject<'_>> = by_group
             .iter()
             .filter_map(|(group, ds)| {
-                let latest = ds.iter().rev().find(|d| matches!(d.action, Some(Marker::Alerted(_))))?;
+                // The window the message leads with; a recovery (which leads only recoveries) needs none.
+                let lead = lead(ds).filter(|d| matches!(d.action, Some(Marker::Alerted(_))))?;
                 Some(AlertSubject {
                     log_group: group,
                     ignored: &rules[group].ignored,
-                    window_start: latest.key.1,
-                    rate: latest.finding.rate,
+                    window_start: lead.key.1,
+                    rate: lead.finding.rate,
                     stage: tallies.get(*group).and_then(|t| t.stage()),
                 })
             })
@@ -263,8 +264,11 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
         };
         let mut groups: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
         groups.dedup();
-        let mut queries =
-            if breakdown { self.plan.breakdown_queries(groups) } else { self.plan.decision_queries(groups, self.writer) };
+        let mut queries = if breakdown {
+            self.plan.breakdown_queries(groups)
+        } else {
+            self.plan.decision_queries(groups, self.writer)
+        };
         let all = queries.len();
         // This container's tagged counts: one set of queries per log group and position.
         let mut tags: Vec<(&str, u32)> = reads.own.iter().map(|((g, _), p)| (g.as_str(), *p)).collect();

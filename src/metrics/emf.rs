@@ -16,7 +16,7 @@
 
 use crate::base::time::EpochMillis;
 use crate::judge::finding::Totals;
-use crate::metrics::contract::{CLIENT_ERRORS, WRITER, LOG_GROUP, REQUESTS, STATUS_CODE, UNPARSED_LINES};
+use crate::metrics::contract::{CLIENT_ERRORS, LOG_GROUP, REQUESTS, STATUS_CODE, UNPARSED_LINES, WRITER};
 use serde::Serialize;
 
 /// EMF specification: at most 100 metric definitions per directive…
@@ -102,15 +102,13 @@ pub fn documents(
             (UNPARSED_LINES, totals.unparsed),
         ],
     )];
-    out.extend(
-        totals
-            .client_errors
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(code, n)| {
-                doc((&[LOG_GROUP, STATUS_CODE], &[LOG_GROUP, STATUS_CODE, WRITER]), Some(&code.key()), vec![(CLIENT_ERRORS, *n)])
-            }),
-    );
+    out.extend(totals.client_errors.iter().filter(|(_, n)| **n > 0).map(|(code, n)| {
+        doc(
+            (&[LOG_GROUP, STATUS_CODE], &[LOG_GROUP, STATUS_CODE, WRITER]),
+            Some(&code.key()),
+            vec![(CLIENT_ERRORS, *n)],
+        )
+    }));
     out
 }
 

@@ -53,11 +53,18 @@ mod tests {
         let judge = Judge { rules: &rules, notify_recovery: true, groups: None };
         let mut t = Totals { requests: 300, ..Totals::default() };
         t.client_errors.insert(ClientErrorCode::Status(403), 100);
-        let decide = |w, t: &Totals| judge.decide(&("/g".into(), w), &WindowState::default(), None, t, Some(Withheld::Old));
+        let decide = |w, t: &Totals| {
+            let mut d = judge.decide(&("/g".into(), w), &WindowState::default(), None, t);
+            judge.withhold(&mut d, Withheld::Old);
+            d
+        };
         let (high, quiet) = (decide(1_764_000_000_000, &t), decide(1_764_000_300_000, &Totals::default()));
         let line = old_windows_line(&[&high, &quiet], 5).unwrap();
         assert!(line.starts_with("Not paged, began more than 2 h 45 min before this batch"), "{line}");
-        assert!(line.ends_with("2025-11-24T16:00:00Z to 2025-11-24T16:05:00Z HIGH 33.3% (100 of 300 requests)"), "{line}");
+        assert!(
+            line.ends_with("2025-11-24T16:00:00Z to 2025-11-24T16:05:00Z HIGH 33.3% (100 of 300 requests)"),
+            "{line}"
+        );
         assert_eq!(old_windows_line(&[&quiet], 5), None);
     }
 }

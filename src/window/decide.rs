@@ -86,17 +86,15 @@ impl Judge<'_> {
     }
 
     /// Decides one window: `known` is what is known of it before the batch, `previous` what is known
-    /// of the window just before it (if anything), `add` the batch's totals for it, `withheld` why
-    /// its action may not be sent now. The finding carries no evidence (routes, methods): a message
-    /// adds the batch's when it is written, so a batch touching thousands of windows does not copy
-    /// it thousands of times.
+    /// of the window just before it (if anything), `add` the batch's totals for it. The finding
+    /// carries no evidence (routes, methods): a message adds the batch's when it is written, so a
+    /// batch touching thousands of windows does not copy it thousands of times.
     pub fn decide(
         &self,
         key: &WindowKey,
         known: &WindowState,
         previous: Option<&WindowState>,
         add: &Totals,
-        withheld: Option<Withheld>,
     ) -> WindowDecision {
         let mut state = known.clone();
         state.add(add);
@@ -109,11 +107,17 @@ impl Judge<'_> {
             action: None,
             previous_alerted: previous.is_some_and(|p| p.markers.alerted.is_some() && !p.markers.recovered),
             written: Markers::default(),
-            withheld,
+            withheld: None,
             unsent: None,
         };
         self.act(&mut d);
         d
+    }
+
+    /// Withholds the decision's action for `why`: it stays in `unsent`, nothing is sent or marked.
+    pub fn withhold(&self, d: &mut WindowDecision, why: Withheld) {
+        d.withheld = Some(why);
+        self.act(d);
     }
 
     /// `SPIKE_FACTOR`: a window under the fixed levels whose rate is `factor` times its group's
@@ -191,7 +195,7 @@ mod tests {
         let rules = Rules::default();
         let judge = Judge { rules: &rules, notify_recovery: true, groups: None };
         let key = ("/g".to_string(), 600_000);
-        judge.decide(&key, &known.unwrap_or_default(), previous.as_ref(), &batch, None)
+        judge.decide(&key, &known.unwrap_or_default(), previous.as_ref(), &batch)
     }
 
     #[test]
@@ -241,7 +245,8 @@ mod tests {
         let judge = Judge { rules: &rules, notify_recovery: true, groups: None };
         let key = ("/g".to_string(), 600_000);
         for why in [Withheld::Old, Withheld::Partial { until: 700_000 }] {
-            let d = judge.decide(&key, &WindowState::default(), None, &totals(100, 30), Some(why));
+            let mut d = judge.decide(&key, &WindowState::default(), None, &totals(100, 30));
+            judge.withhold(&mut d, why);
             assert_eq!((d.action, d.unsent), (None, Some(Marker::Alerted(Severity::High))), "{why:?}");
             assert!(d.missing_markers().is_empty(), "{why:?}: nothing sent, nothing marked");
         }

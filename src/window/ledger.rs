@@ -453,17 +453,18 @@ impl Ledger {
             };
             // Withheld since `f`, and read since `f` + lag: everything written before `f` is in.
             let read_at = if read { Some(now) } else { entry.and_then(|e| e.read_at) };
-            let bounded = entry
-                .and_then(|e| e.first_withheld)
-                .zip(read_at)
-                .is_some_and(|(f, r)| r >= f + EXTRACTION_LAG_MS);
+            let bounded =
+                entry.and_then(|e| e.first_withheld).zip(read_at).is_some_and(|(f, r)| r >= f + EXTRACTION_LAG_MS);
             let old = now - key.1 > PAGE_HORIZON_MS;
             let withheld = if old {
                 Some(Withheld::Old)
             } else {
                 partial_until.filter(|_| others.shared && !bounded).map(|until| Withheld::Partial { until })
             };
-            let mut d = judge.decide(key, &known, previous.as_ref(), add, withheld);
+            let mut d = judge.decide(key, &known, previous.as_ref(), add);
+            if let Some(why) = withheld {
+                judge.withhold(&mut d, why);
+            }
             d.written = entry.map(|e| e.written).unwrap_or_default();
             if let Some(s) = stored.states.get(key) {
                 d.written.merge(&s.markers);
@@ -562,4 +563,3 @@ static EMPTY: WindowState = WindowState {
     shared: false,
     writers: 0,
 };
-

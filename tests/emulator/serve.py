@@ -10,7 +10,7 @@ are gunzipped first.
 
 Control endpoints on the proxy's port (test infrastructure; see tests/support/emulator.rs):
 - `GET /_calls`, `POST /_calls/reset`: requests seen, per `service:Operation` (SDK retries count).
-- `POST /_faults` `{"operation", "fault", "times", "hang_seconds", "match"}`, `POST /_latency`
+- `POST /_faults` `{"operation", "fault", "times", "hang_seconds", "match", "every"}`, `POST /_latency`
   `{"ms"}`, `DELETE /_faults`: faults a real service shows and moto cannot (see FAULTS).
 - `POST /_emf`, `POST /_emf/config` `{"delay_seconds"}`, `POST /_emf/flush`: stands in for
   CloudWatch's extraction of Embedded Metric Format documents from a function's log lines.
@@ -186,10 +186,13 @@ class Faults:
         times = int(spec.get("times", 1))
         if times < 1:
             raise ValueError("times must be at least 1")
+        every = int(spec.get("every", 1))
+        if every < 1:
+            raise ValueError("every must be at least 1")
         with self.lock:
             self.faults.append({"operation": spec["operation"], "fault": fault, "times": times,
                                 "hang_seconds": float(spec.get("hang_seconds", 30)),
-                                "match": spec.get("match")})
+                                "match": spec.get("match"), "every": every, "seen": 0})
 
     def clear(self):
         with self.lock:
@@ -208,6 +211,10 @@ class Faults:
                 if f["operation"] not in (op, name):
                     continue
                 if f["match"] and not matches(f["match"], body):
+                    continue
+                # Intermittent faults: only every n-th matching call meets it, the others pass.
+                f["seen"] += 1
+                if f["seen"] % f["every"]:
                     continue
                 f["times"] -= 1
                 if f["times"] <= 0:
@@ -714,14 +721,24 @@ class Proxy(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (its deadline passed) closes the connection under a slow answer:
+        # expected in tests, not worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
     Proxy.moto = f"http://{host}:{port}"
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    proxy.daemon_threads = True
+    proxy = Server(("127.0.0.1", 0), Proxy)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     threading.Thread(target=EMF.run, daemon=True).start()
     done = threading.Event()

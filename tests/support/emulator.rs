@@ -133,6 +133,14 @@ impl Emulator {
         );
     }
 
+    /// Intermittent faults: of the calls of `operation` whose body holds `needle`, every `every`-th
+    /// fails with `fault` (the others are answered), until `times` have failed.
+    pub fn inject_every(&self, operation: &str, fault: &str, times: u32, every: u32, needle: &str) {
+        self.add_fault(serde_json::json!({
+            "operation": operation, "fault": fault, "times": times, "every": every, "match": needle
+        }));
+    }
+
     /// Every proxied call waits `ms` milliseconds before it is forwarded (0 for none).
     pub fn latency_ms(&self, ms: u64) {
         self.control("POST", "/_latency", &serde_json::json!({"ms": ms}).to_string());
