@@ -7,8 +7,8 @@
 
 use crate::access_log::{
     LineParser, LineShape, Template, TemplatePart, COMPLETED, DENIALS, RESOURCE_POLICY_DENIAL, RESOURCE_POLICY_PREFIX,
-    ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS,
 };
+use crate::base::fields::{ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS};
 use crate::base::time::EpochMillis;
 use crate::count::insights::{
     denial, execution_markers, COMPLETED as COMPLETED_FIELD, LINES, LOG, POLICY, STATUS, STEP, WINDOW,
@@ -201,6 +201,14 @@ fn from_shape(shape: LineShape) -> String {
 | parse @message /<resourcePath>(?<resource>[^<]*)<\/resourcePath>/"
         }
         LineShape::Execution => r"parse @message /^\([^)]*\) Method completed with status: (?<code>\d{3})/",
+        // Logs Insights does not split `key: value` pairs: one regex per field, any of its names.
+        LineShape::KeyValue => {
+            return format!(
+                "parse @message /(?:^|, )(?:{}): (?<code>\\d{{3}})/\n| parse @message /(?:^|, )(?:{}): (?<resource>[^,]*)/",
+                STATUS_KEYS.join("|"),
+                [ROUTE_KEYS, ROUTE_KEY_KEYS].concat().join("|")
+            );
+        }
     };
     command.to_string()
 }
@@ -293,6 +301,7 @@ mod tests {
             r#"203.0.113.9 - - [25/Nov/2026:10:00:00 +0000] "DELETE /v1/users/{id} HTTP/1.1" 403 42 c0ffee"#,
             "203.0.113.9,-,-,25/Nov/2026:10:00:00 +0000,DELETE,/v1/users/{id},HTTP/1.1,403,42,c0ffee",
             r#"<request id="c0ffee"> <requestTime>25/Nov/2026:10:00:00 +0000</requestTime> <httpMethod>DELETE</httpMethod> <resourcePath>/v1/users/{id}</resourcePath> <status>403</status> </request>"#,
+            "requestId: c0ffee, ip: 203.0.113.9, caller: -, user: -, requestTime: 25/Nov/2026:10:00:00 +0000, httpMethod: DELETE, resourcePath: /v1/users/{id}, status: 403, protocol: HTTP/1.1, responseLength: 42",
         ] {
             let q = query(&LineParser::Auto, LineShape::of(line));
             assert_eq!(parsed(&q, line), (Some("403".into()), route.clone()), "{q}\n{line}");
@@ -401,7 +410,9 @@ mod tests {
     #[test]
     fn count_queries_share_the_alert_reading_and_bound_their_rows() {
         let range = TimeRange { start: 1_764_000_000_000, end: 1_764_000_299_999 };
-        for shape in [LineShape::Json, LineShape::Clf, LineShape::Csv, LineShape::Xml, LineShape::Execution] {
+        for shape in
+            [LineShape::Json, LineShape::Clf, LineShape::Csv, LineShape::Xml, LineShape::KeyValue, LineShape::Execution]
+        {
             let alert = query(&LineParser::Auto, Some(shape));
             let reading = Reading::new(&LineParser::Auto, Some(shape));
             let counting = count_query(&reading, range, Some(5), true);
