@@ -175,3 +175,21 @@ async fn a_hundred_thousand_distinct_minutes_are_counted_in_range_only() {
     assert_eq!(s.emf_documents, in_range);
     assert_eq!(cloud.requests(0, i64::MAX), in_range as f64);
 }
+
+/// Issue 17: the function counts what deploy tools write: the Serverless Framework's `key: value`
+/// default, and JSON with a bare `-` where a number was expected (tests/fixtures, counted by hand).
+#[tokio::test]
+async fn deploy_tool_formats_are_counted_by_the_function() {
+    let cloud = Cloud::new();
+    let f = cloud.function(&[]);
+    let w = recent_window();
+    for (name, requests, client_errors) in [("serverless-rest-keyvalue.log", 6, 4), ("json-bare-dash-values.log", 5, 3)]
+    {
+        let text = std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let lines: Vec<(i64, String)> =
+            text.lines().enumerate().map(|(i, l)| (w + i as i64 * 1000, l.to_string())).collect();
+        let event: IncomingEvent = serde_json::from_str(&subscription_event(&payload(GROUP, &lines))).unwrap();
+        let s = cloud.run(&f, &event, Invocation::at(w + 60_000)).await.unwrap();
+        assert_eq!((s.requests, s.client_errors, s.unparsed), (requests, client_errors, 0), "{name}");
+    }
+}

@@ -3,12 +3,12 @@
 
 use anyhow::{Context, Result};
 use apigw_4xx::access_log::{LineParser, Template};
-use apigw_4xx::base::numbers::thousands;
 use apigw_4xx::count::analysis::Analyzer;
 use apigw_4xx::count::parallel::{self, Settings, Source};
 use apigw_4xx::ingest::decode::{Limits, DEFAULT_MAX_INNER_BYTES, DEFAULT_MAX_LINE_BYTES};
 use apigw_4xx::judge::severity::Severity;
 use apigw_4xx::render::report::Report;
+use apigw_4xx::render::warnings::{warnings, Reading};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Read, Write};
@@ -146,27 +146,9 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
     let deployment = args.context.deployment();
     let tally = analyzer.merged();
     let report = Report::new(&tally, &rules);
-    let requests = tally.overall.requests();
-    if tally.overall.unparsed > requests {
-        eprintln!(
-            "warning: {} of {} lines did not parse as access-log lines (e.g. {:?}); pass --log-format with the stage's access-log format",
-            thousands(tally.overall.unparsed),
-            thousands(tally.overall.unparsed + requests),
-            tally.unparsed_example.as_deref().unwrap_or_default()
-        );
-    }
-    if tally.untimed > 0 {
-        eprintln!(
-            "warning: {} requests carry no timestamp and no readable request time: counted overall, in no window",
-            thousands(tally.untimed)
-        );
-    }
-    if tally.unbucketed > 0 {
-        eprintln!(
-            "warning: {} lines fall in windows past the first {} (the cap): counted overall, in no window; pass a larger --window",
-            thousands(tally.unbucketed),
-            thousands(apigw_4xx::count::tally::MAX_BUCKETS as u64)
-        );
+    let reading = if args.log_format.is_some() { Reading::Template } else { Reading::Detected };
+    for warning in warnings(&tally, reading) {
+        eprintln!("warning: {warning}");
     }
     let mut out = std::io::stdout().lock();
     if args.json {
