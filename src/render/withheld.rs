@@ -50,7 +50,7 @@ mod tests {
         let line = old_windows_line(&[&high, &quiet], 5).unwrap();
         assert!(line.starts_with("Not paged, began more than 2 h 45 min before this batch"), "{line}");
         assert!(
-            line.ends_with("2025-11-24T16:00:00Z to 2025-11-24T16:05:00Z HIGH 33.3% (100 of 300 requests)"),
+            line.ends_with("2025-11-24T16:00:00Z to 2025-11-24T16:05:00Z: HIGH, 33.3% (100 of 300 requests)"),
             "{line}"
         );
         assert_eq!(old_windows_line(&[&quiet], 5), None);
