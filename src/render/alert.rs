@@ -158,20 +158,25 @@ fn rank(a: Marker) -> u8 {
 fn digest_list(acting: &[&WindowDecision], window_minutes: u32) -> String {
     let mut out = format!("{} windows crossed a level in this batch:", acting.len());
     for d in acting.iter().take(MAX_LISTED_WINDOWS) {
-        let level = d.action.map_or("", Marker::level);
-        out.push_str(&format!(
-            "\n- {} to {}: {level}, {} ({} of {} requests)",
-            format_iso8601(d.key.1),
-            format_iso8601(window_end(d.key.1, window_minutes)),
-            d.finding.rate.percent_text(),
-            thousands(d.finding.rate.client_errors),
-            thousands(d.finding.rate.requests)
-        ));
+        out.push_str(&format!("\n- {}", window_line(d, d.action.map_or("", Marker::level), window_minutes)));
     }
     if acting.len() > MAX_LISTED_WINDOWS {
         out.push_str(&format!("\n- … and {} more windows", acting.len() - MAX_LISTED_WINDOWS));
     }
     out
+}
+
+/// `2025-11-24T16:00:00Z to 2025-11-24T16:05:00Z: HIGH, 33.3% (100 of 300 requests)`: one window of
+/// a list, at `level`.
+pub fn window_line(d: &WindowDecision, level: &str, window_minutes: u32) -> String {
+    format!(
+        "{} to {}: {level}, {} ({} of {} requests)",
+        format_iso8601(d.key.1),
+        format_iso8601(window_end(d.key.1, window_minutes)),
+        d.finding.rate.percent_text(),
+        thousands(d.finding.rate.client_errors),
+        thousands(d.finding.rate.requests)
+    )
 }
 
 /// `HIGH: 31.2% 4xx on /aws/apigateway/prod-access (5 min)`, ASCII, one line, ≤ 99 characters: a long

@@ -1,8 +1,8 @@
 //! The line a message adds about windows of its log group that crossed a level but began too long
 //! ago to be paged ([`crate::window::ledger::PAGE_HORIZON_MS`]): reported, never paged.
 
-use crate::base::numbers::thousands;
-use crate::base::time::{format_iso8601, window_end, HOUR_MS, MINUTE_MS};
+use crate::base::time::{HOUR_MS, MINUTE_MS};
+use crate::render::alert::window_line;
 use crate::window::decide::WindowDecision;
 use crate::window::ledger::PAGE_HORIZON_MS;
 use crate::window::marker::Marker;
@@ -12,20 +12,8 @@ pub const MAX_LISTED_OLD: usize = 10;
 
 /// `Not paged: …` for the old windows among `decisions` that would act, or `None` when none would.
 pub fn old_windows_line(decisions: &[&WindowDecision], window_minutes: u32) -> Option<String> {
-    let old: Vec<String> = decisions
-        .iter()
-        .filter_map(|d| {
-            let level = d.unsent.map(Marker::level)?;
-            Some(format!(
-                "{} to {} {level} {} ({} of {} requests)",
-                format_iso8601(d.key.1),
-                format_iso8601(window_end(d.key.1, window_minutes)),
-                d.finding.rate.percent_text(),
-                thousands(d.finding.rate.client_errors),
-                thousands(d.finding.rate.requests)
-            ))
-        })
-        .collect();
+    let old: Vec<String> =
+        decisions.iter().filter_map(|d| Some(window_line(d, d.unsent.map(Marker::level)?, window_minutes))).collect();
     if old.is_empty() {
         return None;
     }
@@ -62,7 +50,7 @@ mod tests {
         let line = old_windows_line(&[&high, &quiet], 5).unwrap();
         assert!(line.starts_with("Not paged, began more than 2 h 45 min before this batch"), "{line}");
         assert!(
-            line.ends_with("2025-11-24T16:00:00Z to 2025-11-24T16:05:00Z HIGH 33.3% (100 of 300 requests)"),
+            line.ends_with("2025-11-24T16:00:00Z to 2025-11-24T16:05:00Z: HIGH, 33.3% (100 of 300 requests)"),
             "{line}"
         );
         assert_eq!(old_windows_line(&[&quiet], 5), None);

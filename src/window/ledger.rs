@@ -432,7 +432,6 @@ impl Ledger {
         now: EpochMillis,
     ) -> Plan {
         let none = Totals::default();
-        let since = self.since(now);
         let mut plan = Plan::default();
         for key in self.decided(batch, now) {
             let add = batch.get(key).unwrap_or(&none);
@@ -445,21 +444,11 @@ impl Ledger {
                 o.add_counts(&own.total());
                 o
             });
-            let read = stored.keys.contains(key);
-            let partial_until = match entry.map(|e| e.fresh) {
-                _ if read => (now < since + EXTRACTION_LAG_MS).then_some(since + EXTRACTION_LAG_MS),
-                Some(Freshness::RereadFrom(t)) => Some(t),
-                _ => None,
-            };
-            // Withheld since `f`, and read since `f` + lag: everything written before `f` is in.
-            let read_at = if read { Some(now) } else { entry.and_then(|e| e.read_at) };
-            let bounded =
-                entry.and_then(|e| e.first_withheld).zip(read_at).is_some_and(|(f, r)| r >= f + EXTRACTION_LAG_MS);
             let old = now - key.1 > PAGE_HORIZON_MS;
             let withheld = if old {
                 Some(Withheld::Old)
             } else {
-                partial_until.filter(|_| others.shared && !bounded).map(|until| Withheld::Partial { until })
+                self.partial(entry, stored.keys.contains(key), now).filter(|_| others.shared)
             };
             let mut d = judge.decide(key, &known, previous.as_ref(), add);
             if let Some(why) = withheld {
@@ -486,6 +475,23 @@ impl Ledger {
             plan.decisions.push(d);
         }
         plan
+    }
+
+    /// `Partial` when a shared window's total (`entry`, `read` now or not) may still lack another
+    /// container's counts: it was read less than the lag after the run began, and the bound on
+    /// withholding is not reached.
+    fn partial(&self, entry: Option<&Entry>, read: bool, now: EpochMillis) -> Option<Withheld> {
+        let since = self.since(now);
+        let until = match entry.map(|e| e.fresh) {
+            _ if read => (now < since + EXTRACTION_LAG_MS).then_some(since + EXTRACTION_LAG_MS),
+            Some(Freshness::RereadFrom(t)) => Some(t),
+            _ => None,
+        };
+        // Withheld since `f`, and read since `f` + lag: everything written before `f` is in.
+        let read_at = if read { Some(now) } else { entry.and_then(|e| e.read_at) };
+        let bounded =
+            entry.and_then(|e| e.first_withheld).zip(read_at).is_some_and(|(f, r)| r >= f + EXTRACTION_LAG_MS);
+        until.filter(|_| !bounded).map(|until| Withheld::Partial { until })
     }
 
     /// Records alerts that went out, before anything else is written: a warm retry of a batch whose

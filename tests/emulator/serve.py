@@ -1068,19 +1068,16 @@ class Proxy(BaseHTTPRequestHandler):
         if (method, path) == ("DELETE", "/_faults"):
             FAULT_STATE.clear()
             return self._json(200, {})
-        if (method, path) == ("POST", "/_latency"):
-            ms = spec.get("ms")
-            if not is_number(ms) or ms < 0:
-                return self._json(400, {"error": "ms must be a number >= 0"})
-            with FAULT_STATE.lock:
-                FAULT_STATE.latency_ms = ms
-            return self._json(200, {})
-        if (method, path) == ("POST", "/_emf/config"):
-            delay = spec.get("delay_seconds")
-            if not is_number(delay) or delay < 0:
-                return self._json(400, {"error": "delay_seconds must be a number >= 0"})
-            with EMF.lock:
-                EMF.delay = float(delay)
+        # Settings: the member of the request that holds a number >= 0, and where it goes.
+        settings = {"/_latency": ("ms", FAULT_STATE, "latency_ms"), "/_emf/config": ("delay_seconds", EMF, "delay"),
+                    "/_late": ("delay_seconds", EMF, "late")}
+        if method == "POST" and path in settings:
+            key, target, attr = settings[path]
+            value = spec.get(key)
+            if not is_number(value) or value < 0:
+                return self._json(400, {"error": f"{key} must be a number >= 0"})
+            with target.lock:
+                setattr(target, attr, float(value))
             return self._json(200, {})
         if (method, path) == ("GET", "/_insights"):
             with INSIGHTS.lock:
@@ -1106,13 +1103,6 @@ class Proxy(BaseHTTPRequestHandler):
             return self._json(200, {})
         if (method, path) == ("DELETE", "/_clock"):
             EMF.set_clock(None)
-            return self._json(200, {})
-        if (method, path) == ("POST", "/_late"):
-            delay = spec.get("delay_seconds")
-            if not is_number(delay) or delay < 0:
-                return self._json(400, {"error": "delay_seconds must be a number >= 0"})
-            with EMF.lock:
-                EMF.late = float(delay)
             return self._json(200, {})
         self._json(404, {"error": f"no control endpoint {method} {path}"})
 
