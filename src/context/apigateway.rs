@@ -103,14 +103,8 @@ impl StageLister for ApiGateway {
         };
         match kind {
             ApiKind::Rest => {
-                let page = self
-                    .rest
-                    .get_rest_apis()
-                    .limit(API_PAGE)
-                    .set_position(token)
-                    .send()
-                    .await
-                    .map_err(lookup_error)?;
+                let page =
+                    self.rest.get_rest_apis().limit(API_PAGE).set_position(token).send().await.map_err(lookup_error)?;
                 let items = page
                     .items()
                     .iter()
@@ -177,14 +171,8 @@ impl StageLister for ApiGateway {
                 Ok(Page { items, next: None })
             }
             ApiKind::Http => {
-                let stages = self
-                    .http
-                    .get_stages()
-                    .api_id(&api.id)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(lookup_error)?;
+                let stages =
+                    self.http.get_stages().api_id(&api.id).set_next_token(token).send().await.map_err(lookup_error)?;
                 let items = stages
                     .items()
                     .iter()
@@ -323,9 +311,7 @@ impl<C: ControlPlane> DeploymentFinder<C> {
                 None => Ok(None),
             }
         };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .unwrap_or(Err(LookupError::Timeout(self.timeout.as_millis())))
+        tokio::time::timeout(self.timeout, work).await.unwrap_or(Err(LookupError::Timeout(self.timeout.as_millis())))
     }
 
     /// [`find`](Self::find) as the alert line: `None` when there is none, with the reason logged.

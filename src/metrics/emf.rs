@@ -55,24 +55,43 @@ struct Definition {
     unit: &'static str,
 }
 
+/// One document: `values` at `timestamp` under one dimension set (`dimensions`, keys and values).
+fn document(
+    namespace: &str,
+    timestamp: EpochMillis,
+    dimensions: &'static [&'static str],
+    values_of_dimensions: std::collections::BTreeMap<&'static str, &str>,
+    values: Vec<(&'static str, u64)>,
+) -> String {
+    debug_assert!(values.len() <= MAX_METRICS_PER_DIRECTIVE && dimensions.len() <= MAX_DIMENSIONS_PER_SET);
+    let d = Document {
+        aws: Metadata {
+            timestamp,
+            cloud_watch_metrics: [Directive {
+                namespace,
+                dimensions: [dimensions],
+                metrics: values.iter().map(|(name, _)| Definition { name, unit: "Count" }).collect(),
+            }],
+        },
+        dimensions: values_of_dimensions,
+        values: values.into_iter().collect(),
+    };
+    // Serializing plain structs of strings and integers cannot fail.
+    serde_json::to_string(&d).unwrap_or_default()
+}
+
+/// One document of account-wide values, with no dimension (the sweep's `WatchedLogGroups` and
+/// `UnwatchableLogGroups`).
+pub fn account_document(namespace: &str, timestamp: EpochMillis, values: Vec<(&'static str, u64)>) -> String {
+    document(namespace, timestamp, &[], std::collections::BTreeMap::new(), values)
+}
+
 /// The documents for one log group's counts in one minute (`totals` as the metric plan maps them).
 pub fn documents(namespace: &str, log_group: &str, minute: EpochMillis, totals: &Totals) -> Vec<String> {
     let doc = |dimensions: &'static [&'static str], status_code: Option<&str>, values: Vec<(&'static str, u64)>| {
-        debug_assert!(values.len() <= MAX_METRICS_PER_DIRECTIVE && dimensions.len() <= MAX_DIMENSIONS_PER_SET);
-        let d = Document {
-            aws: Metadata {
-                timestamp: minute,
-                cloud_watch_metrics: [Directive {
-                    namespace,
-                    dimensions: [dimensions],
-                    metrics: values.iter().map(|(name, _)| Definition { name, unit: "Count" }).collect(),
-                }],
-            },
-            dimensions: std::iter::once((LOG_GROUP, log_group)).chain(status_code.map(|c| (STATUS_CODE, c))).collect(),
-            values: values.into_iter().collect(),
-        };
-        // Serializing plain structs of strings and integers cannot fail.
-        serde_json::to_string(&d).unwrap_or_default()
+        let values_of_dimensions =
+            std::iter::once((LOG_GROUP, log_group)).chain(status_code.map(|c| (STATUS_CODE, c))).collect();
+        document(namespace, minute, dimensions, values_of_dimensions, values)
     };
     let mut out = vec![doc(
         &[LOG_GROUP],
@@ -131,6 +150,14 @@ mod tests {
                 assert!(value[m["Name"].as_str().unwrap()].is_u64(), "every metric has its value: {doc}");
             }
         }
+    }
+
+    #[test]
+    fn account_documents_have_an_empty_dimension_set() {
+        let doc = account_document("N", 5, vec![("WatchedLogGroups", 7), ("UnwatchableLogGroups", 1)]);
+        let v: Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([[]]));
+        assert_eq!((v["WatchedLogGroups"].as_u64(), v["UnwatchableLogGroups"].as_u64()), (Some(7), Some(1)));
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub fn message(
     } else {
         format!(" ({} min, {} windows)", style.window_minutes, acting.len())
     };
-    let subject = subject_line(level, &rate, group, &tail);
+    let subject = subject_line(&format!("{level}: {rate} 4xx on "), group, &tail);
     let (first, last) = (acting[0].key.1, window_end(latest.key.1, style.window_minutes));
     let shown = escape(group);
     let mut shown_finding = Finding::new(&latest.state.totals(), evidence, style.rules);
@@ -153,12 +153,13 @@ fn digest_list(acting: &[&WindowDecision], window_minutes: u32) -> String {
 /// `HIGH: 31.2% 4xx on /aws/apigateway/prod-access (5 min)`, ASCII, one line, ≤ 99 characters: a long
 /// log group keeps its end (the distinctive part).
 pub fn subject(level: &str, rate: &str, log_group: &str, window_minutes: u32) -> String {
-    subject_line(level, rate, log_group, &format!(" ({window_minutes} min)"))
+    subject_line(&format!("{level}: {rate} 4xx on "), log_group, &format!(" ({window_minutes} min)"))
 }
 
-fn subject_line(level: &str, rate: &str, log_group: &str, tail: &str) -> String {
+/// `head`, the log group and `tail` as a subject: ASCII, one line, ≤ 99 characters, a long log group
+/// cut at its start.
+pub fn subject_line(head: &str, log_group: &str, tail: &str) -> String {
     let clean: String = log_group.chars().map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect();
-    let head = format!("{level}: {rate} 4xx on ");
     let room = MAX_SUBJECT.saturating_sub(head.len() + tail.len());
     let group =
         if clean.len() <= room { clean } else { format!("...{}", &clean[clean.len() - room.saturating_sub(3)..]) };
@@ -175,7 +176,7 @@ pub fn escape(s: &str) -> String {
 
 /// The console link of a log group. The console's fragment holds the percent-encoded name with `%`
 /// written as `$25`: every byte but unreserved ones is encoded (`#`, legal in group names, too).
-fn console_link(region: &str, log_group: &str) -> String {
+pub fn console_link(region: &str, log_group: &str) -> String {
     let mut name = String::with_capacity(log_group.len() * 3);
     for b in log_group.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -191,7 +192,7 @@ fn console_link(region: &str, log_group: &str) -> String {
 }
 
 /// Cuts `body` at [`MAX_BODY_BYTES`] (on a character boundary), saying so.
-fn cap(mut body: String) -> String {
+pub fn cap(mut body: String) -> String {
     const NOTE: &str = "\n[cut: the message reached its size limit]";
     if body.len() > MAX_BODY_BYTES {
         let mut end = MAX_BODY_BYTES - NOTE.len();

@@ -119,9 +119,7 @@ pub fn outcome(decision: &Decision, applied: Applied, seen: &Seen, target: &Targ
             };
             Outcome::Unwatchable(Unwatchable::NoFreeSlot { others })
         }
-        (_, Applied::Denied) => {
-            Outcome::Unwatchable(Unwatchable::Denied { operation: "PutSubscriptionFilter".into() })
-        }
+        (_, Applied::Denied) => Outcome::Unwatchable(Unwatchable::Denied { operation: "PutSubscriptionFilter".into() }),
         (_, Applied::Missing) => Outcome::Unwatchable(Unwatchable::Missing),
     }
 }
@@ -144,14 +142,20 @@ mod tests {
         let ours = filter("apigw-4xx-stack", "arn:fn");
         let other = filter("datadog", "arn:dd");
         let seen = |f: Vec<Filter>| Seen::Filters(f);
-        assert_eq!(decide(true, &seen(vec![other.clone(), ours.clone()]), &t, None), Decision::Nothing(Outcome::Watched));
+        assert_eq!(
+            decide(true, &seen(vec![other.clone(), ours.clone()]), &t, None),
+            Decision::Nothing(Outcome::Watched)
+        );
         assert_eq!(decide(true, &seen(vec![other.clone()]), &t, None), Decision::Put);
         let moved = filter("apigw-4xx-stack", "arn:old-fn");
         assert_eq!(decide(true, &seen(vec![moved]), &t, None), Decision::Put, "pointing elsewhere: corrected");
         assert_eq!(decide(false, &seen(vec![other.clone(), ours]), &t, None), Decision::Delete);
         assert_eq!(decide(false, &seen(vec![other.clone()]), &t, None), Decision::Nothing(Outcome::Unwatched));
         assert_eq!(decide(false, &Seen::Missing, &t, None), Decision::Nothing(Outcome::Unwatched));
-        assert_eq!(decide(true, &Seen::Missing, &t, None), Decision::Nothing(Outcome::Unwatchable(Unwatchable::Missing)));
+        assert_eq!(
+            decide(true, &Seen::Missing, &t, None),
+            Decision::Nothing(Outcome::Unwatchable(Unwatchable::Missing))
+        );
         assert!(matches!(decide(true, &Seen::Denied, &t, None), Decision::Nothing(Outcome::Unwatchable(_))));
     }
 

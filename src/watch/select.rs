@@ -50,7 +50,9 @@ impl StageFilter {
             match term.split_once('=') {
                 Some((k, v)) if !k.trim().is_empty() => filter.opt_out.push((k.trim().into(), v.trim().into())),
                 Some(_) => return Err(SelectError::StageFilter(term.into())),
-                None => filter.apis.push(NamePattern::parse(term).ok_or_else(|| SelectError::StageFilter(term.into()))?),
+                None => {
+                    filter.apis.push(NamePattern::parse(term).ok_or_else(|| SelectError::StageFilter(term.into()))?)
+                }
             }
         }
         Ok(filter)
@@ -206,7 +208,10 @@ mod tests {
         assert!(s.stage_filter.keeps_api(&api("orders-us", &[])));
         assert!(!s.stage_filter.keeps_api(&api("payments", &[])), "its stages are not even listed");
         assert!(!s.stage_filter.keeps_api(&api("orders-us", &[("apigw-4xx", "off")])));
-        assert_eq!(StageFilter::parse("a*b").unwrap_err().to_string().split(':').next(), Some("STAGE_FILTER term \"a*b\""));
+        assert_eq!(
+            StageFilter::parse("a*b").unwrap_err().to_string().split(':').next(),
+            Some("STAGE_FILTER term \"a*b\"")
+        );
         assert!(StageFilter::parse("=off").is_err());
         assert_eq!(StageFilter::parse(" , ").unwrap(), StageFilter::default());
     }
