@@ -69,7 +69,7 @@ pub fn decide(wanted: bool, seen: &Seen, target: &Target, known: Option<&Unwatch
     match seen {
         Seen::Missing if wanted => Decision::Nothing(Outcome::Unwatchable(Unwatchable::Missing)),
         Seen::Missing => Decision::Nothing(Outcome::Unwatched),
-        Seen::Denied if wanted => Decision::Nothing(Outcome::Unwatchable(Unwatchable::Denied {
+        Seen::Denied if wanted => Decision::Nothing(Outcome::UnwatchableHolding(Unwatchable::Denied {
             operation: "DescribeSubscriptionFilters".into(),
         })),
         // Not wanted and unreadable: a delete by this stack's filter name touches nothing else.
@@ -156,7 +156,7 @@ mod tests {
             decide(true, &Seen::Missing, &t, None),
             Decision::Nothing(Outcome::Unwatchable(Unwatchable::Missing))
         );
-        assert!(matches!(decide(true, &Seen::Denied, &t, None), Decision::Nothing(Outcome::Unwatchable(_))));
+        assert!(matches!(decide(true, &Seen::Denied, &t, None), Decision::Nothing(Outcome::UnwatchableHolding(_))));
     }
 
     #[test]
@@ -185,5 +185,7 @@ mod tests {
             Outcome::Unwatchable(Unwatchable::Denied { operation: "PutSubscriptionFilter".into() })
         );
         assert_eq!(outcome(&Decision::Put, Applied::Missing, &s, &t), Outcome::Unwatchable(Unwatchable::Missing));
+        let moved = Seen::Filters(vec![filter("apigw-4xx-stack", "arn:old")]);
+        assert!(matches!(outcome(&Decision::Put, Applied::Denied, &moved, &t), Outcome::UnwatchableHolding(_)));
     }
 }

@@ -47,8 +47,11 @@ pub enum Outcome {
     Watched,
     /// It holds no filter of this stack, as wanted (removed, or never there).
     Unwatched,
-    /// It should be watched and cannot be.
+    /// It should be watched and cannot be; it holds no filter of this stack.
     Unwatchable(Unwatchable),
+    /// It should be watched and cannot be, and may hold a filter of this stack (its filters could
+    /// not be read, or correcting this stack's filter was refused): still remembered.
+    UnwatchableHolding(Unwatchable),
 }
 
 /// The sweep's memory between runs.
@@ -77,6 +80,7 @@ impl SweepState {
     /// Records what happened to `group`. True when it is newly unwatchable, or unwatchable for
     /// another reason than the one reported: the cue to report it (once).
     pub fn record(&mut self, group: &str, outcome: Outcome) -> bool {
+        let holds_none = matches!(outcome, Outcome::Unwatchable(_));
         match outcome {
             Outcome::Watched => {
                 self.subscribed.insert(group.to_string());
@@ -88,9 +92,8 @@ impl SweepState {
                 self.unwatchable.remove(group);
                 false
             }
-            Outcome::Unwatchable(why) => {
-                // A filter this stack never put on the group is not its to remember.
-                if !matches!(why, Unwatchable::Denied { .. }) {
+            Outcome::Unwatchable(why) | Outcome::UnwatchableHolding(why) => {
+                if holds_none {
                     self.subscribed.remove(group);
                 }
                 let new = self.unwatchable.get(group).is_none_or(|known| known.code() != why.code());
@@ -127,6 +130,9 @@ mod tests {
         s.intend(["/h"]);
         assert!(!s.record("/h", Outcome::Unwatched));
         assert!(s.subscribed.is_empty());
+        s.intend(["/u"]);
+        assert!(s.record("/u", Outcome::UnwatchableHolding(Unwatchable::Denied { operation: "x".into() })));
+        assert!(s.subscribed.contains("/u"), "it may hold this stack's filter: remembered for the stack's deletion");
     }
 
     #[test]

@@ -415,7 +415,7 @@ where
 
     fn record(&self, state: &mut SweepState, newly: &mut Vec<(String, Unwatchable)>, group: &str, outcome: Outcome) {
         let why = match &outcome {
-            Outcome::Unwatchable(w) => Some(w.clone()),
+            Outcome::Unwatchable(w) | Outcome::UnwatchableHolding(w) => Some(w.clone()),
             _ => None,
         };
         if state.record(group, outcome) {
