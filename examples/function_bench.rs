@@ -14,18 +14,12 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use apigw_4xx::function::config::Config;
 use apigw_4xx::function::emf::{CapturedEmf, StdoutEmf};
 use apigw_4xx::function::memory::{MemoryAlerts, MemoryMetrics};
 use apigw_4xx::function::stores::{AlertSink, MetricsStore};
 use apigw_4xx::function::{system_now, Function, IncomingEvent, Invocation};
 use std::sync::Arc;
 use support::*;
-
-fn config() -> Config {
-    Config::from_lookup(|k| (k == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:123456789012:alerts".to_string()))
-        .expect("configuration")
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -62,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         ["run", file] => {
             let event: IncomingEvent = serde_json::from_slice(&std::fs::read(file)?)?;
-            let f = Function::new(config(), MemoryMetrics::default(), MemoryAlerts::default(), StdoutEmf);
+            let f = Function::new(config(&[]), MemoryMetrics::default(), MemoryAlerts::default(), StdoutEmf);
             let s = rt.block_on(f.handle(&event))?;
             eprintln!("{}", serde_json::to_string(&s)?);
         }
@@ -70,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let n: i64 = n.parse()?;
             let metrics = Arc::new(MemoryMetrics::default());
             let alerts = Arc::new(MemoryAlerts::default());
-            let f = Function::new(config(), metrics.clone(), alerts.clone(), CapturedEmf::default());
+            let f = Function::new(config(&[]), metrics.clone(), alerts.clone(), CapturedEmf::default());
             let start = system_now() - 2 * 3_600_000;
             // A busy API: 200 requests a second, 5% 4xx over four codes (an OK rate: no alerts).
             let mix = statuses(&[(200, 185), (201, 5), (403, 4), (404, 3), (400, 2), (429, 1)]);

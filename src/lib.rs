@@ -37,7 +37,7 @@
 //! |---|---|
 //! | Try it / Deploy | `function`, `src/bin/bootstrap.rs`, `template.yaml` |
 //! | Configuration | [`function::config`], [`judge::group_rules`] |
-//! | Alerts | [`window::decide`], [`window::ledger`], [`render::alert`] |
+//! | Alerts | [`window::decide`], [`window::ledger`], [`render::alert`], [`count::values::shown`] |
 //! | Why it happened, and whether it is unusual | [`judge::finding`], [`judge::recommendation`], [`count::consumers`], [`judge::baseline`], [`context`] |
 //! | Levels per API / Tune before you change | [`judge::group_rules`], [`render::history`] |
 //! | Metrics (a public contract) | [`metrics::contract`], [`metrics::emf`] |

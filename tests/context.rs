@@ -321,59 +321,25 @@ fn cli_rules_give_a_finding_per_group() {
 // The function with its alert context, end to end.
 
 use apigw_4xx::aws::client::Clients;
-use apigw_4xx::function::config::Config;
 use apigw_4xx::function::context::AlertContext;
 use apigw_4xx::function::emf::CapturedEmf;
 use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
 use apigw_4xx::function::{Function, IncomingEvent};
+use support::env::Env;
 
-struct Fx {
-    sdk: aws_config::SdkConfig,
-    topic: String,
-    namespace: String,
-}
-
-async fn fx(name: &str) -> Fx {
-    let sdk = Emulator::shared().sdk_config().await;
-    let sns = aws_sdk_sns::Client::new(&sdk);
-    let topic = sns.create_topic().name(format!("ctx-{name}")).send().await.unwrap().topic_arn.unwrap();
-    Fx { sdk, topic, namespace: format!("Test/ctx-{name}") }
-}
-
-impl Fx {
-    fn config(&self, extra: &[(&str, &str)]) -> Config {
-        let mut vars = vec![("ALERT_TOPIC_ARN", self.topic.as_str()), ("METRIC_NAMESPACE", self.namespace.as_str())];
-        vars.extend_from_slice(extra);
-        Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap()
-    }
-
-    fn plain(&self, extra: &[(&str, &str)]) -> Function<CloudWatchStore, SnsAlerts, CapturedEmf> {
-        let c = self.config(extra);
-        Function::new(
-            c.clone(),
-            CloudWatchStore::new(&Clients::new(&self.sdk), &c.namespace),
-            SnsAlerts::new(&Clients::new(&self.sdk), &c.alert_topic_arn),
-            CapturedEmf::default(),
-        )
-    }
-
-    fn with_context(
-        &self,
-        extra: &[(&str, &str)],
-    ) -> Function<CloudWatchStore, SnsAlerts, CapturedEmf, AlertContext<CloudWatchHistory, ApiGateway>> {
-        let c = self.config(extra);
-        self.plain(extra).with_context(AlertContext::over(&Clients::new(&self.sdk), &c.namespace, c.deployment_lookup))
-    }
-
-    fn alerts(&self) -> Vec<support::emulator::SentMessage> {
-        Emulator::shared().sns_messages(&self.topic)
-    }
+/// A cold container of `e` with the alert context (baseline and deployment lines).
+fn with_context(
+    e: &Env,
+    extra: &[(&str, &str)],
+) -> Function<CloudWatchStore, SnsAlerts, CapturedEmf, AlertContext<CloudWatchHistory, ApiGateway>> {
+    let c = e.config(extra);
+    e.function(extra).with_context(AlertContext::over(&Clients::new(&e.sdk), &c.namespace, c.deployment_lookup))
 }
 
 /// One subscription event of `group` with the given JSON lines, a second apart from `t0`.
 fn event_of(group: &str, lines: &[String], t0: i64) -> IncomingEvent {
     let evs: Vec<(i64, String)> = lines.iter().enumerate().map(|(i, l)| (t0 + i as i64 * 10, l.clone())).collect();
-    serde_json::from_str(&support::subscription_event(&support::payload(group, &evs))).unwrap()
+    support::subscription(group, &evs)
 }
 
 fn lines(mix: &[(u16, usize, &str)]) -> Vec<String> {
@@ -393,7 +359,7 @@ fn lines(mix: &[(u16, usize, &str)]) -> Vec<String> {
 async fn alert_names_deployment_and_baseline_and_a_quiet_batch_costs_no_extra_call() {
     let e = Emulator::shared();
     let _x = Emulator::exclusive();
-    let f = fx("deploy").await;
+    let f = Env::new("ctx-deploy").await;
     let (group, quiet_group) = ("/aws/apigateway/ctx-fn-orders", "/aws/apigateway/ctx-fn-plain");
     let (_, id) = rest_stage(&f.sdk, "ctx-fn-orders", group, "tighten order schema").await;
     let w = support::recent_window();
@@ -408,11 +374,11 @@ async fn alert_names_deployment_and_baseline_and_a_quiet_batch_costs_no_extra_ca
 
     // A batch that does not alert: the same calls with or without the context.
     let quiet = lines(&[(200, 200, ""), (403, 2, "")]);
-    let plain = f.plain(&[]);
+    let plain = f.function(&[]);
     e.reset_calls();
     plain.handle(&event_of(quiet_group, &quiet, w)).await.unwrap();
     let without = e.calls();
-    let function = f.with_context(&[]);
+    let function = with_context(&f, &[]);
     e.reset_calls();
     function.handle(&event_of(group, &quiet, w)).await.unwrap();
     assert_eq!(e.calls(), without, "no extra AWS call on a batch that does not alert");
@@ -445,12 +411,12 @@ async fn alert_names_deployment_and_baseline_and_a_quiet_batch_costs_no_extra_ca
 async fn a_failed_lookup_drops_the_line_not_the_alert() {
     let e = Emulator::shared();
     let _x = Emulator::exclusive();
-    let f = fx("lookup-fails").await;
+    let f = Env::new("ctx-lookup-fails").await;
     let group = "/aws/apigateway/ctx-fn-denied";
     rest_stage(&f.sdk, "ctx-fn-denied", group, "would be named").await;
     e.reset_calls();
     e.inject("apigateway:GetRestApis", "500", 10);
-    let function = f.with_context(&[]);
+    let function = with_context(&f, &[]);
     let w = support::recent_window();
     function.handle(&event_of(group, &lines(&[(403, 150, "")]), w)).await.unwrap();
     assert!(e.call_count("apigateway:GetRestApis") >= 1, "the fault was met: {:?}", e.calls());
@@ -464,7 +430,7 @@ async fn a_failed_lookup_drops_the_line_not_the_alert() {
 #[tokio::test]
 async fn one_api_key_behind_ninety_of_a_hundred_4xx_is_named() {
     let _x = Emulator::exclusive();
-    let f = fx("consumers").await;
+    let f = Env::new("ctx-consumers").await;
     let group = "/aws/apigateway/ctx-fn-consumers";
     let batch = lines(&[
         (200, 400, r#","apiKeyId":"k1""#),
@@ -472,7 +438,7 @@ async fn one_api_key_behind_ninety_of_a_hundred_4xx_is_named() {
         (403, 6, r#","ip":"203.0.113.9""#),
         (404, 4, r#","ip":"203.0.113.10""#),
     ]);
-    f.plain(&[]).handle(&event_of(group, &batch, support::recent_window())).await.unwrap();
+    f.function(&[]).handle(&event_of(group, &batch, support::recent_window())).await.unwrap();
     let alerts = f.alerts();
     assert_eq!(alerts.len(), 1);
     let body = &alerts[0].message;
@@ -488,10 +454,10 @@ async fn one_api_key_behind_ninety_of_a_hundred_4xx_is_named() {
 #[tokio::test]
 async fn group_rules_alert_one_group_at_three_percent_and_not_another() {
     let _x = Emulator::exclusive();
-    let f = fx("rules").await;
+    let f = Env::new("ctx-rules").await;
     let (strict, lax) = ("/aws/apigateway/ctx-fn-private", "/aws/apigateway/ctx-fn-public");
     let rules = format!(r#"{{"{strict}": {{"elevated_percent": 1, "high_percent": 5}}}}"#);
-    let function = f.plain(&[("GROUP_RULES", &rules)]);
+    let function = f.function(&[("GROUP_RULES", &rules)]);
     let w = support::recent_window();
     let batch = lines(&[(200, 97, ""), (403, 3, "")]);
     function.handle(&event_of(strict, &batch, w)).await.unwrap();
@@ -506,7 +472,7 @@ async fn group_rules_alert_one_group_at_three_percent_and_not_another() {
 #[tokio::test]
 async fn spike_factor_alerts_a_window_far_above_its_baseline() {
     let _x = Emulator::exclusive();
-    let f = fx("spike").await;
+    let f = Env::new("ctx-spike").await;
     let group = "/aws/apigateway/ctx-fn-spike";
     let w = support::recent_window();
     let (start, _) = baseline::span(w);
@@ -517,9 +483,9 @@ async fn spike_factor_alerts_a_window_far_above_its_baseline() {
     }
     put(&aws_sdk_cloudwatch::Client::new(&f.sdk), &f.namespace, data).await;
     let batch = lines(&[(200, 196, ""), (403, 4, "")]); // 2.0%: under the fixed 10%, 20× its 0.1%
-    f.with_context(&[("DEPLOYMENT_LOOKUP", "false")]).handle(&event_of(group, &batch, w)).await.unwrap();
+    with_context(&f, &[("DEPLOYMENT_LOOKUP", "false")]).handle(&event_of(group, &batch, w)).await.unwrap();
     assert!(f.alerts().is_empty(), "SPIKE_FACTOR is off by default");
-    f.with_context(&[("SPIKE_FACTOR", "5"), ("DEPLOYMENT_LOOKUP", "false")])
+    with_context(&f, &[("SPIKE_FACTOR", "5"), ("DEPLOYMENT_LOOKUP", "false")])
         .handle(&event_of(group, &batch, w + 300_000))
         .await
         .unwrap();

@@ -225,6 +225,7 @@ fn lambda_platform_json_counts_no_requests() {
 fn every_fixture_is_tested_and_sourced() {
     let this = include_str!("corpus.rs");
     let provenance = std::fs::read_to_string(fixture("PROVENANCE.md")).unwrap();
+    let mut checked = 0;
     for entry in std::fs::read_dir(fixture("")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if name == "PROVENANCE.md" {
@@ -232,5 +233,7 @@ fn every_fixture_is_tested_and_sourced() {
         }
         assert!(this.contains(&format!("\"{name}\"")), "{name} has no test");
         assert!(provenance.contains(&format!("`{name}`")), "{name} has no provenance entry");
+        checked += 1;
     }
+    assert!(checked >= 20, "{checked} fixtures in tests/fixtures: the corpus is missing");
 }

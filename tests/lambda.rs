@@ -4,128 +4,18 @@
 
 mod support;
 
-use apigw_4xx::aws::client::Clients;
-use apigw_4xx::aws::error::{AwsError, AwsErrorKind};
+use apigw_4xx::aws::error::AwsErrorKind;
 use apigw_4xx::base::time::window_start;
-use apigw_4xx::function::config::Config;
-use apigw_4xx::function::emf::CapturedEmf;
-use apigw_4xx::function::stores::{AlertSink, CloudWatchStore, SnsAlerts};
-use apigw_4xx::function::{Function, HandlerError, IncomingEvent, Invocation, Summary};
-use apigw_4xx::render::alert::AlertMessage;
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use apigw_4xx::function::{HandlerError, IncomingEvent, Invocation, Summary};
 use std::time::{Duration, Instant};
-use support::emulator::{Emulator, SentMessage};
+use support::emulator::Emulator;
+use support::env::{run, run_at, Deployed, Env};
 use support::*;
 
-type Fun<A = SnsAlerts> = Function<CloudWatchStore, A, CapturedEmf>;
-
-/// Each test has its own log group: moto 5.2.5's GetMetricData ignores the namespace when a query
-/// has dimensions, so the `LogGroup` dimension is what keeps tests apart.
-struct Env {
-    _x: Option<support::emulator::Exclusive>,
-    group: String,
-    topic: String,
-    namespace: String,
-    cw: aws_sdk_cloudwatch::Client,
-    sdk: aws_config::SdkConfig,
-}
-
-/// A test's names, holding the emulator for the test (calls are counted and faults injected per
-/// emulator, so the tests of this binary run one at a time).
+/// Names for test `name`, holding the emulator for the test (the tests of this binary run one at
+/// a time: calls are counted and faults injected per emulator).
 async fn env(name: &str) -> Env {
-    let x = Emulator::exclusive();
-    let mut e = another_env(name).await;
-    e._x = Some(x);
-    e
-}
-
-/// More names within a test that already holds the emulator.
-async fn another_env(name: &str) -> Env {
-    let sdk = Emulator::shared().sdk_config().await;
-    let sns = aws_sdk_sns::Client::new(&sdk);
-    let topic = sns.create_topic().name(format!("alerts-{name}")).send().await.unwrap().topic_arn.unwrap();
-    Env {
-        _x: None,
-        group: format!("/aws/apigateway/{name}-access"),
-        topic,
-        namespace: format!("Test/{name}"),
-        cw: aws_sdk_cloudwatch::Client::new(&sdk),
-        sdk,
-    }
-}
-
-impl Env {
-    fn config(&self, extra: &[(&str, &str)]) -> Config {
-        let mut vars = vec![("ALERT_TOPIC_ARN", self.topic.as_str()), ("METRIC_NAMESPACE", self.namespace.as_str())];
-        vars.extend_from_slice(extra);
-        Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap()
-    }
-
-    /// A cold container.
-    fn function(&self, extra: &[(&str, &str)]) -> Fun {
-        let c = self.config(extra);
-        Function::new(
-            c.clone(),
-            CloudWatchStore::new(&Clients::new(&self.sdk), &c.namespace),
-            SnsAlerts::new(&Clients::new(&self.sdk), &c.alert_topic_arn),
-            CapturedEmf::default(),
-        )
-    }
-
-    fn alerts(&self) -> Vec<SentMessage> {
-        Emulator::shared().sns_messages(&self.topic)
-    }
-
-    /// Sum of a metric over `[start, start + 5 min)`, read independently of the function's own reader.
-    async fn sum(&self, name: &str, extra: Option<(&str, &str)>, start: i64) -> f64 {
-        self.sum_over(name, extra, start, start + 300_000).await
-    }
-
-    async fn sum_over(&self, name: &str, extra: Option<(&str, &str)>, start: i64, end: i64) -> f64 {
-        let mut dims = vec![Dimension::builder().name("LogGroup").value(&self.group).build()];
-        dims.extend(extra.map(|(n, v)| Dimension::builder().name(n).value(v).build()));
-        let metric = Metric::builder().namespace(&self.namespace).metric_name(name).set_dimensions(Some(dims)).build();
-        let q = MetricDataQuery::builder()
-            .id("q")
-            .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Sum").build())
-            .build();
-        let out = self
-            .cw
-            .get_metric_data()
-            .metric_data_queries(q)
-            .start_time(DateTime::from_millis(start))
-            .end_time(DateTime::from_millis(end))
-            .send()
-            .await
-            .unwrap();
-        out.metric_data_results().iter().flat_map(|r| r.values().to_vec()).sum()
-    }
-
-    fn event(&self, statuses: &[u16], t0: i64, step_ms: i64) -> IncomingEvent {
-        let evs = events(Format::ConsoleJson, statuses, t0, step_ms);
-        serde_json::from_str(&subscription_event(&payload(&self.group, &evs))).unwrap()
-    }
-}
-
-/// Invokes the function now, then hands what it printed to the EMF collector (as CloudWatch Logs
-/// extracts the function's log output).
-async fn run<A: AlertSink + Sync>(f: &Fun<A>, event: &IncomingEvent) -> Result<Summary, HandlerError> {
-    run_at(f, event, Invocation::now()).await
-}
-
-async fn run_at<A: AlertSink + Sync>(
-    f: &Fun<A>,
-    event: &IncomingEvent,
-    inv: Invocation,
-) -> Result<Summary, HandlerError> {
-    let r = f.handle_at(event, inv).await;
-    let lines = f.emf().take();
-    if !lines.is_empty() {
-        Emulator::shared().emf(&lines.join("\n"));
-    }
-    r
+    Env::exclusive(name).await
 }
 
 #[tokio::test]
@@ -153,17 +43,18 @@ async fn reference_example_in_six_batches_alerts_once() {
     assert_eq!(e.sum("ClientErrors", Some(("StatusCode", "404")), w).await, 585.0);
     assert_eq!(e.sum("AlertsPublished", Some(("Severity", "HIGH")), w).await, 1.0);
 
-    // A cold container (no memory) reads the same window back and does not alert again.
+    // A cold container (no memory) takes the alerted window over: it reads the window and its
+    // marker back, counts its batch, and neither alerts nor writes a marker again.
     let cold = e.function(&[]);
-    run(&cold, &e.event(&statuses(&[(403, 100)]), w + 250_000, 1)).await.unwrap();
+    let s = run(&cold, &e.event(&statuses(&[(403, 100)]), w + 250_000, 1)).await.unwrap();
+    assert_eq!((s.alerts, s.markers), (0, 0));
     assert_eq!(e.alerts().len(), 1);
+    assert_eq!(e.sum("Requests", None, w).await, 15_100.0);
 
     // All 15,000 in one batch: the alert body opens with the reference finding, exactly.
-    let one = another_env("reference-one").await;
+    let one = Env::new("reference-one").await;
     // Lines that carry only what the reference data has (no routes or methods, so no evidence lines).
-    let minimal: IncomingEvent =
-        serde_json::from_str(&subscription_event(&payload(&one.group, &events(Format::MinimalJson, &all, w, 1))))
-            .unwrap();
+    let minimal = subscription(&one.group, &events(Format::MinimalJson, &all, w, 1));
     run(&one.function(&[]), &minimal).await.unwrap();
     let body = &one.alerts()[0].message;
     assert!(body.starts_with(&format!("{REFERENCE_TEXT}\n\nWindow: ")), "{body}");
@@ -193,7 +84,7 @@ async fn two_windows_alert_independently_and_late_events_land_in_their_own() {
     let w = recent_window();
     let mut evs = events(Format::Clf, &statuses(&[(200, 100), (403, 100)]), w, 10);
     evs.extend(events(Format::Clf, &statuses(&[(200, 100), (404, 100)]), w + 300_000, 10));
-    let both: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &evs))).unwrap();
+    let both = subscription(&e.group, &evs);
     let s = run(&f, &both).await.unwrap();
     assert_eq!((s.windows, s.alerts), (2, 1), "one digest for the log group");
     let alerts = e.alerts();
@@ -213,52 +104,10 @@ async fn two_windows_alert_independently_and_late_events_land_in_their_own() {
 async fn control_message_succeeds_and_writes_nothing() {
     let e = env("control").await;
     let f = e.function(&[]);
-    let ev: IncomingEvent = serde_json::from_str(&control_event()).unwrap();
+    let ev = incoming(&control_event());
     let s = run(&f, &ev).await.unwrap();
     assert_eq!((s.control_messages, s.requests, s.aws_calls), (1, 0, 0));
     assert!(e.alerts().is_empty());
-}
-
-/// Fails the first `n` publishes, then publishes for real.
-struct FlakySns {
-    inner: SnsAlerts,
-    fail: AtomicUsize,
-}
-
-impl AlertSink for FlakySns {
-    async fn publish(&self, m: &AlertMessage) -> Result<(), AwsError> {
-        if self.fail.load(Ordering::SeqCst) > 0 {
-            self.fail.fetch_sub(1, Ordering::SeqCst);
-            return Err(AwsError::new(AwsErrorKind::Service, "injected publish failure"));
-        }
-        self.inner.publish(m).await
-    }
-
-    fn calls(&self) -> u64 {
-        self.inner.calls()
-    }
-}
-
-#[tokio::test]
-async fn retried_batch_after_publish_failure_counts_once_and_alerts() {
-    let e = env("retry").await;
-    let c = e.config(&[]);
-    let sns = FlakySns { inner: SnsAlerts::new(&Clients::new(&e.sdk), &e.topic), fail: AtomicUsize::new(1) };
-    let f = Function::new(
-        c.clone(),
-        CloudWatchStore::new(&Clients::new(&e.sdk), &c.namespace),
-        sns,
-        CapturedEmf::default(),
-    );
-    let w = recent_window();
-    let batch = e.event(&statuses(&[(200, 100), (403, 100)]), w, 10);
-    let err = run(&f, &batch).await.unwrap_err();
-    assert!(matches!(err, HandlerError::Publish(_)), "{err}");
-    assert_eq!(err.error_type(), "SNS.Publish");
-    assert_eq!(e.sum("Requests", None, w).await, 0.0, "nothing counted before the alert is out");
-    run(&f, &batch).await.unwrap();
-    assert_eq!(e.sum("Requests", None, w).await, 200.0);
-    assert_eq!(e.alerts().len(), 1);
 }
 
 #[tokio::test]
@@ -273,7 +122,7 @@ async fn recovery_notice_closes_the_loop() {
     let levels: Vec<_> = alerts.iter().map(|a| a.attribute("severity").unwrap_or_default().to_string()).collect();
     assert_eq!(levels, ["HIGH", "RECOVERED"]);
     assert!(alerts[1].subject.starts_with("RECOVERED: 0.5% 4xx"));
-    let quiet = another_env("recovery-off").await;
+    let quiet = Env::new("recovery-off").await;
     let g = quiet.function(&[("NOTIFY_RECOVERY", "false")]);
     run(&g, &quiet.event(&statuses(&[(200, 100), (403, 100)]), w, 10)).await.unwrap();
     run(&g, &quiet.event(&statuses(&[(200, 200)]), w + 300_000, 10)).await.unwrap();
@@ -287,7 +136,7 @@ async fn kinesis_http_api_and_chat_format() {
     let w = recent_window();
     let p1 = payload(&e.group, &events(Format::HttpApi, &statuses(&[(200, 60), (404, 40)]), w, 10));
     let p2 = payload(&e.group, &events(Format::HttpApi, &statuses(&[(200, 60), (404, 40)]), w + 1000, 10));
-    let ev: IncomingEvent = serde_json::from_str(&kinesis_event(&[p1, p2])).unwrap();
+    let ev = incoming(&kinesis_event(&[p1, p2]));
     let s = run(&f, &ev).await.unwrap();
     assert_eq!((s.requests, s.client_errors, s.alerts), (200, 80, 1));
     let alerts = e.alerts();
@@ -305,17 +154,17 @@ async fn the_alert_query_reads_the_log_groups_own_format() {
     let e = env("clf-query").await;
     let f = e.function(&[]);
     let lines = events(Format::Clf, &statuses(&[(200, 60), (403, 40)]), recent_window(), 10);
-    let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &lines))).unwrap();
+    let ev = subscription(&e.group, &lines);
     run(&f, &ev).await.unwrap();
     let body = &e.alerts()[0].message;
     assert!(body.contains(r#"parse @message /"(?<method>[A-Z]+) (?<resource>\S+)"#), "CLF needs a parse: {body}");
 
-    let e = another_env("template-query").await;
+    let e = Env::new("template-query").await;
     let f = e.function(&[("ACCESS_LOG_FORMAT", r#"{"id":"$context.requestId","code":"$context.status"}"#)]);
     let lines: Vec<(i64, String)> = (0..100)
         .map(|i| (recent_window() + i, format!(r#"{{"id":"{i}","code":"{}"}}"#, 200 + 200 * (i % 2))))
         .collect();
-    let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &lines))).unwrap();
+    let ev = subscription(&e.group, &lines);
     run(&f, &ev).await.unwrap();
     let body = &e.alerts()[0].message;
     assert!(body.contains("fields @timestamp, code\n| filter code >= 400"), "the template's keys: {body}");
@@ -325,11 +174,11 @@ async fn the_alert_query_reads_the_log_groups_own_format() {
 async fn malformed_events_fail_with_the_stage() {
     let e = env("malformed").await;
     let f = e.function(&[]);
-    let bad: IncomingEvent = serde_json::from_str(r#"{"awslogs":{"data":"!!!"}}"#).unwrap();
+    let bad = incoming(r#"{"awslogs":{"data":"!!!"}}"#);
     assert_eq!(run(&f, &bad).await.unwrap_err().error_type(), "Decode.Base64");
-    let none: IncomingEvent = serde_json::from_str(r#"{"hello":1}"#).unwrap();
+    let none = incoming(r#"{"hello":1}"#);
     assert_eq!(run(&f, &none).await.unwrap_err().error_type(), "EventShape");
-    let sqs: IncomingEvent = serde_json::from_str(r#"{"Records":[{"messageId":"m","body":"x"}]}"#).unwrap();
+    let sqs = incoming(r#"{"Records":[{"messageId":"m","body":"x"}]}"#);
     assert_eq!(run(&f, &sqs).await.unwrap_err().error_type(), "EventShape");
     let junk = e.event(&[], recent_window(), 1);
     assert_eq!(run(&f, &junk).await.unwrap().requests, 0);
@@ -344,7 +193,7 @@ async fn redelivered_batch_is_counted_once_by_a_warm_container() {
     assert!(!run(&f, &batch).await.unwrap().duplicate);
     let again = run(&f, &batch).await.unwrap();
     assert!(again.duplicate);
-    assert_eq!(again.aws_calls, 0);
+    assert_eq!((again.aws_calls, again.emf_documents), (0, 0), "no call, nothing printed");
     assert_eq!(e.sum("Requests", None, w).await, 200.0);
     assert_eq!(e.alerts().len(), 1);
 }
@@ -359,9 +208,13 @@ async fn events_too_old_or_from_the_future_are_reported_not_counted() {
     let mut evs = events(Format::ConsoleJson, &statuses(&[(403, 50)]), future, 10);
     evs.extend(events(Format::ConsoleJson, &statuses(&[(403, 30)]), ancient, 10));
     evs.extend(events(Format::ConsoleJson, &statuses(&[(200, 20)]), w, 10));
-    let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &evs))).unwrap();
+    let ev = subscription(&e.group, &evs);
     let s = run(&f, &ev).await.unwrap();
-    assert_eq!((s.requests, s.out_of_range, s.windows), (20, 80, 1), "the summary counts what was written");
+    assert_eq!(
+        (s.events, s.requests, s.out_of_range, s.windows),
+        (100, 20, 80, 1),
+        "the summary counts what was written"
+    );
     assert_eq!(e.sum("Requests", None, w).await, 20.0);
     assert_eq!(e.sum("Requests", None, window_start(future, 5)).await, 0.0);
     assert!(e.alerts().is_empty(), "80 rejected-by-CloudWatch 4xx raise no alert");
@@ -406,46 +259,33 @@ async fn alerts_carry_the_batch_evidence() {
             )
         })
         .collect();
-    let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &lines))).unwrap();
+    let ev = subscription(&e.group, &lines);
     run(&f, &ev).await.unwrap();
     let body = &e.alerts()[0].message;
     assert!(body.contains("CORS preflight"), "{body}");
     assert!(body.contains("4xx by method: OPTIONS (100)."), "{body}");
 }
 
-#[test]
-fn bad_configuration_fails_the_init_with_one_line() {
-    for (vars, expect) in [
-        (vec![], "ALERT_TOPIC_ARN is required but not set"),
-        (vec![("ALERT_TOPIC_ARN", "arn"), ("HIGH_PERCENT", "lots")], "HIGH_PERCENT=\\\"lots\\\""),
-    ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-            .env_clear()
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .envs(vars)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{text}");
-        assert_eq!(text.trim_end().lines().count(), 1, "{text}");
-        assert!(text.contains(expect), "{text}");
-    }
-}
-
-/// A `Kinesis` batch with one good record and two poison ones: the good one counted, success.
+/// A Kinesis batch with one good record and four poison ones (a log group with a line break, one
+/// too long, data that is not base64, a payload cut short): the good one counted, success. The same
+/// poison in a subscription event fails it (one payload: nothing good to keep).
 #[tokio::test]
 async fn poison_kinesis_records_are_skipped() {
     let e = env("poison").await;
     let f = e.function(&[]);
     let w = recent_window();
+    let few = events(Format::ConsoleJson, &statuses(&[(200, 5)]), w, 10);
     let good = payload(&e.group, &events(Format::ConsoleJson, &statuses(&[(200, 60), (404, 40)]), w, 10));
-    let long = payload(&"g".repeat(1025), &events(Format::ConsoleJson, &statuses(&[(200, 5)]), w, 10));
-    let mut ev: serde_json::Value = serde_json::from_str(&kinesis_event(&[good, long, "{}".into()])).unwrap();
-    ev["Records"][2]["kinesis"]["data"] = apigw_4xx::ingest::decode::encode_data(b"{\"logEvents\": [").into();
-    let ev: IncomingEvent = serde_json::from_value(ev).unwrap();
-    let s = run(&f, &ev).await.unwrap();
-    assert_eq!((s.requests, s.rejected, s.alerts), (100, 2, 1));
+    let records = [good, payload("/aws/apigateway/bad\ngroup", &few), payload(&"g".repeat(1025), &few)];
+    let mut ev: serde_json::Value =
+        serde_json::from_str(&kinesis_event(&[&records[..], &["{}".into(), "{}".into()]].concat())).unwrap();
+    ev["Records"][3]["kinesis"]["data"] = "not base64!".into();
+    ev["Records"][4]["kinesis"]["data"] = apigw_4xx::ingest::decode::encode_data(b"{\"logEvents\": [").into();
+    let s = run(&f, &incoming(&ev.to_string())).await.unwrap();
+    assert_eq!((s.requests, s.rejected, s.alerts), (100, 4, 1));
     assert_eq!(e.sum("Requests", None, w).await, 100.0);
+    let one = subscription("", &few);
+    assert_eq!(run(&f, &one).await.unwrap_err().error_type(), "Decode.LogGroup");
 }
 
 /// The emulator's call counter sees every request (retries included): the summary agrees with it,
@@ -461,7 +301,9 @@ async fn a_warm_container_makes_at_most_twelve_calls_for_120_batches() {
     let mut counted = 0;
     for i in 0..120 {
         let now = t0 + i * 1000;
-        counted += run_at(&f, &e.event(&mix, now - 2000, 1), Invocation::at(now)).await.unwrap().aws_calls;
+        let s = run_at(&f, &e.event(&mix, now - 2000, 1), Invocation::at(now)).await.unwrap();
+        assert_eq!(s.requests, 200);
+        counted += s.aws_calls;
     }
     let seen = Emulator::shared().total_calls();
     assert!(seen <= 12, "{seen} calls: {:?}", Emulator::shared().calls());
@@ -469,48 +311,122 @@ async fn a_warm_container_makes_at_most_twelve_calls_for_120_batches() {
     assert_eq!(counted, seen, "aws_calls is the true number of calls");
     assert_eq!(e.sum_over("Requests", None, w, w + 600_000).await, 24_000.0);
     assert_eq!(e.sum_over("ClientErrors", Some(("StatusCode", "403")), w, w + 600_000).await, 720.0);
+    assert_eq!(e.sum_over("ClientErrors", None, w, w + 600_000).await, 1_200.0);
     assert!(e.alerts().is_empty());
 }
 
-/// A marker put applied and then answered 500, or with its connection dropped: the SDK's retry
-/// writes the marker twice (harmless), counts stay exact, one alert.
+/// Every attempt, until cleared.
+const EVERY: u32 = u32::MAX;
+
+/// Runs `f` on `batch` while the next `times` calls of `operation` whose body holds `needle` meet
+/// `fault`, the call counts starting from zero; the faults are cleared before it returns.
+async fn run_under_fault(
+    f: &Deployed,
+    batch: &IncomingEvent,
+    (operation, fault, times): (&str, &str, u32),
+    needle: &str,
+) -> Result<Summary, HandlerError> {
+    let emulator = Emulator::shared();
+    emulator.reset_calls();
+    emulator.inject_matching(operation, fault, times, needle);
+    let r = run(f, batch).await;
+    emulator.clear_faults();
+    r
+}
+
+/// A marker put applied and then answered 500, or with its connection dropped. Once: the SDK's
+/// retry writes the marker twice (harmless). On every attempt: the invocation fails after its alert
+/// with nothing counted, and Lambda's retry on the warm container counts the batch without alerting
+/// again. Either way counts are exact, one alert, and a cold container that takes the window over
+/// reads the applied marker and does not alert either.
 #[tokio::test]
 async fn a_marker_put_applied_then_lost_counts_once_and_alerts_once() {
-    for fault in ["apply_then_500", "apply_then_drop"] {
-        let e = env(&format!("put-{fault}")).await;
+    for (fault, times) in [("apply_then_500", 1), ("apply_then_drop", 1), ("apply_then_500", EVERY)] {
+        let e = env(&format!("put-{fault}-{times}")).await;
         let f = e.function(&[]);
         let w = recent_window();
-        Emulator::shared().reset_calls();
-        Emulator::shared().inject_matching("PutMetricData", fault, 1, &e.group);
-        let first = run(&f, &e.event(&statuses(&[(200, 100), (403, 100)]), w, 10)).await;
-        if first.is_err() {
-            run(&f, &e.event(&statuses(&[(200, 100), (403, 100)]), w, 10)).await.unwrap();
+        let batch = e.event(&statuses(&[(200, 100), (403, 100)]), w, 10);
+        let first = run_under_fault(&f, &batch, ("PutMetricData", fault, times), &e.group).await;
+        let emulator = Emulator::shared();
+        assert!(emulator.call_count("cloudwatch:PutMetricData") >= 2, "{fault}: the fault was met");
+        if times == EVERY {
+            assert_eq!(first.unwrap_err().error_type(), "CloudWatch.PutMetricData");
+            assert_eq!(e.sum("Requests", None, w).await, 0.0, "nothing counted by the failed invocation");
+            run(&f, &batch).await.unwrap();
+        } else {
+            first.unwrap_or_else(|err| panic!("{fault} once: the SDK's retry answers: {err}"));
         }
-        assert!(Emulator::shared().call_count("cloudwatch:PutMetricData") >= 2, "{fault}: the fault was met");
         assert_eq!(e.sum("Requests", None, w).await, 200.0, "{fault}");
         assert_eq!(e.sum("ClientErrors", Some(("StatusCode", "403")), w).await, 100.0, "{fault}");
         assert_eq!(e.alerts().len(), 1, "{fault}");
         assert!(e.sum("AlertsPublished", Some(("Severity", "HIGH")), w).await >= 1.0);
+        let cold = e.function(&[]);
+        run(&cold, &e.event(&statuses(&[(403, 10)]), w + 1000, 1)).await.unwrap();
+        assert_eq!(e.alerts().len(), 1, "{fault}: the cold container read the marker");
     }
 }
 
-/// A Publish applied and then answered 500: counts exact, at most two alerts (SNS standard topics
-/// do not deduplicate: alerts are at-least-once).
+/// A marker put that fails on every attempt without being applied (a put that never happens): the
+/// invocation fails after its alert, with nothing counted and no marker. Retried on the warm
+/// container, the batch is counted once, with no second alert, and the one put writes the marker
+/// (counts are EMF, not puts). Retried on a cold container (a timeout killed the first), which
+/// knows nothing and reads no marker: one extra alert (alerts are at-least-once), counted once.
 #[tokio::test]
-async fn a_publish_applied_then_lost_counts_once_and_alerts_at_most_twice() {
-    let e = env("publish-lost").await;
-    let f = e.function(&[]);
-    let w = recent_window();
-    let batch = e.event(&statuses(&[(200, 100), (403, 100)]), w, 10);
-    Emulator::shared().reset_calls();
-    Emulator::shared().inject_matching("Publish", "apply_then_500", 1, &e.topic.replace(':', "%3A"));
-    if run(&f, &batch).await.is_err() {
-        run(&f, &batch).await.unwrap();
+async fn a_marker_put_that_never_happens_fails_the_invocation_and_the_retry_repairs_it() {
+    for warm in [true, false] {
+        let e = env(if warm { "put-fails-warm" } else { "put-fails-cold" }).await;
+        let first = e.function(&[]);
+        let w = recent_window();
+        let batch = e.event(&statuses(&[(200, 100), (403, 100)]), w, 10);
+        let err = run_under_fault(&first, &batch, ("PutMetricData", "500", EVERY), &e.group).await.unwrap_err();
+        let emulator = Emulator::shared();
+        assert_eq!(err.error_type(), "CloudWatch.PutMetricData");
+        assert_eq!(e.alerts().len(), 1, "the alert goes out before its marker");
+        assert_eq!(e.sum("Requests", None, w).await, 0.0, "nothing counted");
+        assert_eq!(e.sum("AlertsPublished", Some(("Severity", "HIGH")), w).await, 0.0, "no marker");
+        let cold = e.function(&[]);
+        emulator.reset_calls();
+        let s = run(if warm { &first } else { &cold }, &batch).await.unwrap();
+        assert_eq!(emulator.call_count("sns:Publish"), if warm { 0 } else { 1 }, "warm: {warm}");
+        assert_eq!(e.alerts().len(), if warm { 1 } else { 2 }, "warm: {warm}");
+        assert_eq!(emulator.call_count("cloudwatch:PutMetricData"), 1, "one put, the marker");
+        assert_eq!(e.sum("AlertsPublished", Some(("Severity", "HIGH")), w).await, 1.0, "the marker repaired");
+        assert_eq!(s.requests, 200);
+        assert_eq!(e.sum("Requests", None, w).await, 200.0, "counted once");
     }
-    assert_eq!(Emulator::shared().call_count("sns:Publish"), 2, "the fault was met, and the call repeated once");
-    assert_eq!(e.sum("Requests", None, w).await, 200.0);
-    let n = e.alerts().len();
-    assert!((1..=2).contains(&n), "{n} alerts");
+}
+
+/// A Publish that fails on every attempt (500, not applied): the invocation fails before any marker
+/// with nothing counted; the retry counts the batch and alerts once. A Publish applied and then
+/// answered 500 once: the SDK's retry publishes again (SNS standard topics do not deduplicate:
+/// alerts are at-least-once, and the lost answer costs one repeat), the batch counted once.
+#[tokio::test]
+async fn a_failed_or_lost_publish_counts_once_and_alerts_at_most_twice() {
+    for (fault, times) in [("500", EVERY), ("apply_then_500", 1)] {
+        let e = env(&format!("publish-{fault}-{times}")).await;
+        let f = e.function(&[]);
+        let w = recent_window();
+        let batch = e.event(&statuses(&[(200, 100), (403, 100)]), w, 10);
+        let first = run_under_fault(&f, &batch, ("Publish", fault, times), &e.topic.replace(':', "%3A")).await;
+        let emulator = Emulator::shared();
+        if times == EVERY {
+            let err = first.unwrap_err();
+            assert!(matches!(err, HandlerError::Publish(_)), "{err}");
+            assert_eq!(err.error_type(), "SNS.Publish");
+            assert_eq!(emulator.call_count("cloudwatch:PutMetricData"), 0, "no marker without the alert");
+            assert_eq!(e.sum("Requests", None, w).await, 0.0, "nothing counted before the alert is out");
+            emulator.reset_calls();
+            run(&f, &batch).await.unwrap();
+            assert_eq!(emulator.call_count("sns:Publish"), 1);
+            assert_eq!(e.alerts().len(), 1);
+        } else {
+            first.unwrap_or_else(|err| panic!("{fault} once: the SDK's retry answers: {err}"));
+            assert_eq!(emulator.call_count("sns:Publish"), 2, "the fault was met, and the call repeated once");
+            assert_eq!(e.alerts().len(), 2, "at-least-once: the lost answer costs one repeat");
+        }
+        assert_eq!(e.sum("Requests", None, w).await, 200.0, "{fault}");
+        assert_eq!(e.sum("AlertsPublished", Some(("Severity", "HIGH")), w).await, 1.0, "{fault}: the marker");
+    }
 }
 
 /// An alert storm: 40 HIGH windows in one batch, every call 0.5 s slower, 8 s to answer. One
@@ -525,7 +441,7 @@ async fn an_alert_storm_completes_first_try_with_one_digest() {
     for i in 0..40 {
         evs.extend(events(Format::ConsoleJson, &statuses(&[(200, 50), (403, 50)]), first + i * 300_000, 10));
     }
-    let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &evs))).unwrap();
+    let ev = subscription(&e.group, &evs);
     Emulator::shared().latency_ms(500);
     let started = Instant::now();
     let s =
@@ -534,9 +450,9 @@ async fn an_alert_storm_completes_first_try_with_one_digest() {
     let s = s.unwrap();
     assert!(took < Duration::from_secs(8), "{took:?}");
     println!("alert storm: {took:?}, {} AWS calls", s.aws_calls);
-    assert_eq!((s.windows, s.alerts), (40, 1));
+    assert_eq!((s.windows, s.alerts, s.markers), (40, 1, 40));
     let alerts = e.alerts();
-    assert!(alerts.len() <= 5 && alerts.len() == 1, "{}", alerts.len());
+    assert_eq!(alerts.len(), 1);
     assert!(alerts[0].subject.ends_with("(5 min, 40 windows)"), "{}", alerts[0].subject);
     assert_eq!(e.sum_over("Requests", None, first, now).await, 4_000.0);
 }
@@ -548,11 +464,13 @@ async fn huge_route_values_make_one_alert_under_the_sns_limit() {
     let f = e.function(&[]);
     let w = recent_window();
     let lines = huge_route_lines(w);
-    let ev: IncomingEvent = serde_json::from_str(&subscription_event(&payload(&e.group, &lines))).unwrap();
+    let ev = subscription(&e.group, &lines);
     run(&f, &ev).await.unwrap();
     let alerts = e.alerts();
     assert_eq!(alerts.len(), 1);
-    assert!(alerts[0].message.len() < 256 * 1024 / 4, "{}", alerts[0].message.len());
+    let body = &alerts[0].message;
+    assert!(body.len() < 256 * 1024 / 4, "{}", body.len());
+    assert!(body.contains("Top 4xx routes: /0rrrr"), "{}", &body[..2000]);
 }
 
 /// A hung GetMetricData: the SDK's timeouts end the invocation (failed, nothing counted) well
@@ -593,6 +511,8 @@ fn the_template_states_the_codes_defaults() {
     assert_eq!(param("WindowMinutes", "Default"), Some(d["WindowMinutes"]["Default"].to_string()));
     assert_eq!(param("WindowMinutes", "MinValue"), Some(d["WindowMinutes"]["MinValue"].to_string()));
     assert_eq!(param("MetricNamespace", "Default").as_deref(), d["MetricNamespace"].as_str());
+    // CloudFormation refuses at deploy what the function would refuse at init.
+    assert_eq!(param("MetricNamespace", "AllowedPattern").as_deref(), d["MetricNamespacePattern"].as_str());
     // The window range: the template may narrow it, never widen it.
     let max: u32 = param("WindowMinutes", "MaxValue").and_then(|v| v.parse().ok()).unwrap_or(u32::MAX);
     assert!(max <= d["WindowMinutes"]["MaxValue"].as_u64().unwrap() as u32, "template MaxValue {max}");

@@ -110,6 +110,20 @@ class FunctionTest(unittest.TestCase):
         self.assertTrue(all(pattern.match(v) for v in ("", "5", "2.5")))
         self.assertFalse(any(pattern.match(v) for v in ("x", "-1", "1.234")))
 
+    def test_settings_the_function_would_refuse_fail_the_deploy(self):
+        def accepts(param, value):
+            return re.fullmatch(TEMPLATE["Parameters"][param]["AllowedPattern"], value) is not None
+
+        for ok in ("ApiGateway4xx", "Team/Api.4xx", "a:b#c_d-e", "AWSome", "N" * 255):
+            self.assertTrue(accepts("MetricNamespace", ok), ok)
+        for bad in ("", "AWS/ApiGateway", ":x", "Api Gateway", "Api<4xx>", "Apié", "N" * 256):
+            self.assertFalse(accepts("MetricNamespace", bad), bad)
+        self.assertTrue(accepts("MetricNamespace", TEMPLATE["Parameters"]["MetricNamespace"]["Default"]))
+        for ok in ("", "401", "401,404", "401, 404"):
+            self.assertTrue(accepts("IgnoreStatus", ok), ok)
+        for bad in ("500", "abc", "401;404", "4010"):
+            self.assertFalse(accepts("IgnoreStatus", bad), bad)
+
     def test_failed_batches_are_kept(self):
         cfg = next(iter(of_type("AWS::Lambda::EventInvokeConfig").values()))["Properties"]
         self.assertEqual(cfg["MaximumRetryAttempts"], 2)
@@ -166,6 +180,7 @@ class AlertsTest(unittest.TestCase):
         self.assertEqual(topic["KmsMasterKeyId"], {"Ref": "AlertKey"})
         policy = RESOURCES["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
         allow = [s for s in policy if s["Effect"] == "Allow"]
+        self.assertTrue(allow, "the topic policy allows someone")
         self.assertTrue(all("aws:SourceAccount" in json.dumps(s.get("Condition")) for s in allow))
         self.assertTrue(RESOURCES["AlertEmailSubscription"]["Condition"] == "HasEmail")
 

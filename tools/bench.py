@@ -96,6 +96,10 @@ def side_by_side():
         ("naive Rust (aws_lambda_events + serde_json per line)", lambda p: [os.path.join(rel, "examples", "naive"), p]),
         ("python_peer.py", lambda p: [shutil.which("python3"), os.path.join(SHARED, "python_peer.py"), p]),
     ]
+    # `BENCH_BASE=PATH`: another build of the CLI (an earlier commit's) in the same alternating runs,
+    # so a change is judged against its base under the same machine conditions.
+    if os.environ.get("BENCH_BASE"):
+        tools.append(("apigw-4xx analyze (BENCH_BASE)", lambda p: [os.environ["BENCH_BASE"], "analyze", p]))
     rows = []
     for n in (10_000, 100_000):
         path = events(n)

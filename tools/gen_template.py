@@ -29,7 +29,8 @@ def defaults():
         ["cargo", "run", "--quiet", "--bin", "bootstrap", "--"]
     d = json.loads(subprocess.run(cmd + ["--print-defaults"], cwd=ROOT, check=True,
                                   capture_output=True, text=True).stdout)
-    return {**d["Metrics"], **d["Dimensions"], "namespace": d["MetricNamespace"], "period": d["PeriodSeconds"],
+    return {**d["Metrics"], **d["Dimensions"], "namespace": d["MetricNamespace"],
+            "namespace_pattern": d["MetricNamespacePattern"], "period": d["PeriodSeconds"],
             "elevated": d["ElevatedPercent"], "high": d["HighPercent"], "min_requests": d["MinRequests"],
             "window": d["WindowMinutes"]["Default"]}
 
@@ -83,10 +84,16 @@ Parameters:
   IgnoreStatus:
     Type: String
     Default: ""
+    AllowedPattern: "^( *4[0-9]{2} *(, *4[0-9]{2} *)*)?$"
+    ConstraintDescription: must be empty or 4xx status codes separated by commas, e.g. 401,404.
     Description: 4xx codes left out of the rate, e.g. 401,404 (still counted in metrics).
   MetricNamespace:
     Type: String
     Default: %(namespace)s
+    AllowedPattern: "%(namespace_pattern)s"
+    ConstraintDescription: >-
+      must be 1 to 255 letters, digits and . - _ / # : (no spaces), not starting with : or AWS/;
+      CloudWatch would drop every count written under any other namespace.
     Description: CloudWatch namespace of the custom metrics.
   AccessLogFormat:
     Type: String

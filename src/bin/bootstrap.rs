@@ -22,7 +22,45 @@ use apigw_4xx::function::sweep::store::DynamoState;
 use apigw_4xx::function::sweep::{answer_unconfigured, SweepError, Sweeper};
 use apigw_4xx::function::{system_now, Function, IncomingEvent, Invocation};
 use lambda_runtime::{service_fn, Context, Diagnostic, LambdaEvent};
+use lambda_runtime_api_client::{body::Body, build_request, PooledClient};
 use std::time::{Duration, Instant};
+
+/// The error type a refused configuration is reported with (the Runtime API's `Category.Reason`
+/// form; `Runtime.ConfigInvalid` is one of its documented examples).
+const CONFIG_INVALID: &str = "Runtime.ConfigInvalid";
+
+/// Posts `message` to the Runtime API's init-error endpoint (`AWS_LAMBDA_RUNTIME_API`; nothing to
+/// do when unset, off Lambda), so that Lambda reports why init failed.
+async fn report_init_error(message: &str) -> Result<(), String> {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return Ok(());
+    };
+    let base = api.parse().map_err(|e| format!("AWS_LAMBDA_RUNTIME_API={api:?}: {e}"))?;
+    let client = PooledClient::builder().with_endpoint(base).build();
+    if client.base.authority().is_none() {
+        // The client would panic on a base without one.
+        return Err(format!("AWS_LAMBDA_RUNTIME_API={api:?}: no host:port"));
+    }
+    let body = serde_json::json!({"errorMessage": message, "errorType": CONFIG_INVALID, "stackTrace": []});
+    let request = build_request()
+        .method("POST")
+        .uri("/2018-06-01/runtime/init/error")
+        .header("Lambda-Runtime-Function-Error-Type", CONFIG_INVALID)
+        .header("Content-Type", "application/json")
+        .body(Body::from(body.to_string()))
+        .map_err(|e| e.to_string())?;
+    // Lambda answers at once; a hung endpoint must not hold the exit.
+    let answer = tokio::time::timeout(Duration::from_secs(2), client.call(request))
+        .await
+        .map_err(|_| "no answer within 2 s".to_string())?
+        .map_err(|e| e.to_string())?;
+    match answer.status() {
+        s if s.is_success() => Ok(()),
+        s => Err(format!("the Runtime API answered {s}")),
+    }
+}
+
+
 
 /// The invocation's clock and Lambda's deadline.
 fn invocation(context: &Context) -> (Invocation, u64) {
@@ -140,8 +178,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = match Config::from_lookup(|k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {
-            // One line, then a failed init: Lambda reports it and retries the cold start.
-            tracing::error!(error = %e, "invalid configuration");
+            // One line, told to Lambda too, then a failed init: Lambda shows the reason as the
+            // invocation's error and retries the cold start.
+            tracing::error!(error = %e, variable = e.variable(), "invalid configuration");
+            if let Err(why) = report_init_error(&e.to_string()).await {
+                tracing::warn!(error = %why, "the Runtime API was not told why init failed");
+            }
             std::process::exit(1);
         }
     };

@@ -9,7 +9,7 @@
 use crate::access_log::Origin;
 use crate::base::numbers::{percent_text, thousands};
 
-use crate::count::values::ValueCounts;
+use crate::count::values::{shown, Markup, ValueCounts};
 
 /// Consumers listed in the alert line.
 pub const CONSUMERS_TOP: usize = 3;
@@ -118,8 +118,9 @@ impl Consumers {
             .find(|c| c.count * 2 > self.client_errors && c.value != crate::count::values::OTHER_VALUES)
     }
 
-    /// `Consumers: api key k1 90 of 100 4xx (90.0%), …`, when any 4xx line carried an identity.
-    pub fn line(&self) -> Option<String> {
+    /// `Consumers: api key k1 90 of 100 4xx (90.0%), …`, when any 4xx line carried an identity; each
+    /// identity written by [`shown`].
+    pub fn line(&self, markup: Markup) -> Option<String> {
         let top = self.top(CONSUMERS_TOP);
         if top.is_empty() {
             return None;
@@ -129,7 +130,7 @@ impl Consumers {
             .iter()
             .map(|c| {
                 let share = percent_text(c.count, self.client_errors);
-                format!("{} {} {} of {of} 4xx ({share})", c.kind.label(), c.value, thousands(c.count))
+                format!("{} {} {} of {of} 4xx ({share})", c.kind.label(), shown(c.value, markup), thousands(c.count))
             })
             .collect();
         Some(format!("Consumers: {}.", items.join(", ")))
@@ -163,7 +164,7 @@ mod tests {
         }
         assert_eq!(c.client_errors, 100);
         assert_eq!(
-            c.line().unwrap(),
+            c.line(Markup::Text).unwrap(),
             "Consumers: api key k1 90 of 100 4xx (90.0%), ip 203.0.113.10 3 of 100 4xx (3.0%), ip 203.0.113.9 3 of 100 4xx (3.0%)."
         );
         assert_eq!(c.dominant().map(|d| (d.kind, d.value)), Some((ConsumerKind::ApiKey, "k1")));
@@ -195,7 +196,7 @@ mod tests {
     fn no_identity_no_line() {
         let mut c = Consumers::default();
         c.add(&Origin::default());
-        assert_eq!(c.line(), None);
+        assert_eq!(c.line(Markup::Text), None);
         assert!(c.is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! Counts of one field's values (routes, methods, response types, consumers), bounded in memory and
-//! exact under any merge order: the evidence behind a finding and the Consumers line.
+//! exact under any merge order: the evidence behind a finding and the Consumers line. And the one
+//! rule by which such a value, which came from a request, is written for people ([`shown`]).
 
 use std::collections::HashMap;
 
@@ -61,6 +62,86 @@ fn kept_value(value: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// How words for people are written: what [`shown`] guards a request's value against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markup {
+    /// Plain text: email, the CLI's report (and whatever a subscriber forwards it to).
+    Text,
+    /// Chat markdown: Amazon Q Developer's `client-markdown`, rendered in Slack or Microsoft Teams.
+    Chat,
+}
+
+/// Characters that reorder or hide text without showing themselves: bidi embeddings, overrides,
+/// isolates and marks, zero-width spaces and joiners, invisible fillers and operators, variation
+/// selectors and tags, and the line and paragraph separators (which end a line as `\n` does).
+const HIDDEN: [(char, char); 18] = [
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{2028}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'),
+    ('\u{2800}', '\u{2800}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0000}', '\u{E01EF}'),
+];
+
+/// True for a character that [`HIDDEN`] lists.
+fn hidden(c: char) -> bool {
+    HIDDEN.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
+}
+
+/// A value that came from a request (a route, method, response type, API key id, principal,
+/// caller, user, source IP or user agent), written so that no reader of `markup` finds markup in
+/// it: the one rule every such value passes through on its way to people.
+///
+/// - `&`, `<`, `>` become `&amp;`, `&lt;`, `&gt;`: Slack's escaping, so no `<!channel>`, `<!here>`,
+///   `<@U…>` or `<https://…|label>` control sequence survives (and a body forwarded to Slack as is
+///   stays inert too);
+/// - `` ` `` becomes `\u{60}`, so a value can neither open nor close a code span or fence;
+/// - `](` becomes `] (`, so no Markdown link `[label](url)` forms, and `://` becomes `[:]//`, so no
+///   mail or chat client turns a URL into a link;
+/// - control characters, and characters that reorder or hide text (`HIDDEN`: bidi controls such as
+///   U+202E, zero-width characters), become visible escapes (`\n`, `\u{202e}`).
+///
+/// In [`Markup::Chat`] the result is also one code span, so that neither Slack's mrkdwn nor
+/// Markdown reads `*`, `_`, `~`, `:emoji:`, `@here` or a bare host name in it. Everything else is
+/// kept, so the value stays recognisable: `<!here>` reads `&lt;!here&gt;`.
+pub fn shown(value: &str, markup: Markup) -> String {
+    let code = markup == Markup::Chat && value != OTHER_VALUES;
+    let mut out = String::with_capacity(value.len() + 2);
+    if code {
+        out.push('`');
+    }
+    for (i, c) in value.char_indices() {
+        let next = &value[i + c.len_utf8()..];
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '`' => out.extend(c.escape_unicode()),
+            ']' if next.starts_with('(') => out.push_str("] "),
+            ':' if next.starts_with("//") => out.push_str("[:]"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c if hidden(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    if code {
+        out.push('`');
+    }
+    out
 }
 
 impl ValueCounts {
@@ -165,6 +246,35 @@ mod tests {
                 merged.merge(&parts.swap_remove((seed >> 33) as usize % parts.len()));
             }
             proptest::prop_assert_eq!(merged.top(usize::MAX), one.top(usize::MAX));
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever a request holds (pieces of markup in any order), what [`shown`] writes has no
+        /// markup character left bare: no `<`, `>` or stray `&`, no backtick but the chat code
+        /// span's own two, no `](` or `://`, no control or hidden character.
+        #[test]
+        fn shown_values_hold_no_markup(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "<", ">", "&", "`", "]", "(", ":", "/", "!", "@", "*", "_", "|", "a", " ", "&lt;",
+                    "\u{202E}", "\u{2066}", "\u{200B}", "\u{FEFF}", "\u{2028}", "\n", "\u{1b}", "é",
+                ]),
+                0..40,
+            ),
+        ) {
+            let value = parts.concat();
+            for markup in [Markup::Text, Markup::Chat] {
+                let out = shown(&value, markup);
+                let inner = match markup {
+                    Markup::Chat => out.strip_prefix('`').and_then(|o| o.strip_suffix('`')).unwrap_or(&out),
+                    Markup::Text => &out,
+                };
+                let bare = inner.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "");
+                proptest::prop_assert!(!bare.contains(['<', '>', '&', '`']), "{:?} -> {:?}", value, out);
+                proptest::prop_assert!(!inner.contains("](") && !inner.contains("://"), "{:?} -> {:?}", value, out);
+                proptest::prop_assert!(!inner.chars().any(|c| c.is_control() || hidden(c)), "{:?} -> {:?}", value, out);
+            }
         }
     }
 

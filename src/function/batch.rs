@@ -30,8 +30,8 @@ pub struct Decoded {
 }
 
 impl Decoded {
-    /// The batch's totals per window (minutes CloudWatch would refuse left out), and the summary
-    /// of what will be written.
+    /// The batch's totals per window (minutes CloudWatch would refuse left out, and windows that
+    /// start before the accepted range), and the summary of what will be written.
     pub fn windows(
         &self,
         plan: &MetricPlan,
@@ -61,8 +61,14 @@ impl Decoded {
                 summary.requests += counts.requests();
                 summary.client_errors += counts.client_errors();
                 summary.unparsed += counts.unparsed;
-                let key = (group.clone(), window_start(*minute, window_minutes));
-                batch.entry(key).or_default().add(&plan.totals(counts));
+                let start = window_start(*minute, window_minutes);
+                if !accepted.contains(&start) {
+                    // Counted (each minute is written with its own timestamp), never judged: the
+                    // window's marker would carry its start, and PutMetricData refuses the whole
+                    // request for one timestamp past two weeks.
+                    continue;
+                }
+                batch.entry((group.clone(), start)).or_default().add(&plan.totals(counts));
             }
         }
         summary.windows = batch.len();
@@ -81,9 +87,10 @@ struct InRange<'a> {
 }
 
 impl InRange<'_> {
-    /// Whether an event's time lies outside the accepted range.
+    /// Whether an event's minute (the timestamp its counts are written with) lies outside the
+    /// accepted range: the same test [`Decoded::windows`] puts to each minute.
     fn outside(&self, timestamp: Option<EpochMillis>) -> bool {
-        timestamp.is_some_and(|t| !self.accepted.contains(&t))
+        timestamp.is_some_and(|t| !self.accepted.contains(&window_start(t, 1)))
     }
 }
 

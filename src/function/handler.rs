@@ -21,7 +21,7 @@ use crate::judge::finding::Rules;
 use crate::judge::severity::IgnoredStatuses;
 use crate::metrics::contract::{accepted_range, fold, MetricPlan};
 use crate::metrics::emf::documents;
-use crate::render::alert::{message, AlertMessage, Style};
+use crate::render::alert::{lead, message, AlertMessage, Style};
 use crate::window::decide::{Judge, WindowDecision};
 use crate::window::ledger::{Ledger, Plan, Stored};
 use crate::window::marker::Marker;
@@ -168,12 +168,13 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
         let subjects: Vec<AlertSubject<'_>> = by_group
             .iter()
             .filter_map(|(group, ds)| {
-                let latest = ds.iter().rev().find(|d| matches!(d.action, Some(Marker::Alerted(_))))?;
+                // The window the message leads with; a recovery (which leads only recoveries) needs none.
+                let lead = lead(ds).filter(|d| matches!(d.action, Some(Marker::Alerted(_))))?;
                 Some(AlertSubject {
                     log_group: group,
                     ignored: &rules[group].ignored,
-                    window_start: latest.key.1,
-                    rate: latest.finding.rate,
+                    window_start: lead.key.1,
+                    rate: lead.finding.rate,
                     stage: tallies.get(*group).and_then(|t| t.stage()),
                 })
             })

@@ -4,8 +4,8 @@
 use crate::base::numbers::thousands;
 use crate::base::status::{is_client_error, status_label};
 use crate::count::tally::{Counts, Evidence};
-use crate::count::values::ValueCounts;
-use crate::judge::recommendation::recommendation;
+use crate::count::values::{shown, Markup, ValueCounts};
+use crate::judge::recommendation::{recommendation, Recommendation};
 use crate::judge::severity::{ClientErrorRate, IgnoredStatuses, Severity, Thresholds};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -114,7 +114,7 @@ pub struct Finding {
     /// Lines with no valid status.
     pub unparsed: u64,
     /// What to do, when there are 4xx to act on.
-    pub recommendation: Option<String>,
+    pub recommendation: Option<Recommendation>,
     /// Top routes, methods and response types of the counted 4xx (empty when the logs lack them).
     pub evidence: Evidence,
 }
@@ -171,8 +171,9 @@ impl Finding {
         self
     }
 
-    /// The finding as text: title, blank line, finding, blank line, recommendation (and evidence).
-    pub fn to_text(&self, rules: &Rules) -> String {
+    /// The finding as text: title, blank line, finding, blank line, recommendation (and evidence),
+    /// every value from a request written by [`shown`] for `markup`.
+    pub fn to_text(&self, rules: &Rules, markup: Markup) -> String {
         let title = match self.severity {
             Severity::High | Severity::Elevated => "Elevated Client Error Rate (4xx)",
             Severity::Ok | Severity::InsufficientData => "Client Error Rate (4xx)",
@@ -191,7 +192,7 @@ impl Finding {
             out.push_str(&format!(" Breakdown: {}.", items.join(", ")));
         }
         let advice = match (&self.recommendation, self.severity) {
-            (Some(r), _) => format!("Recommendation: {r}"),
+            (Some(r), _) => format!("Recommendation: {}", r.text(markup)),
             (None, Severity::InsufficientData) => format!(
                 "Too few requests to judge: {} counted, {} needed.",
                 thousands(self.rate.requests),
@@ -210,8 +211,8 @@ impl Finding {
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty() && self.recommendation.is_some())
-        .map(|(name, v)| format!("{name}: {}.", list(v)))
-        .chain(self.evidence.consumers.line().filter(|_| self.recommendation.is_some()))
+        .map(|(name, v)| format!("{name}: {}.", list(v, markup)))
+        .chain(self.evidence.consumers.line(markup).filter(|_| self.recommendation.is_some()))
         .collect();
         if !lines.is_empty() {
             out.push_str("\n\n");
@@ -240,7 +241,7 @@ impl Finding {
             ignored: self.ignored.iter().map(|(c, n)| (c.key(), *n)).collect(),
             unparsed: self.unparsed,
             dominant_status: self.breakdown.first().map(|(c, _)| c.key()),
-            recommendation: self.recommendation.clone(),
+            recommendation: self.recommendation.as_ref().map(|r| r.text(Markup::Text)),
             evidence: EvidenceJson {
                 routes: values(&self.evidence.routes),
                 methods: values(&self.evidence.methods),
@@ -282,7 +283,7 @@ pub struct FindingJson {
     pub unparsed: u64,
     /// The most frequent counted 4xx code.
     pub dominant_status: Option<String>,
-    /// The recommendation text, for ELEVATED and HIGH.
+    /// The recommendation text, for ELEVATED and HIGH, as the text report says it.
     pub recommendation: Option<String>,
     /// Top values of the counted 4xx.
     pub evidence: EvidenceJson,
@@ -369,8 +370,12 @@ pub struct WindowJson {
     pub unparsed: u64,
 }
 
-fn list(v: &ValueCounts) -> String {
-    v.top(EVIDENCE_TOP).iter().map(|(value, n)| format!("{value} ({})", thousands(*n))).collect::<Vec<_>>().join(", ")
+fn list(v: &ValueCounts, markup: Markup) -> String {
+    v.top(EVIDENCE_TOP)
+        .iter()
+        .map(|(value, n)| format!("{} ({})", shown(value, markup), thousands(*n)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

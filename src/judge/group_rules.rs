@@ -25,6 +25,9 @@ pub enum GroupRulesError {
     /// Not JSON, or not an object of objects.
     #[error("not a JSON object of log group rules: {0}")]
     Json(String),
+    /// An object names a key twice (JSON parsers keep only one of them, silently).
+    #[error("{0:?} is given twice in one object (only one of them would apply)")]
+    Duplicate(String),
     /// A key of the outer object is unusable.
     #[error("{0:?}: a log group name, or a prefix ending in a single `*`")]
     Pattern(String),
@@ -96,6 +99,9 @@ impl GroupRules {
     /// Reads `json` over `base`, checking every entry's effective levels (ELEVATED below HIGH).
     pub fn parse(json: &str, base: Rules) -> Result<GroupRules, GroupRulesError> {
         let value: Value = serde_json::from_str(json).map_err(|e| GroupRulesError::Json(e.to_string()))?;
+        if let Some(key) = duplicate_key(json) {
+            return Err(GroupRulesError::Duplicate(key));
+        }
         let Value::Object(map) = value else {
             return Err(GroupRulesError::Json("the top level must be an object".into()));
         };
@@ -173,6 +179,72 @@ impl GroupRules {
         v.dedup();
         v
     }
+}
+
+/// The first key that some object of `json` (valid JSON) names twice, at any depth: `Value` keeps
+/// the last one silently, so that `{"/g": {…}, "/g": {…}}` would drop the first entry unseen.
+fn duplicate_key(json: &str) -> Option<String> {
+    use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde::Deserialize;
+    use std::collections::HashSet;
+
+    /// Reads any JSON, failing with the key on the first object that repeats one.
+    struct Unique;
+
+    impl<'de> Deserialize<'de> for Unique {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(Unique)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Unique {
+        type Value = Unique;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_unit<E>(self) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Unique, A::Error> {
+            while seq.next_element::<Unique>()?.is_some() {}
+            Ok(Unique)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Unique, A::Error> {
+            let mut seen = HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if seen.contains(&key) {
+                    // The key alone, for the caller to name (the error's text is serde's).
+                    return Err(de::Error::custom(key));
+                }
+                map.next_value::<Unique>()?;
+                seen.insert(key);
+            }
+            Ok(Unique)
+        }
+    }
+
+    let mut d = serde_json::Deserializer::from_str(json);
+    // Only the custom error above can fail a text that already parsed as a `Value`.
+    Unique::deserialize(&mut d).err().map(|e| {
+        let text = e.to_string();
+        let at = text.rfind(" at line ").unwrap_or(text.len());
+        text[..at].to_string()
+    })
 }
 
 /// `1`, `2.5` or `"2.5"`: at most two decimals, 0 to 100.
@@ -254,6 +326,22 @@ mod tests {
         assert!(err(r#"{"/a*b": {}}"#).contains("prefix ending in a single `*`"));
         assert!(err(r#"{"": {}}"#).contains("prefix ending"));
         assert!(!err("{").contains('\n'));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_at_any_depth() {
+        let err = |j: &str| rules(j).unwrap_err();
+        let twice = |k: &str| GroupRulesError::Duplicate(k.into());
+        assert_eq!(err(r#"{"/g": {"min_requests": 5}, "/g": {"min_requests": 9}}"#), twice("/g"));
+        assert_eq!(err(r#"{"/g": {"high_percent": 40, "high_percent": 50}}"#), twice("high_percent"));
+        assert_eq!(err(r#"{"/g": {"ignore_status": [{"a": 1, "a": 2}]}}"#), twice("a"));
+        assert_eq!(
+            err(r#"{"/g*": {}, "/g*": {}}"#).to_string(),
+            "\"/g*\" is given twice in one object (only one of them would apply)"
+        );
+        // The same key in different objects is no repetition.
+        assert!(rules(r#"{"/g": {"min_requests": 5}, "/h": {"min_requests": 5}}"#).is_ok());
+        assert!(rules(r#"{"/g": {"ignore_status": [401, 401]}}"#).is_ok(), "a repeated code is not a repeated key");
     }
 
     #[test]

@@ -1,40 +1,77 @@
 //! What to do about a 4xx finding, keyed on the dominant status code (the guide in REFERENCE §3),
 //! sharpened by what the logs show (methods, gateway response types) when they carry it.
 
+use crate::count::consumers::ConsumerKind;
 use crate::count::tally::Evidence;
+use crate::count::values::{shown, Markup};
 
 /// Said of every 4xx finding before the code-specific advice.
 const GENERAL: &str =
     "Review API request validation rules and model schemas. Check authentication/authorization configuration.";
 
-/// The recommendation for a finding whose most frequent 4xx is `dominant`.
-pub fn recommendation(dominant: u16, evidence: Option<&Evidence>) -> String {
-    let mut text = format!("{GENERAL} {}", by_code(dominant));
-    if let Some(detail) = evidence.and_then(|e| from_evidence(dominant, e)) {
-        text.push(' ');
-        text.push_str(detail);
-    }
-    if let Some(detail) = evidence.and_then(|e| from_consumers(dominant, e)) {
-        text.push(' ');
-        text.push_str(&detail);
-    }
-    text
+/// What to do about a finding, kept in parts until it is written: the advice is ours, while the
+/// consumer behind most of the dominant code's 4xx came from requests and is written by [`shown`]
+/// in the markup of the page it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recommendation {
+    dominant: u16,
+    /// The general advice, the cause the dominant code suggests, and what methods and gateway
+    /// response types sharpen it to.
+    advice: String,
+    consumer: Option<DominantConsumer>,
 }
 
-/// A sharper cause when one consumer is behind most of the dominant code's responses.
-fn from_consumers(dominant: u16, e: &Evidence) -> Option<String> {
-    use crate::count::consumers::ConsumerKind::{ApiKey, SourceIp};
-    let c = e.consumers.dominant()?;
-    let who = format!("{} {}", c.kind.label(), c.value);
+/// The consumer behind more than half of the dominant code's 4xx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DominantConsumer {
+    kind: ConsumerKind,
+    /// As kept (cut and control characters escaped), not yet [`shown`].
+    value: String,
+    /// The 4xx look like path probing: 404s, or 403s with `MISSING_AUTHENTICATION_TOKEN` among them.
+    probing: bool,
+}
+
+/// The recommendation for a finding whose most frequent 4xx is `dominant`.
+pub fn recommendation(dominant: u16, evidence: Option<&Evidence>) -> Recommendation {
+    let mut advice = format!("{GENERAL} {}", by_code(dominant));
+    if let Some(detail) = evidence.and_then(|e| from_evidence(dominant, e)) {
+        advice.push(' ');
+        advice.push_str(detail);
+    }
+    let consumer = evidence.and_then(|e| {
+        let c = e.consumers.dominant()?;
+        let probing = dominant == 404 || e.response_types.get("MISSING_AUTHENTICATION_TOKEN") > 0;
+        Some(DominantConsumer { kind: c.kind, value: c.value.to_string(), probing })
+    });
+    Recommendation { dominant, advice, consumer }
+}
+
+impl Recommendation {
+    /// The recommendation as one paragraph of `markup`.
+    pub fn text(&self, markup: Markup) -> String {
+        match &self.consumer {
+            None => self.advice.clone(),
+            Some(c) => {
+                let who = format!("{} {}", c.kind.label(), shown(&c.value, markup));
+                format!("{} {}", self.advice, from_consumer(self.dominant, c, &who))
+            }
+        }
+    }
+}
+
+/// A sharper cause when one consumer (`who`, as written) is behind most of the dominant code's
+/// responses.
+fn from_consumer(dominant: u16, c: &DominantConsumer, who: &str) -> String {
+    use ConsumerKind::{ApiKey, SourceIp};
     match (dominant, c.kind) {
-        (403, ApiKey) => Some(format!(
+        (403, ApiKey) => format!(
             "Most 403s come from one consumer, {who}: that key or its usage plan has not propagated to it (check that the key is enabled, in a usage plan associated with this stage, and that the consumer sends the current key)."
-        )),
-        (404, SourceIp) | (403, SourceIp) if dominant == 404 || e.response_types.get("MISSING_AUTHENTICATION_TOKEN") > 0 => Some(format!(
+        ),
+        (404 | 403, SourceIp) if c.probing => format!(
             "Most {dominant}s come from one source, {who}: probably a scanner probing paths; consider an AWS WAF rate-based rule (or an IP block) in front of the API."
-        )),
-        (429, _) => Some(format!("Most 429s come from one consumer, {who}: it exceeds its throttling or usage-plan limits.")),
-        (_, _) => Some(format!("Most {dominant}s come from one consumer, {who}: start with what it sends.")),
+        ),
+        (429, _) => format!("Most 429s come from one consumer, {who}: it exceeds its throttling or usage-plan limits."),
+        (_, _) => format!("Most {dominant}s come from one consumer, {who}: start with what it sends."),
     }
 }
 
@@ -104,7 +141,7 @@ mod tests {
     #[test]
     fn reference_403_text() {
         assert_eq!(
-            recommendation(403, None),
+            recommendation(403, None).text(Markup::Text),
             "Review API request validation rules and model schemas. Check authentication/authorization configuration. The high 403 count suggests API key or IAM policy misconfiguration."
         );
     }
@@ -118,10 +155,10 @@ mod tests {
             t.add_line(&crate::access_log::LineParser::Auto, None, line);
         }
         e.methods = t.evidence[&403].methods.clone();
-        assert!(recommendation(403, Some(&e)).contains("CORS preflight"));
+        assert!(recommendation(403, Some(&e)).text(Markup::Text).contains("CORS preflight"));
         e.methods = Default::default();
         e.response_types = t.evidence[&403].response_types.clone();
-        assert!(recommendation(403, Some(&e)).contains("undefined route or method"));
+        assert!(recommendation(403, Some(&e)).text(Markup::Text).contains("undefined route or method"));
     }
 
     #[test]
@@ -132,29 +169,32 @@ mod tests {
             e.consumers.add(&Origin { api_key_id: Some("k1"), ..Origin::default() });
         }
         e.consumers.add(&Origin::default());
-        assert!(recommendation(403, Some(&e)).ends_with(
+        assert!(recommendation(403, Some(&e)).text(Markup::Text).ends_with(
             "Most 403s come from one consumer, api key k1: that key or its usage plan has not propagated to it (check that the key is enabled, in a usage plan associated with this stage, and that the consumer sends the current key)."
         ));
         let mut scan = Evidence::default();
         for _ in 0..3 {
             scan.consumers.add(&Origin { source_ip: Some("203.0.113.66"), ..Origin::default() });
         }
-        assert!(recommendation(404, Some(&scan)).contains("one source, ip 203.0.113.66: probably a scanner"));
-        assert!(recommendation(404, Some(&scan)).contains("WAF rate-based rule"));
+        assert!(recommendation(404, Some(&scan))
+            .text(Markup::Text)
+            .contains("one source, ip 203.0.113.66: probably a scanner"));
+        assert!(recommendation(404, Some(&scan)).text(Markup::Text).contains("WAF rate-based rule"));
         assert!(recommendation(400, Some(&scan))
+            .text(Markup::Text)
             .ends_with("Most 400s come from one consumer, ip 203.0.113.66: start with what it sends."));
         scan.consumers.add(&Origin { source_ip: Some("203.0.113.1"), ..Origin::default() });
         scan.consumers.add(&Origin { source_ip: Some("203.0.113.2"), ..Origin::default() });
         scan.consumers.add(&Origin { source_ip: Some("203.0.113.3"), ..Origin::default() });
-        assert!(!recommendation(404, Some(&scan)).contains("scanner"), "3 of 6 is not most");
+        assert!(!recommendation(404, Some(&scan)).text(Markup::Text).contains("scanner"), "3 of 6 is not most");
     }
 
     #[test]
     fn every_code_gets_advice() {
-        assert!(recommendation(429, None).contains("usage-plan quotas"));
-        assert!(recommendation(404, None).contains("301 or 410"));
-        assert!(
-            recommendation(418, None).ends_with("Investigate the 418 responses first: they are the most frequent 4xx.")
-        );
+        assert!(recommendation(429, None).text(Markup::Text).contains("usage-plan quotas"));
+        assert!(recommendation(404, None).text(Markup::Text).contains("301 or 410"));
+        assert!(recommendation(418, None)
+            .text(Markup::Text)
+            .ends_with("Investigate the 418 responses first: they are the most frequent 4xx."));
     }
 }

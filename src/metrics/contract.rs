@@ -6,7 +6,7 @@
 //! PutMetricData; both land in the same namespace, metrics and dimensions.
 
 use crate::base::status::is_client_error;
-use crate::base::time::{window_start, EpochMillis, DAY_MS, MINUTE_MS};
+use crate::base::time::{window_start, EpochMillis, DAY_MS, HOUR_MS};
 use crate::count::tally::Counts;
 use crate::judge::finding::{ClientErrorCode, Totals};
 use crate::window::marker::Marker;
@@ -39,16 +39,52 @@ pub const SEVERITY: &str = "Severity";
 /// Minute of the metrics: standard resolution.
 pub const STORAGE_RESOLUTION_SECONDS: i32 = 60;
 
-/// CloudWatch accepts metric timestamps up to two weeks back (a day's margin kept)…
-const OLDEST_ACCEPTED_MS: i64 = 13 * DAY_MS;
-/// …and up to two hours ahead (ten minutes' margin kept).
-const NEWEST_ACCEPTED_MS: i64 = 110 * MINUTE_MS;
+/// CloudWatch accepts a metric timestamp up to two weeks in the past… ("Timestamps" in the CloudWatch
+/// concepts; PutMetricData answers `InvalidParameterValue` "must specify a time within the past two
+/// weeks" for an older one and refuses the whole request; EMF extraction drops it silently).
+pub const MAX_PAST_MS: i64 = 14 * DAY_MS;
+/// …and up to two hours in the future (same sources; AWS's EMF libraries check both bounds inclusively).
+pub const MAX_FUTURE_MS: i64 = 2 * HOUR_MS;
 /// CloudWatch dimension values: 1 to 1,024 characters (API reference, `Dimension`).
 pub const MAX_DIMENSION_VALUE: usize = 1024;
 
-/// Timestamps CloudWatch accepts metric values for, seen at `now`.
+/// Timestamps CloudWatch accepts metric values for, seen at `now`: from `now` less two weeks to
+/// `now` plus two hours, both ends included (written half-open: the end is one millisecond past).
+///
+/// CloudWatch judges a timestamp when the write reaches it (PutMetricData at once; EMF when the
+/// log line is extracted, seconds later), so this is exact at `now` and no wider.
 pub fn accepted_range(now: EpochMillis) -> Range<EpochMillis> {
-    now - OLDEST_ACCEPTED_MS..now + NEWEST_ACCEPTED_MS
+    now - MAX_PAST_MS..now + MAX_FUTURE_MS + 1
+}
+
+/// Longest namespace: 255 characters (API reference, `Metric`: `Namespace`).
+pub const MAX_NAMESPACE: usize = 255;
+
+/// The namespace rule of [`namespace_problem`] as a CloudFormation `AllowedPattern` (Java regular
+/// expression, matched whole), for the template's `MetricNamespace` (`bootstrap --print-defaults`
+/// prints it, and a test compares it with the template).
+pub const NAMESPACE_PATTERN: &str = "^(?!AWS/)[A-Za-z0-9._#/-][A-Za-z0-9._#:/-]{0,254}$";
+
+/// Why CloudWatch would refuse `namespace`, or lose every count written to it: 1 to 255 characters
+/// (API reference, `Metric`), not starting with `:` (its pattern `[^:].*`) nor with `AWS/` (reserved
+/// for AWS services, PutMetricData reference); only letters, digits and `.` `-` `_` `/` `#` `:`
+/// (the CloudWatch user guide's list less the space, which AWS's EMF libraries refuse: an EMF
+/// document with a namespace CloudWatch does not take is dropped silently, with all its counts).
+pub fn namespace_problem(namespace: &str) -> Option<&'static str> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b".-_/#:".contains(&b);
+    if namespace.is_empty() {
+        Some("empty")
+    } else if namespace.len() > MAX_NAMESPACE {
+        Some("longer than 255 characters")
+    } else if !namespace.bytes().all(allowed) {
+        Some("only letters, digits and . - _ / # : are allowed")
+    } else if namespace.starts_with(':') {
+        Some("must not start with ':'")
+    } else if namespace.starts_with("AWS/") {
+        Some("namespaces starting with AWS/ are reserved for AWS services")
+    } else {
+        None
+    }
 }
 
 /// Why CloudWatch would refuse a dimension value (a log group name): the `Dimension` API reference
@@ -300,11 +336,55 @@ mod tests {
     }
 
     #[test]
-    fn accepted_range_is_two_weeks_back_two_hours_ahead_with_margins() {
-        let r = accepted_range(1_000_000_000_000);
-        assert!(r.contains(&(1_000_000_000_000 - 12 * 24 * 3_600_000)));
-        assert!(!r.contains(&(1_000_000_000_000 - 14 * 24 * 3_600_000)));
-        assert!(r.contains(&(1_000_000_000_000 + 100 * 60_000)));
-        assert!(!r.contains(&(1_000_000_000_000 + 2 * 3_600_000)));
+    fn accepted_range_is_two_weeks_back_two_hours_ahead_both_included() {
+        let now = 1_764_000_012_345;
+        let r = accepted_range(now);
+        let (oldest, newest) = (now - 14 * 24 * 3_600_000, now + 2 * 3_600_000);
+        assert!(r.contains(&oldest) && r.contains(&(oldest + 1)), "exactly two weeks back is accepted");
+        assert!(!r.contains(&(oldest - 1)), "a millisecond more is not");
+        assert!(r.contains(&newest) && r.contains(&(newest - 1)), "exactly two hours ahead is accepted");
+        assert!(!r.contains(&(newest + 1)), "a millisecond more is not");
+    }
+
+    #[test]
+    fn namespaces_follow_cloudwatch_and_emf_rules() {
+        let long = "N".repeat(255);
+        for ok in ["ApiGateway4xx", "Team/Api.4xx", "a", "x:y#z_1-2", "AWSome/x", "aws/x", "/x", long.as_str()] {
+            assert_eq!(namespace_problem(ok), None, "{ok}");
+        }
+        let longer = "N".repeat(256);
+        for (bad, why) in [
+            ("", "empty"),
+            (longer.as_str(), "longer than 255"),
+            ("AWS/ApiGateway", "reserved"),
+            ("AWS/", "reserved"),
+            (":x", "':'"),
+            ("Api Gateway", "only letters"),
+            ("Api\tx", "only letters"),
+            ("Apié", "only letters"),
+            ("a\u{0}", "only letters"),
+            ("a*", "only letters"),
+        ] {
+            assert!(namespace_problem(bad).is_some_and(|p| p.contains(why)), "{bad:?}: {:?}", namespace_problem(bad));
+        }
+    }
+
+    /// The template's pattern says what [`namespace_problem`] says (its `AWS/` look-ahead checked
+    /// apart: the regex crate has no look-around).
+    #[test]
+    fn the_namespace_pattern_agrees_with_the_check() {
+        let body = NAMESPACE_PATTERN.strip_prefix("^(?!AWS/)").expect("the pattern opens with the AWS/ look-ahead");
+        let re = regex::Regex::new(&format!("^{body}")).unwrap();
+        let mut samples: Vec<String> = ["", "a", ":a", "a:", "AWS/x", "AWS", "AWSx", "a b", "a/b.c-d_e#f", "é", "a\n"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        samples.extend(["x".repeat(255), "x".repeat(256)]);
+        samples.extend((0u8..128).map(|b| format!("a{}", b as char)));
+        samples.extend((0u8..128).map(|b| format!("{}a", b as char)));
+        for s in &samples {
+            let by_pattern = re.is_match(s) && !s.starts_with("AWS/");
+            assert_eq!(by_pattern, namespace_problem(s).is_none(), "{s:?}");
+        }
     }
 }

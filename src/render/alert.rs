@@ -1,20 +1,24 @@
 //! The SNS message about a log group's windows: subject, body (the finding exactly as the CLI prints
 //! it, then the window, log group and a Logs Insights query), attributes, and the chat form. One
 //! message per log group and batch: when several windows cross a level, a digest lists each window
-//! and level and shows the finding of the most recent.
+//! and level, and its subject, `severity` attribute and finding are those of the most severe window
+//! (the latest among equals), so a recovery leads only a digest of recoveries.
 //!
 //! Bounded: SNS takes at most 256 KiB, so the digest lists at most [`MAX_LISTED_WINDOWS`] windows,
 //! evidence values are cut to [`crate::count::values::MAX_VALUE_CHARS`] characters when counted, and the
-//! body is cut at [`MAX_BODY_BYTES`] as a last resort. Names and routes are shown with control
-//! characters escaped, so a newline in a log group name cannot add lines to an alert.
+//! body is cut at [`MAX_BODY_BYTES`] as a last resort. Log group names are shown with control
+//! characters escaped, so a newline in one cannot add lines to an alert; every value that came from
+//! a request (routes, methods, response types, identities) is written by
+//! [`crate::count::values::shown`], so none makes a mention, a link or formatting in either format.
 
 use crate::base::numbers::thousands;
 use crate::base::time::{format_iso8601, window_end, EpochMillis};
 use crate::count::tally::Evidence;
+use crate::count::values::Markup;
 use crate::judge::finding::{Finding, Rules};
 use crate::judge::severity::Severity;
 use crate::window::decide::WindowDecision;
-use crate::window::marker::Marker;
+use crate::window::marker::{Marker, RECOVERED};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -25,6 +29,16 @@ pub enum AlertFormat {
     Text,
     /// Amazon Q Developer in chat applications custom-notification JSON.
     Chat,
+}
+
+impl AlertFormat {
+    /// The markup its finding is written in.
+    pub fn markup(self) -> Markup {
+        match self {
+            AlertFormat::Text => Markup::Text,
+            AlertFormat::Chat => Markup::Chat,
+        }
+    }
 }
 
 /// SNS accepts subjects under 100 characters; ASCII keeps every subscriber happy.
@@ -63,34 +77,33 @@ pub struct Style<'a> {
 }
 
 /// The one message about `decisions` (windows of one log group, ascending; those without an action
-/// are skipped), with the batch's `evidence` (per 4xx status) in the finding shown. `None` when none
-/// has an action.
+/// are skipped), with the batch's `evidence` (per 4xx status) in the finding shown: that of the
+/// most severe window, the latest among equals. `None` when none has an action.
 pub fn message(
     decisions: &[&WindowDecision],
     evidence: &BTreeMap<u16, Evidence>,
     style: &Style<'_>,
 ) -> Option<AlertMessage> {
     let acting: Vec<&WindowDecision> = decisions.iter().copied().filter(|d| d.action.is_some()).collect();
-    let latest = *acting.last()?;
-    let group = &latest.key.0;
-    let worst = acting.iter().filter_map(|d| d.action).max_by_key(|a| rank(*a)).unwrap_or(Marker::Recovered);
-    let level = worst.level();
-    let rate = latest.finding.rate.percent_text();
+    let lead = lead(&acting)?;
+    let group = &lead.key.0;
+    let level = lead.action.map_or(RECOVERED, Marker::level);
+    let rate = lead.finding.rate.percent_text();
     let tail = if acting.len() == 1 {
         format!(" ({} min)", style.window_minutes)
     } else {
         format!(" ({} min, {} windows)", style.window_minutes, acting.len())
     };
     let subject = subject_line(&format!("{level}: {rate} 4xx on "), group, &tail);
-    let (first, last) = (acting[0].key.1, window_end(latest.key.1, style.window_minutes));
+    let (first, last) = (acting[0].key.1, window_end(acting[acting.len() - 1].key.1, style.window_minutes));
     let shown = escape(group);
-    let mut shown_finding = Finding::new(&latest.state.totals(), evidence, style.rules);
-    if shown_finding.severity != latest.finding.severity {
+    let mut shown_finding = Finding::new(&lead.state.totals(), evidence, style.rules);
+    if shown_finding.severity != lead.finding.severity {
         // SPIKE_FACTOR lifted the verdict: the text says the level the alert is about.
-        shown_finding = shown_finding.escalated(latest.finding.severity, evidence);
+        shown_finding = shown_finding.escalated(lead.finding.severity, evidence);
     }
-    let mut finding = shown_finding.to_text(style.rules);
-    if latest.action == Some(Marker::Recovered) {
+    let mut finding = shown_finding.to_text(style.rules, style.format.markup());
+    if lead.action == Some(Marker::Recovered) {
         finding
             .push_str("\n\nRecovered: the previous window alerted; this one is back at or below the ELEVATED level.");
     }
@@ -100,14 +113,17 @@ pub fn message(
     }
     let window = format!(
         "Window: {} to {} (UTC, {} min)\nLog group: {shown}",
-        format_iso8601(latest.key.1),
-        format_iso8601(window_end(latest.key.1, style.window_minutes)),
+        format_iso8601(lead.key.1),
+        format_iso8601(window_end(lead.key.1, style.window_minutes)),
         style.window_minutes
     );
     let context = if acting.len() == 1 {
         window
     } else {
-        format!("{}\n\nMost recent of them:\n{window}", digest_list(&acting, style.window_minutes))
+        format!(
+            "{}\n\nThe finding above is the most severe of them:\n{window}",
+            digest_list(&acting, style.window_minutes)
+        )
     };
     let console = console_link(style.region, group);
     let query = style.query;
@@ -122,7 +138,15 @@ pub fn message(
     Some(AlertMessage { subject, body, attributes: vec![("severity", level.to_string()), ("logGroup", shown)] })
 }
 
-/// RECOVERED < ELEVATED < HIGH: the digest's level is its most severe action.
+/// The window a message about `decisions` (ascending) is about: the most severe action, the latest
+/// among equals. Its level and rate make the subject and the `severity` attribute, its finding comes
+/// first, and the alert's context lines (baseline, deployment) are looked up for it.
+pub fn lead<'a>(decisions: &[&'a WindowDecision]) -> Option<&'a WindowDecision> {
+    // `max_by_key` keeps the last of equals.
+    decisions.iter().copied().filter(|d| d.action.is_some()).max_by_key(|d| d.action.map_or(0, rank))
+}
+
+/// RECOVERED < ELEVATED < HIGH: a digest is led by its most severe action.
 fn rank(a: Marker) -> u8 {
     match a {
         Marker::Recovered => 0,

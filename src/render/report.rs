@@ -3,6 +3,7 @@
 use crate::base::numbers::thousands;
 use crate::base::time::{format_iso8601, EpochMillis};
 use crate::count::tally::{Counts, Tally};
+use crate::count::values::Markup;
 use crate::judge::finding::{Finding, FindingJson, GroupJson, Rules, Totals, WindowJson};
 use crate::judge::group_rules::GroupRules;
 use crate::judge::severity::{ClientErrorRate, Severity};
@@ -59,7 +60,7 @@ impl Report {
 
     /// The text report: the finding, then a line per window.
     pub fn to_text(&self, rules: &Rules) -> String {
-        let mut out = self.finding.to_text(rules);
+        let mut out = self.finding.to_text(rules, Markup::Text);
         if let (Some(minutes), false) = (self.window_minutes, self.windows.is_empty()) {
             out.push_str(&format!("\n\nWindows ({minutes} min, UTC):"));
             for w in &self.windows {
@@ -137,7 +138,7 @@ impl GroupFinding {
             t.elevated,
             t.high,
             thousands(t.min_requests),
-            self.finding.to_text(&self.rules)
+            self.finding.to_text(&self.rules, Markup::Text)
         )
     }
 

@@ -2,6 +2,8 @@
 //! access-log lines in every supported format, subscription payloads and events, built in code.
 #![allow(dead_code)]
 
+use apigw_4xx::function::config::Config;
+use apigw_4xx::function::IncomingEvent;
 use apigw_4xx::ingest::decode::encode_data;
 use serde_json::json;
 
@@ -167,6 +169,30 @@ pub fn reference_event() -> String {
 }
 
 pub mod emulator;
+pub mod env;
+
+/// The alert topic of functions whose alerts never reach AWS (in-memory stores, SDK mocks).
+pub const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:alerts";
+
+/// The function's configuration from `vars` (name, value), as its environment would hold them;
+/// `ALERT_TOPIC_ARN` is [`TOPIC_ARN`] unless `vars` names another. Panics when it is refused.
+pub fn config(vars: &[(&str, &str)]) -> Config {
+    Config::from_lookup(|k| {
+        let set = vars.iter().find(|(name, _)| *name == k).map(|(_, value)| value.to_string());
+        set.or_else(|| (k == "ALERT_TOPIC_ARN").then(|| TOPIC_ARN.to_string()))
+    })
+    .unwrap_or_else(|e| panic!("configuration {vars:?}: {e}"))
+}
+
+/// An event as the function receives it, from its JSON.
+pub fn incoming(json: &str) -> IncomingEvent {
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("not an event the function takes ({e}): {json:.200}"))
+}
+
+/// A subscription event of `log_group` carrying `events`, as the function receives it.
+pub fn subscription(log_group: &str, events: &[(i64, String)]) -> IncomingEvent {
+    incoming(&subscription_event(&payload(log_group, events)))
+}
 
 /// `awslogs.data` of a gzip bomb: `members` concatenated gzip members of 8 MiB of spaces each
 /// (256 members: 2 GiB of inner data in about 2 MB of base64).

@@ -19,7 +19,7 @@ fn reference_example_exactly() {
     let c = counts(&[(200, 10_320), (403, 2891), (400, 1204), (404, 585)]);
     let rules = Rules::default();
     let f = Finding::new(&Totals::from(&c), &BTreeMap::new(), &rules);
-    assert_eq!(f.to_text(&rules), REFERENCE);
+    assert_eq!(f.to_text(&rules, Markup::Text), REFERENCE);
 }
 
 #[test]
@@ -30,9 +30,9 @@ fn ignored_codes_leave_the_rate_but_stay_listed() {
     assert_eq!((f.rate.client_errors, f.rate.requests), (50, 900));
     assert_eq!(f.severity, Severity::Ok);
     assert!(
-        f.to_text(&rules).contains("Breakdown: 403 Forbidden (50), 404 Not Found (100, ignored)."),
+        f.to_text(&rules, Markup::Text).contains("Breakdown: 403 Forbidden (50), 404 Not Found (100, ignored)."),
         "{}",
-        f.to_text(&rules)
+        f.to_text(&rules, Markup::Text)
     );
 }
 
@@ -40,13 +40,15 @@ fn ignored_codes_leave_the_rate_but_stay_listed() {
 fn ok_and_insufficient_say_so() {
     let rules = Rules::default();
     let ok = Finding::new(&Totals::from(&counts(&[(200, 990), (404, 10)])), &BTreeMap::new(), &rules);
-    assert!(ok.to_text(&rules).starts_with(
+    assert!(ok.to_text(&rules, Markup::Text).starts_with(
         "OK Client Error Rate (4xx)\n\n1.0% of API Gateway requests returned 4xx errors (10 of 1,000 requests)."
     ));
-    assert!(ok.to_text(&rules).ends_with("No action needed: the rate is at or below the ELEVATED level (10%)."));
+    assert!(ok
+        .to_text(&rules, Markup::Text)
+        .ends_with("No action needed: the rate is at or below the ELEVATED level (10%)."));
     let few = Finding::new(&Totals::from(&counts(&[(200, 1), (403, 1)])), &BTreeMap::new(), &rules);
     assert_eq!(few.severity, Severity::InsufficientData);
-    assert!(few.to_text(&rules).ends_with("Too few requests to judge: 2 counted, 100 needed."));
+    assert!(few.to_text(&rules, Markup::Text).ends_with("Too few requests to judge: 2 counted, 100 needed."));
 }
 
 #[test]
@@ -57,7 +59,7 @@ fn other_4xx_from_metrics_is_a_bucket() {
     let rules = Rules::default();
     let f = Finding::new(&t, &BTreeMap::new(), &rules);
     assert_eq!(f.severity, Severity::High);
-    assert!(f.to_text(&rules).contains("Breakdown: Other 4xx (300), 403 Forbidden (100)."));
+    assert!(f.to_text(&rules, Markup::Text).contains("Breakdown: Other 4xx (300), 403 Forbidden (100)."));
 }
 
 #[test]
@@ -76,7 +78,7 @@ fn a_spike_escalates_an_ok_finding_with_its_recommendation() {
     let spiked = ok.escalated(Severity::Elevated, &BTreeMap::new());
     assert_eq!(spiked.severity, Severity::Elevated);
     assert!(spiked
-        .to_text(&Rules::default())
+        .to_text(&Rules::default(), Markup::Text)
         .starts_with("ELEVATED Elevated Client Error Rate (4xx)\n\n3.0% of API Gateway"));
-    assert!(spiked.recommendation.unwrap().contains("The high 403 count"));
+    assert!(spiked.recommendation.unwrap().text(Markup::Text).contains("The high 403 count"));
 }
