@@ -119,7 +119,14 @@ pub fn outcome(decision: &Decision, applied: Applied, seen: &Seen, target: &Targ
             };
             Outcome::Unwatchable(Unwatchable::NoFreeSlot { others })
         }
-        (_, Applied::Denied) => Outcome::Unwatchable(Unwatchable::Denied { operation: "PutSubscriptionFilter".into() }),
+        (_, Applied::Denied) => {
+            let why = Unwatchable::Denied { operation: "PutSubscriptionFilter".into() };
+            if matches!(seen, Seen::Filters(f) if f.iter().any(|f| f.name == target.filter_name)) {
+                Outcome::UnwatchableHolding(why)
+            } else {
+                Outcome::Unwatchable(why)
+            }
+        }
         (_, Applied::Missing) => Outcome::Unwatchable(Unwatchable::Missing),
     }
 }
