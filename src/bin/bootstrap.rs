@@ -166,7 +166,7 @@ async fn sweep() -> Result<(), lambda_runtime::Error> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     if std::env::args().nth(1).as_deref() == Some("--print-defaults") {
-        // For the template generator's test: the defaults it must state, from their one home.
+        // For the template's test: the defaults it must state, from their one home.
         println!("{}", apigw_4xx::function::config::defaults_json());
         return Ok(());
     }

@@ -13,7 +13,8 @@ use crate::metrics::contract::{self, namespace_problem, DEFAULT_NAMESPACE, NAMES
 use crate::render::alert::AlertFormat;
 
 /// The defaults the template must state, from their one home each (`bootstrap --print-defaults`
-/// prints this, so a test of the template generator can compare).
+/// prints this; tests/lambda.rs checks every metric name, dimension, namespace and period of
+/// template.yaml against it).
 pub fn defaults_json() -> String {
     let t = Thresholds::default();
     serde_json::json!({
@@ -30,6 +31,8 @@ pub fn defaults_json() -> String {
             "ClientErrors": contract::CLIENT_ERRORS,
             "UnparsedLines": contract::UNPARSED_LINES,
             "AlertsPublished": contract::ALERTS_PUBLISHED,
+            "WatchedLogGroups": contract::WATCHED_LOG_GROUPS,
+            "UnwatchableLogGroups": contract::UNWATCHABLE_LOG_GROUPS,
         },
         "Dimensions": {
             "LogGroup": contract::LOG_GROUP,
