@@ -523,7 +523,11 @@ fn the_template_states_the_codes_defaults() {
     let dims: Vec<&str> = d["Dimensions"].as_object().unwrap().values().map(|v| v.as_str().unwrap()).collect();
     let period = d["PeriodSeconds"].to_string();
     let after = |line: &str, key: &str| -> Vec<String> {
-        line.match_indices(key).map(|(i, _)| line[i + key.len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '/').collect()).collect()
+        line.match_indices(key)
+            .map(|(i, _)| {
+                line[i + key.len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '/').collect()
+            })
+            .collect()
     };
     let mut checked = (0, 0, 0, 0);
     let mut namespace: Option<String> = None;

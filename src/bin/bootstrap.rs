@@ -60,8 +60,6 @@ async fn report_init_error(message: &str) -> Result<(), String> {
     }
 }
 
-
-
 /// The invocation's clock and Lambda's deadline.
 fn invocation(context: &Context) -> (Invocation, u64) {
     let now = system_now();
@@ -215,6 +213,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 windows = s.windows,
                 windows_read = s.windows_read,
                 alerts = s.alerts,
+                notices = s.notices,
                 markers = s.markers,
                 emf_documents = s.emf_documents,
                 emf_bytes = s.emf_bytes,
