@@ -41,6 +41,7 @@
 //! | Why it happened, and whether it is unusual | [`judge::finding`], [`judge::recommendation`], [`count::consumers`], [`judge::baseline`], [`context`] |
 //! | Levels per API / Tune before you change | [`judge::group_rules`], [`render::history`] |
 //! | Metrics (a public contract) | [`metrics::contract`], [`metrics::emf`] |
+//! | Which log groups are watched | [`watch`], [`function::sweep`], [`render::notice`], [`window::format_watch`] |
 //! | The CLI | [`ingest`], [`count::parallel`], [`render::report`], `src/bin/apigw-4xx/` |
 
 #![warn(missing_docs)]

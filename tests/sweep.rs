@@ -108,7 +108,7 @@ impl World {
             ApiGateway::new(&clients),
             CloudWatchLogs::new(&clients),
             DynamoState::new(&clients, &config.table),
-            SnsAlerts::new(&Clients::new(&self.sdk), &config.alert_topic_arn),
+            SnsAlerts::new(&Clients::new(&self.sdk), &config.outputs.alert_topic_arn),
             CapturedEmf::default(),
             clients.calls().clone(),
         )
@@ -218,6 +218,32 @@ impl World {
         }
         s.send().await.unwrap();
         id
+    }
+
+    /// `n` HTTP APIs `{prefix}-{i}`, each with a stage logging to `group(i)`, made 16 at a time.
+    async fn bulk(&self, prefix: &str, n: usize, group: impl Fn(usize) -> String) {
+        for chunk in (0..n).collect::<Vec<_>>().chunks(16) {
+            let tasks: Vec<_> = chunk
+                .iter()
+                .map(|&i| {
+                    let (http, name, g) = (self.http.clone(), format!("{prefix}-{i:04}"), group(i));
+                    tokio::spawn(async move {
+                        let id = http.create_api().name(name).protocol_type(ProtocolType::Http).send().await.unwrap();
+                        let settings = AccessLogSettings::builder().destination_arn(arn(&g)).format("$context.status");
+                        http.create_stage()
+                            .api_id(id.api_id.unwrap())
+                            .stage_name("live")
+                            .access_log_settings(settings.build())
+                            .send()
+                            .await
+                            .unwrap();
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        }
     }
 
     fn notices(&self) -> Vec<support::emulator::SentMessage> {
@@ -425,9 +451,7 @@ async fn three_hundred_apis_throttled_complete_over_several_runs_within_the_pace
     for g in &groups {
         w.group(g).await;
     }
-    for i in 0..300 {
-        w.http(&format!("bulk-{i:03}"), "live", Some(&groups[i % 10]), false).await;
-    }
+    w.bulk("bulk", 300, |i| groups[i % 10].clone()).await;
     let e = Emulator::shared();
     e.reset_calls();
     e.inject("apigatewayv2:GetStages", "too_many_requests", 5);
@@ -507,4 +531,59 @@ async fn a_batch_from_a_discovered_group_reaches_the_function_and_alerts() {
     let alerts = w.notices();
     assert_eq!(alerts.len(), 1);
     assert!(alerts[0].subject.starts_with(&format!("HIGH: 33.3% 4xx on {group}")), "{}", alerts[0].subject);
+}
+
+/// What a sweep of `n` stages (one API and one group each) costs: calls per operation of the first
+/// sweep and of the next one with nothing changed, and the time each takes at the default pace.
+async fn cost(n: usize) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let w = world().await;
+    for i in 0..n {
+        w.group(&format!("/aws/apigateway/cost-{i:04}")).await;
+    }
+    w.bulk("cost", n, |i| format!("/aws/apigateway/cost-{i:04}")).await;
+    let mut config = w.config(&[]);
+    // Counted, not timed: the calls are the same at any pace.
+    (config.apigateway_per_second, config.logs_per_second) = (200, 200);
+    let s = w.sweeper(config);
+    let e = Emulator::shared();
+    e.reset_calls();
+    assert_eq!(run(&s).await.watched, n);
+    let first = e.calls();
+    e.reset_calls();
+    run(&s).await;
+    (first, e.calls())
+}
+
+#[tokio::test]
+async fn a_sweep_costs_two_reads_a_stage_and_writes_only_what_changed() {
+    let (first, again) = cost(10).await;
+    let expect = |stage_calls: u64, writes: u64| {
+        BTreeMap::from([
+            ("apigateway:GetRestApis".to_string(), 1),
+            ("apigatewayv2:GetApis".to_string(), 1),
+            ("apigatewayv2:GetStages".to_string(), stage_calls),
+            ("dynamodb:GetItem".to_string(), 1),
+            ("logs:DescribeSubscriptionFilters".to_string(), stage_calls),
+        ])
+        .into_iter()
+        .chain((writes > 0).then(|| [("logs:PutSubscriptionFilter".to_string(), writes), ("dynamodb:PutItem".to_string(), 2)]).into_iter().flatten())
+        .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(first, expect(10, 10), "the first sweep");
+    assert_eq!(again, expect(10, 0), "nothing changed: reads only");
+}
+
+/// The README's cost table: `APIGW4XX_COST_STAGES=100,1000 cargo test --test sweep sweep_cost -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn sweep_cost() {
+    let sizes = std::env::var("APIGW4XX_COST_STAGES").unwrap_or_else(|_| "10,100".into());
+    for n in sizes.split(',').filter_map(|n| n.trim().parse::<usize>().ok()) {
+        let (first, again) = cost(n).await;
+        let total = |m: &BTreeMap<String, u64>| m.values().sum::<u64>();
+        let of = |m: &BTreeMap<String, u64>, p: &str| m.iter().filter(|(k, _)| k.starts_with(p)).map(|(_, v)| v).sum::<u64>();
+        let secs = |m: &BTreeMap<String, u64>| of(m, "apigateway") as f64 / 2.0 + of(m, "logs:") as f64 / 5.0;
+        println!("{n} stages: first sweep {} calls ({first:?}), ~{:.0} s at the default pace", total(&first), secs(&first));
+        println!("{n} stages: next sweep {} calls ({again:?}), ~{:.0} s at the default pace", total(&again), secs(&again));
+    }
 }

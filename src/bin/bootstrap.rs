@@ -105,7 +105,7 @@ async fn sweep() -> Result<(), lambda_runtime::Error> {
     let sdk = load_config().await;
     let clients = Clients::new(&sdk).unretried();
     let table = config.table.clone();
-    let alerts = SnsAlerts::new(&Clients::new(&sdk), config.alert_topic_arn.clone());
+    let alerts = SnsAlerts::new(&Clients::new(&sdk), config.outputs.alert_topic_arn.clone());
     let sweeper = Sweeper::new(
         config,
         ApiGateway::new(&clients),

@@ -83,7 +83,8 @@ mod tests {
         w.told("/g", H + HOUR_MS);
         assert_eq!(w.observe("/g", 500, 500, H + 2 * HOUR_MS + 5), None, "hour 2: 10 lines, too few");
         assert_eq!(w.observe("/g", 0, 1, H + 3 * HOUR_MS), None, "told less than a day ago");
-        assert!(w.observe("/g", 500, 500, H + 25 * HOUR_MS).is_some(), "a day later, told again");
+        assert_eq!(w.observe("/g", 500, 500, H + 25 * HOUR_MS), None);
+        assert!(w.observe("/g", 0, 1, H + 26 * HOUR_MS).is_some(), "a day later, told again");
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! The sweep's configuration: environment variables of the sweep function, validated once, one
 //! clear line per problem (the variable named).
 
-use crate::function::config::ConfigError;
-use crate::metrics::contract::DEFAULT_NAMESPACE;
-use crate::render::alert::AlertFormat;
+use crate::function::config::{ConfigError, Outputs};
 use crate::watch::pace::{DEFAULT_APIGATEWAY_PER_SECOND, DEFAULT_LOGS_PER_SECOND, MAX_PER_SECOND};
 use crate::watch::plan::Target;
 use crate::watch::select::Selection;
@@ -23,18 +21,13 @@ pub struct SweepConfig {
     pub selection: Selection,
     /// `SUBSCRIPTION_FILTER_NAME` and `DESTINATION_ARN`: this stack's filter.
     pub target: Target,
-    /// `ALERT_TOPIC_ARN`: where groups that cannot be watched are reported.
-    pub alert_topic_arn: String,
-    /// `METRIC_NAMESPACE`, for `WatchedLogGroups` and `UnwatchableLogGroups`.
-    pub namespace: String,
+    /// `ALERT_TOPIC_ARN` (unwatchable groups are reported there), `METRIC_NAMESPACE` (for
+    /// `WatchedLogGroups` and `UnwatchableLogGroups`), `ALERT_FORMAT`, `AWS_REGION`: as the function's.
+    pub outputs: Outputs,
     /// `SWEEP_APIGATEWAY_PER_SECOND`, default 2, at most 10.
     pub apigateway_per_second: u32,
     /// `SWEEP_LOGS_PER_SECOND`, default 5, at most 10.
     pub logs_per_second: u32,
-    /// `AWS_REGION`, for console links.
-    pub region: String,
-    /// `ALERT_FORMAT`: `text` or `chat`, as the alerts.
-    pub alert_format: AlertFormat,
 }
 
 impl SweepConfig {
@@ -42,11 +35,7 @@ impl SweepConfig {
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<SweepConfig, ConfigError> {
         let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
-        let invalid = |name: &'static str, value: &str, reason: String| ConfigError::Invalid {
-            name,
-            value: value.to_string(),
-            reason,
-        };
+        let invalid = |name: &'static str, value: &str, reason: String| ConfigError::invalid(name, value, reason);
         let rate = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
             match get(name) {
                 None => Ok(default),
@@ -94,16 +83,9 @@ impl SweepConfig {
             table: required(STATE_TABLE_VAR)?,
             selection,
             target: Target { filter_name, destination_arn },
-            alert_topic_arn: required("ALERT_TOPIC_ARN")?,
-            namespace: get("METRIC_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+            outputs: Outputs::from_lookup(&get)?,
             apigateway_per_second: rate("SWEEP_APIGATEWAY_PER_SECOND", DEFAULT_APIGATEWAY_PER_SECOND)?,
             logs_per_second: rate("SWEEP_LOGS_PER_SECOND", DEFAULT_LOGS_PER_SECOND)?,
-            region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
-            alert_format: match get("ALERT_FORMAT").as_deref() {
-                None | Some("text") => AlertFormat::Text,
-                Some("chat") => AlertFormat::Chat,
-                Some(other) => return Err(invalid("ALERT_FORMAT", other, "must be text or chat".into())),
-            },
         })
     }
 }
@@ -136,5 +118,7 @@ mod tests {
         assert!(err(&[("WATCH_STAGES", "most")]).starts_with("WATCH_STAGES=\"most\""));
         assert!(err(&[("DESTINATION_ARN", "arn:aws:sqs:x")]).starts_with("DESTINATION_ARN="));
         assert_eq!(err(&[("SWEEP_STATE_TABLE", " ")]), "SWEEP_STATE_TABLE is required but not set");
+        assert!(err(&[("METRIC_NAMESPACE", "AWS/x")]).starts_with("METRIC_NAMESPACE="), "checked as the function's");
+        assert!(err(&[("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t.fifo")]).contains("FIFO"));
     }
 }

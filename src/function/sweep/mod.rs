@@ -345,7 +345,7 @@ where
         // 4. Notices, then the state, then the gauges.
         for (group, why) in &newly {
             let by: Vec<&str> = pass.wanted_by(group).collect();
-            let message = notice::unwatchable(group, why, &by, self.config.alert_format, &self.config.region);
+            let message = notice::unwatchable(group, why, &by, self.config.outputs.alert_format, &self.config.outputs.region);
             if let Err(e) = within(inv, self.alerts.publish(&message)).await {
                 tracing::warn!(group, error = %e, "notice not sent: it is tried again next pass");
                 state.unwatchable.remove(group);
@@ -433,7 +433,7 @@ where
             state.unwatchable.iter().take(NAMED_IN_SUMMARY).map(|(g, w)| format!("{g} ({})", w.code())).collect();
         sum.throttled = run.throttled;
         let gauges = account_document(
-            &self.config.namespace,
+            &self.config.outputs.namespace,
             inv.now,
             vec![(WATCHED_LOG_GROUPS, sum.watched as u64), (UNWATCHABLE_LOG_GROUPS, sum.unwatchable as u64)],
         );
