@@ -31,26 +31,7 @@ fn log_group_arn(group: &str) -> String {
 /// A REST API whose `prod` stage logs to `group`, deployed with `description`: its deployment id.
 async fn rest_stage(sdk: &aws_config::SdkConfig, name: &str, group: &str, description: &str) -> (String, String) {
     let c = aws_sdk_apigateway::Client::new(sdk);
-    let api = c.create_rest_api().name(name).send().await.unwrap();
-    let api_id = api.id().unwrap().to_string();
-    // moto, like API Gateway, deploys only an API with a method.
-    let root = c.get_resources().rest_api_id(&api_id).send().await.unwrap().items()[0].id().unwrap().to_string();
-    c.put_method()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .authorization_type("NONE")
-        .send()
-        .await
-        .unwrap();
-    c.put_integration()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
-        .send()
-        .await
-        .unwrap();
+    let api_id = support::emulator::deployable_rest_api(&c, name).await;
     let d =
         c.create_deployment().rest_api_id(&api_id).stage_name("prod").description(description).send().await.unwrap();
     c.update_stage()

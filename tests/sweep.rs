@@ -160,25 +160,7 @@ impl World {
     /// A REST API `name` with a stage `stage` logging to `group` (none: logging off), tagged `tags`.
     async fn rest(&self, name: &str, stage: &str, group: Option<&str>, tags: &[(&str, &str)]) -> String {
         let c = &self.rest;
-        let id = c.create_rest_api().name(name).send().await.unwrap().id.unwrap();
-        // moto, like API Gateway, deploys only an API with a method.
-        let root = c.get_resources().rest_api_id(&id).send().await.unwrap().items()[0].id().unwrap().to_string();
-        c.put_method()
-            .rest_api_id(&id)
-            .resource_id(&root)
-            .http_method("GET")
-            .authorization_type("NONE")
-            .send()
-            .await
-            .unwrap();
-        c.put_integration()
-            .rest_api_id(&id)
-            .resource_id(&root)
-            .http_method("GET")
-            .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
-            .send()
-            .await
-            .unwrap();
+        let id = support::emulator::deployable_rest_api(c, name).await;
         let deployment = c.create_deployment().rest_api_id(&id).send().await.unwrap().id.unwrap();
         let mut create = c.create_stage().rest_api_id(&id).stage_name(stage).deployment_id(deployment);
         for (k, v) in tags {
@@ -566,7 +548,12 @@ async fn a_sweep_costs_two_reads_a_stage_and_writes_only_what_changed() {
             ("logs:DescribeSubscriptionFilters".to_string(), stage_calls),
         ])
         .into_iter()
-        .chain((writes > 0).then(|| [("logs:PutSubscriptionFilter".to_string(), writes), ("dynamodb:PutItem".to_string(), 2)]).into_iter().flatten())
+        .chain(
+            (writes > 0)
+                .then(|| [("logs:PutSubscriptionFilter".to_string(), writes), ("dynamodb:PutItem".to_string(), 2)])
+                .into_iter()
+                .flatten(),
+        )
         .collect::<BTreeMap<_, _>>()
     };
     assert_eq!(first, expect(10, 10), "the first sweep");
@@ -581,9 +568,19 @@ async fn sweep_cost() {
     for n in sizes.split(',').filter_map(|n| n.trim().parse::<usize>().ok()) {
         let (first, again) = cost(n).await;
         let total = |m: &BTreeMap<String, u64>| m.values().sum::<u64>();
-        let of = |m: &BTreeMap<String, u64>, p: &str| m.iter().filter(|(k, _)| k.starts_with(p)).map(|(_, v)| v).sum::<u64>();
+        let of = |m: &BTreeMap<String, u64>, p: &str| {
+            m.iter().filter(|(k, _)| k.starts_with(p)).map(|(_, v)| v).sum::<u64>()
+        };
         let secs = |m: &BTreeMap<String, u64>| of(m, "apigateway") as f64 / 2.0 + of(m, "logs:") as f64 / 5.0;
-        println!("{n} stages: first sweep {} calls ({first:?}), ~{:.0} s at the default pace", total(&first), secs(&first));
-        println!("{n} stages: next sweep {} calls ({again:?}), ~{:.0} s at the default pace", total(&again), secs(&again));
+        println!(
+            "{n} stages: first sweep {} calls ({first:?}), ~{:.0} s at the default pace",
+            total(&first),
+            secs(&first)
+        );
+        println!(
+            "{n} stages: next sweep {} calls ({again:?}), ~{:.0} s at the default pace",
+            total(&again),
+            secs(&again)
+        );
     }
 }

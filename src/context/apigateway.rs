@@ -98,26 +98,20 @@ fn next(token: Option<&str>) -> Option<String> {
 
 impl StageLister for ApiGateway {
     async fn api_page(&self, kind: ApiKind, token: Option<String>) -> Result<Page<ApiRef>, LookupError> {
-        let tags = |t: Option<&std::collections::HashMap<String, String>>| -> BTreeMap<String, String> {
-            t.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+        let api = |id: Option<&str>, name: Option<&str>, tags: Option<&std::collections::HashMap<String, String>>| {
+            let id = id?;
+            Some(ApiRef {
+                kind,
+                id: id.to_string(),
+                name: name.unwrap_or(id).to_string(),
+                tags: tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+            })
         };
         match kind {
             ApiKind::Rest => {
                 let page =
                     self.rest.get_rest_apis().limit(API_PAGE).set_position(token).send().await.map_err(lookup_error)?;
-                let items = page
-                    .items()
-                    .iter()
-                    .filter_map(|a| {
-                        let id = a.id()?;
-                        Some(ApiRef {
-                            kind,
-                            id: id.to_string(),
-                            name: a.name().unwrap_or(id).to_string(),
-                            tags: tags(a.tags()),
-                        })
-                    })
-                    .collect();
+                let items = page.items().iter().filter_map(|a| api(a.id(), a.name(), a.tags())).collect();
                 Ok(Page { items, next: next(page.position()) })
             }
             ApiKind::Http => {
@@ -129,19 +123,7 @@ impl StageLister for ApiGateway {
                     .send()
                     .await
                     .map_err(lookup_error)?;
-                let items = page
-                    .items()
-                    .iter()
-                    .filter_map(|a| {
-                        let id = a.api_id()?;
-                        Some(ApiRef {
-                            kind,
-                            id: id.to_string(),
-                            name: a.name().unwrap_or(id).to_string(),
-                            tags: tags(a.tags()),
-                        })
-                    })
-                    .collect();
+                let items = page.items().iter().filter_map(|a| api(a.api_id(), a.name(), a.tags())).collect();
                 Ok(Page { items, next: next(page.next_token()) })
             }
         }

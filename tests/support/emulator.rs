@@ -361,3 +361,27 @@ fn request(base: &str, method: &str, path: &str, body: &str) -> (u16, String) {
 pub fn exists(path: &str) -> bool {
     Path::new(&root().join(path)).exists()
 }
+
+/// A REST API named `name` that can be deployed (moto, like API Gateway, deploys only an API with a
+/// method: `GET /`, a mock integration): its id.
+pub async fn deployable_rest_api(c: &aws_sdk_apigateway::Client, name: &str) -> String {
+    let api_id = c.create_rest_api().name(name).send().await.unwrap().id.unwrap();
+    let root = c.get_resources().rest_api_id(&api_id).send().await.unwrap().items()[0].id().unwrap().to_string();
+    c.put_method()
+        .rest_api_id(&api_id)
+        .resource_id(&root)
+        .http_method("GET")
+        .authorization_type("NONE")
+        .send()
+        .await
+        .unwrap();
+    c.put_integration()
+        .rest_api_id(&api_id)
+        .resource_id(&root)
+        .http_method("GET")
+        .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
+        .send()
+        .await
+        .unwrap();
+    api_id
+}

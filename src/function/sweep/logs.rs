@@ -3,7 +3,7 @@
 //! plan (no such group, no free slot, access denied) come back as values; anything else is an
 //! [`AwsError`] whose kind says whether it was throttled.
 
-use crate::aws::client::{CallCounter, Clients};
+use crate::aws::client::Clients;
 use crate::aws::error::{classify, AwsError};
 use crate::context::deployment::Page;
 use crate::watch::plan::{Applied, Filter, Seen, Target, FILTER_PATTERN};
@@ -24,8 +24,6 @@ pub trait Subscriptions {
         prefix: &str,
         token: Option<String>,
     ) -> impl Future<Output = Result<Page<String>, AwsError>> + Send;
-    /// Requests sent so far.
-    fn calls(&self) -> u64;
 }
 
 /// The plan's answers among a call's errors, by the service's error code.
@@ -41,17 +39,16 @@ fn planned<E: ProvideErrorMetadata>(
     }
 }
 
-/// CloudWatch Logs through the SDK.
+/// CloudWatch Logs through the SDK (requests counted by the clients' counter).
 #[derive(Debug, Clone)]
 pub struct CloudWatchLogs {
     client: aws_sdk_cloudwatchlogs::Client,
-    calls: CallCounter,
 }
 
 impl CloudWatchLogs {
     /// Over a client from `clients` (unretried: the sweep paces and retries).
     pub fn new(clients: &Clients) -> Self {
-        CloudWatchLogs { client: clients.logs(), calls: clients.calls().clone() }
+        CloudWatchLogs { client: clients.logs() }
     }
 }
 
@@ -130,9 +127,5 @@ impl Subscriptions for CloudWatchLogs {
             items: page.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)).collect(),
             next: page.next_token().filter(|t| !t.is_empty()).map(str::to_string),
         })
-    }
-
-    fn calls(&self) -> u64 {
-        self.calls.get()
     }
 }

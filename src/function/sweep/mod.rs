@@ -345,7 +345,8 @@ where
         // 4. Notices, then the state, then the gauges.
         for (group, why) in &newly {
             let by: Vec<&str> = pass.wanted_by(group).collect();
-            let message = notice::unwatchable(group, why, &by, self.config.outputs.alert_format, &self.config.outputs.region);
+            let message =
+                notice::unwatchable(group, why, &by, self.config.outputs.alert_format, &self.config.outputs.region);
             if let Err(e) = within(inv, self.alerts.publish(&message)).await {
                 tracing::warn!(group, error = %e, "notice not sent: it is tried again next pass");
                 state.unwatchable.remove(group);

@@ -1,12 +1,11 @@
 //! Where the sweep keeps its state between runs ([`SweepState`]): one DynamoDB item, read once per
-//! run and written only when something changed, or memory (tests).
+//! run and written only when something changed.
 
-use crate::aws::client::{CallCounter, Clients};
+use crate::aws::client::Clients;
 use crate::aws::error::{classify, AwsError};
 use crate::watch::state::SweepState;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::future::Future;
-use std::sync::Mutex;
 
 /// The key of the state's item (attribute `id`).
 pub const ITEM_ID: &str = "sweep";
@@ -34,22 +33,20 @@ pub trait StateStore {
     fn load(&self) -> impl Future<Output = Result<SweepState, StoreError>> + Send;
     /// Keeps `state`.
     fn save(&self, state: &SweepState) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Requests sent so far.
-    fn calls(&self) -> u64;
 }
 
-/// One item of a DynamoDB table (key `id`, the document in `state`).
+/// One item of a DynamoDB table (key `id`, the document in `state`); its requests are counted by
+/// the clients' counter.
 #[derive(Debug, Clone)]
 pub struct DynamoState {
     client: aws_sdk_dynamodb::Client,
     table: String,
-    calls: CallCounter,
 }
 
 impl DynamoState {
     /// The state in `table`, over a client from `clients`.
     pub fn new(clients: &Clients, table: impl Into<String>) -> Self {
-        DynamoState { client: clients.dynamodb(), table: table.into(), calls: clients.calls().clone() }
+        DynamoState { client: clients.dynamodb(), table: table.into() }
     }
 }
 
@@ -94,47 +91,5 @@ impl StateStore for DynamoState {
             .await
             .map_err(classify)?;
         Ok(())
-    }
-
-    fn calls(&self) -> u64 {
-        self.calls.get()
-    }
-}
-
-/// The state in memory, kept as the JSON DynamoDB would hold (so it round-trips the same way);
-/// counts its loads and saves.
-#[derive(Debug, Default)]
-pub struct MemoryState {
-    json: Mutex<Option<String>>,
-    calls: std::sync::atomic::AtomicU64,
-}
-
-impl MemoryState {
-    /// The state kept now.
-    pub fn get(&self) -> SweepState {
-        self.json.lock().ok().and_then(|j| j.as_deref().map(decode)).and_then(Result::ok).unwrap_or_default()
-    }
-
-    /// Saves so far.
-    pub fn saves(&self) -> u64 {
-        self.calls.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-impl StateStore for MemoryState {
-    async fn load(&self) -> Result<SweepState, StoreError> {
-        let json = self.json.lock().map_err(|_| StoreError::Corrupt("poisoned".into()))?.clone();
-        json.as_deref().map_or(Ok(SweepState::default()), decode)
-    }
-
-    async fn save(&self, state: &SweepState) -> Result<(), StoreError> {
-        let json = encode(state)?;
-        *self.json.lock().map_err(|_| StoreError::Corrupt("poisoned".into()))? = Some(json);
-        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn calls(&self) -> u64 {
-        0
     }
 }
