@@ -536,3 +536,44 @@ pub async fn answer_unconfigured<R: Responder + Sync>(
     let body = response(&request, physical_id(&request, "apigw-4xx-sweep"), outcome);
     responder.put(response_url(&request), body).await.map_err(SweepError::Respond)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Captured(Mutex<Vec<(String, serde_json::Value)>>);
+
+    impl Responder for Captured {
+        async fn put(&self, url: &str, body: String) -> Result<(), String> {
+            let v = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+            self.0.lock().map_err(|e| e.to_string())?.push((url.to_string(), v));
+            Ok(())
+        }
+    }
+
+    fn request(kind: &str) -> SweepEvent {
+        SweepEvent::from_value(serde_json::json!({
+            "RequestType": kind, "ResponseURL": format!("https://s3/{kind}"), "StackId": "s", "RequestId": "r",
+            "LogicalResourceId": "Sweep", "PhysicalResourceId": "p", "ResourceType": "Custom::Sweep",
+            "ResourceProperties": {}, "OldResourceProperties": {}
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_sweep_whose_settings_do_not_read_still_answers_cloudformation() {
+        let r = Captured::default();
+        for kind in ["Create", "Update", "Delete"] {
+            answer_unconfigured(request(kind), "STAGE_FILTER=\"a*b\": …", &r).await.unwrap();
+        }
+        answer_unconfigured(SweepEvent::Scheduled, "x", &r).await.unwrap();
+        let answers = r.0.into_inner().unwrap();
+        assert_eq!(answers.len(), 3, "one answer per request, none for a scheduled run");
+        assert_eq!((answers[0].0.as_str(), answers[0].1["Status"].as_str()), ("https://s3/Create", Some("FAILED")));
+        assert!(answers[1].1["Reason"].as_str().unwrap().starts_with("invalid configuration: STAGE_FILTER="));
+        assert_eq!(answers[1].1["PhysicalResourceId"], "p", "an update keeps its id");
+        assert_eq!(answers[2].1["Status"], "SUCCESS", "a stack never swept under these settings holds no filter");
+    }
+}
