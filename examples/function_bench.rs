@@ -8,8 +8,10 @@
 //!   routes (N = 270,000 is just under the 64 MiB cap once decompressed).
 //! - `function_bench run FILE`: handles that event once, EMF lines to standard output; measure it
 //!   with `/usr/bin/time -v` (peak RSS) and send stdout to /dev/null.
-//! - `function_bench cost N`: N batches of a busy API, one a second, on one warm container: prints
-//!   the AWS calls, the metrics GetMetricData was asked for and the EMF bytes, per 1,000 batches.
+//! - `function_bench cost N [K]`: N batches of a busy API, one a second, on one warm container (a
+//!   new, cold one every K batches when K is given: a handover): prints the AWS calls, the metrics
+//!   GetMetricData was asked for, the EMF bytes, per 1,000 batches, and the metric series stored
+//!   (those tagged with a container id apart).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -60,28 +62,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let s = rt.block_on(f.handle(&event))?;
             eprintln!("{}", serde_json::to_string(&s)?);
         }
-        ["cost", n] => {
+        ["cost", n, ref handover @ ..] => {
             let n: i64 = n.parse()?;
+            let every: Option<i64> = handover.first().map(|k| k.parse()).transpose()?;
             let metrics = Arc::new(MemoryMetrics::default());
             let alerts = Arc::new(MemoryAlerts::default());
-            let f = Function::new(config(&[]), metrics.clone(), alerts.clone(), CapturedEmf::default());
+            let cold = || Function::new(config(&[]), metrics.clone(), alerts.clone(), CapturedEmf::default());
+            let mut f = cold();
             let start = system_now() - 2 * 3_600_000;
             // A busy API: 200 requests a second, 5% 4xx over four codes (an OK rate: no alerts).
             let mix = statuses(&[(200, 185), (201, 5), (403, 4), (404, 3), (400, 2), (429, 1)]);
             let (mut emf_bytes, mut emf_docs) = (0, 0);
+            // Counts are extracted 15 s after they are printed: at a handover the old container's
+            // last counts are still in flight.
+            let mut in_flight: std::collections::VecDeque<(i64, Vec<String>)> = Default::default();
             for i in 0..n {
+                if every.is_some_and(|k| i > 0 && i % k == 0) {
+                    f = cold();
+                }
                 let now = start + i * 1000;
+                while in_flight.front().is_some_and(|(due, _)| *due <= now) {
+                    metrics.apply_emf(&in_flight.pop_front().map(|(_, l)| l).unwrap_or_default())?;
+                }
                 let evs = events(Format::ConsoleJson, &mix, now - 3000, 5);
                 let event: IncomingEvent =
                     serde_json::from_str(&subscription_event(&payload("/aws/apigateway/busy", &evs)))?;
                 let s = rt.block_on(f.handle_at(&event, Invocation::at(now)))?;
                 emf_bytes += s.emf_bytes;
                 emf_docs += s.emf_documents;
-                metrics.apply_emf(&f.emf().take())?;
+                in_flight.push_back((now + 15_000, f.emf().take()));
             }
+            for (_, lines) in in_flight {
+                metrics.apply_emf(&lines)?;
+            }
+            let (series, tagged) = metrics.series("Writer");
             let per = |x: u64| x as f64 * 1000.0 / n as f64;
             println!(
-                "{n} batches: per 1,000 batches: {:.1} AWS calls ({:.1} GetMetricData, {:.1} metrics requested, {:.1} PutMetricData, {:.1} Publish), {:.0} EMF documents, {:.0} EMF bytes ({:.0} bytes a batch)",
+                "{n} batches: per 1,000 batches: {:.1} AWS calls ({:.1} GetMetricData, {:.1} metrics requested, {:.1} PutMetricData, {:.1} Publish), {:.0} EMF documents, {:.0} EMF bytes ({:.0} bytes a batch); {series} metric series, {tagged} of them tagged",
                 per(metrics.calls() + alerts.calls()),
                 per(metrics.reads()),
                 per(metrics.metrics_requested()),
@@ -92,7 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 emf_bytes as f64 / n as f64,
             );
         }
-        _ => return Err("usage: function_bench gen-minutes N FILE | gen-big N FILE | run FILE | cost N".into()),
+        _ => return Err("usage: function_bench gen-minutes N FILE | gen-big N FILE | run FILE | cost N [K]".into()),
     }
     Ok(())
 }

@@ -18,7 +18,7 @@
 //!
 //! | layer | folder | owns |
 //! |---|---|---|
-//! | 0 | `base` | epoch milliseconds and windows, status classes, numbers as people read them |
+//! | 0 | `base` | epoch milliseconds and windows, status classes, access-log field names, numbers as people read them |
 //! | 1 | `aws` | SDK plumbing: one client constructor (timeouts, call counter), typed errors |
 //! | 2 | `ingest` | envelopes, capped gunzip, streaming JSON, files and directories, log-group reads |
 //! | 3 | `access_log` | one line → one record: every format, the template compiler, execution logs, redaction |

@@ -415,9 +415,19 @@ fn log_group_options_need_each_other() {
         let out = cli().arg("analyze").args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let out = cli().args(["analyze", "--log-group", "g", "--since", "soon"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--since soon: expected a duration"));
+    // A value the CLI checks itself is bad usage too, as clap's own checks are (`--window 0`).
+    for (args, says) in [
+        (&["--log-group", "g", "--since", "soon"][..], "error: --since soon: expected a duration"),
+        (&["--log-group", "g", "--start", "yesterday"], "error: --start yesterday: expected ISO-8601"),
+        (&["--log-group", "g", "--start", "1764000000000", "--end", "1763999999999"], "error: --start must be before"),
+        (&["--window", "0"], "error: invalid value '0' for '--window <MINUTES>'"),
+        (&["--log-group", "g"], "error: --log-group needs --since DURATION or --start TIME"),
+    ] {
+        let out = cli().arg("analyze").args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with(says) && err.trim_end().lines().count() == 1, "{args:?}: {err}");
+    }
 }
 
 /// Runs `command` with a terminal (pty) for stdin, stdout and stderr, feeding it `input`; returns
@@ -483,23 +493,29 @@ fn progress_bar_only_on_a_terminal() {
     assert!(!quiet.contains("ETA") && !quiet.contains('\u{1b}'), "{quiet}");
 }
 
-/// `--log-group` end to end against moto: more events than one FilterLogEvents page holds (10,000,
-/// in moto as in CloudWatch), counted exactly; events outside the range left out.
+/// The CLI against the emulator: dummy credentials, no profile, no instance metadata.
 #[cfg(feature = "aws")]
-#[tokio::test]
-async fn log_group_straight_from_cloudwatch_logs() {
-    use support::emulator::Emulator;
-    // Faults and call counts below: no other test may share them.
-    let _exclusive = Emulator::exclusive();
-    let emulator = Emulator::shared();
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&emulator.sdk_config().await);
-    let group = "/aws/apigateway/cli-e2e";
+fn aws_cli(endpoint: &str) -> Command {
+    let mut c = cli();
+    c.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_MAX_ATTEMPTS")
+        .env_remove("AWS_RETRY_MODE");
+    c
+}
+
+/// A log group holding `events`, written 2,000 at a time.
+#[cfg(feature = "aws")]
+async fn log_group_with(logs: &aws_sdk_cloudwatchlogs::Client, group: &str, events: &[&(i64, String)]) {
     logs.create_log_group().log_group_name(group).send().await.unwrap();
     logs.create_log_stream().log_group_name(group).log_stream_name("s").send().await.unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let old = events(Format::Clf, &statuses(&[(200, 20), (429, 10)]), now - 2 * 3_600_000, 1_000);
-    let recent = events(Format::Clf, &statuses(&[(200, 8_000), (403, 3_000), (404, 1_345)]), now - 1_800_000, 100);
-    for chunk in old.iter().chain(&recent).collect::<Vec<_>>().chunks(2_000) {
+    for chunk in events.chunks(2_000) {
         let batch = chunk
             .iter()
             .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*t).message(m).build())
@@ -513,20 +529,36 @@ async fn log_group_straight_from_cloudwatch_logs() {
             .await
             .unwrap();
     }
-    let run = |args: &[&str]| {
-        cli()
-            .env("AWS_ENDPOINT_URL", &emulator.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env_remove("AWS_PROFILE")
-            .args(["analyze", "--json"])
-            .args(args)
-            .output()
-            .unwrap()
-    };
+}
+
+/// The emulator, held for the test (its faults and call counts are the test's own), and a
+/// CloudWatch Logs client on it.
+#[cfg(feature = "aws")]
+async fn logs_on_the_emulator(
+) -> (support::emulator::Exclusive, &'static support::emulator::Emulator, aws_sdk_cloudwatchlogs::Client) {
+    use support::emulator::Emulator;
+    let exclusive = Emulator::exclusive();
+    let emulator = Emulator::shared();
+    (exclusive, emulator, aws_sdk_cloudwatchlogs::Client::new(&emulator.sdk_config().await))
+}
+
+#[cfg(feature = "aws")]
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// `--log-group` end to end against moto: more events than one FilterLogEvents page holds (10,000,
+/// in moto as in CloudWatch), counted exactly; events outside the range left out.
+#[cfg(feature = "aws")]
+#[tokio::test]
+async fn log_group_straight_from_cloudwatch_logs() {
+    let (_exclusive, emulator, logs) = logs_on_the_emulator().await;
+    let group = "/aws/apigateway/cli-e2e";
+    let now = now_ms();
+    let old = events(Format::Clf, &statuses(&[(200, 20), (429, 10)]), now - 2 * 3_600_000, 1_000);
+    let recent = events(Format::Clf, &statuses(&[(200, 8_000), (403, 3_000), (404, 1_345)]), now - 1_800_000, 100);
+    log_group_with(&logs, group, &old.iter().chain(&recent).collect::<Vec<_>>()).await;
+    let run = |args: &[&str]| aws_cli(&emulator.endpoint).args(["analyze", "--json"]).args(args).output().unwrap();
     let exact = |out: std::process::Output| {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -538,34 +570,31 @@ async fn log_group_straight_from_cloudwatch_logs() {
     exact(run(&["--log-group", group, "--since", "1h"]));
     assert_eq!(emulator.call_count("logs:FilterLogEvents"), 2, "two pages: 10,000 events, then 2,345");
 
-    // A throttled page and a failed one are retried (the SDK's standard retries): still exact.
+    // A throttled page and a failed one are retried: still exact.
     emulator.reset_calls();
     emulator.inject_matching("FilterLogEvents", "throttle", 1, group);
     emulator.inject_matching("FilterLogEvents", "500", 1, group);
     exact(run(&["--log-group", group, "--since", "1h"]));
     assert_eq!(emulator.call_count("logs:FilterLogEvents"), 4);
 
-    // Failing past the retries: exit 1, one line naming the group, no finding.
+    // Failing past the retries (two attempts, as AWS_MAX_ATTEMPTS asks): exit 1, one line naming
+    // the group, no finding.
     emulator.inject_matching("FilterLogEvents", "500", 10, group);
-    let out = run(&["--log-group", group, "--since", "1h"]);
+    let out = aws_cli(&emulator.endpoint)
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .args(["analyze", "--log-group", group, "--since", "1h"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.starts_with(&format!("error: FilterLogEvents on {group}: ")), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(err.trim_end(), format!("error: FilterLogEvents on {group}: InternalFailure: emulated fault: 500"));
     assert!(out.stdout.is_empty());
     emulator.clear_faults();
 
     // Several groups: each read in full, counted together.
     let other = "/aws/apigateway/cli-e2e-other";
-    logs.create_log_group().log_group_name(other).send().await.unwrap();
-    logs.create_log_stream().log_group_name(other).log_stream_name("s").send().await.unwrap();
     let few = events(Format::Clf, &statuses(&[(401, 55)]), now - 600_000, 1_000);
-    let batch = few
-        .iter()
-        .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*t).message(m).build())
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    logs.put_log_events().log_group_name(other).log_stream_name("s").set_log_events(Some(batch)).send().await.unwrap();
+    log_group_with(&logs, other, &few.iter().collect::<Vec<_>>()).await;
     let out = run(&["--log-group", group, "--log-group", other, "--since", "1h"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((v["requests"].as_u64(), v["by_status"]["401"].as_u64()), (Some(12_400), Some(55)), "{v}");
@@ -580,4 +609,70 @@ async fn log_group_straight_from_cloudwatch_logs() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.trim_end(), "error: log group /no/such/group not found");
+}
+
+/// A `--log-group` read of five pages under intermittent throttling: three throttled calls in a
+/// row (the SDK's default three attempts give up), then every other call throttled. The read
+/// waits and goes on, and counts exactly.
+#[cfg(feature = "aws")]
+#[tokio::test]
+async fn log_group_read_rides_out_throttling() {
+    let (_exclusive, emulator, logs) = logs_on_the_emulator().await;
+    let group = "/aws/apigateway/cli-throttled";
+    let mix = [(200, 30_000), (403, 10_000), (404, 5_000)];
+    let all = events(Format::Clf, &statuses(&mix), now_ms() - 3_000_000, 50);
+    log_group_with(&logs, group, &all.iter().collect::<Vec<_>>()).await;
+    let read = || {
+        let mut c = aws_cli(&emulator.endpoint);
+        c.args(["analyze", "--json", "--log-group", group, "--since", "1h"]);
+        c
+    };
+    // The SDK's default, three attempts, gives up on three throttled calls in a row.
+    emulator.inject_matching("FilterLogEvents", "throttle", 3, group);
+    let out = read().env("AWS_MAX_ATTEMPTS", "3").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    emulator.clear_faults();
+
+    emulator.reset_calls();
+    emulator.inject_matching("FilterLogEvents", "throttle", 3, group);
+    emulator.inject_every("FilterLogEvents", "throttle", 3, 2, group);
+    let started = std::time::Instant::now();
+    let out = read().output().unwrap();
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["requests"], 45_000, "{v}");
+    let by_status = |code: &str| v["by_status"][code].as_u64();
+    assert_eq!((by_status("200"), by_status("403"), by_status("404")), (Some(30_000), Some(10_000), Some(5_000)));
+    assert_eq!(emulator.call_count("logs:FilterLogEvents"), 5 + 6, "five pages, six throttled calls retried");
+    eprintln!("five pages under six throttled calls: {took:?}");
+}
+
+/// A command that cannot reach AWS says why on one line (no SDK debug dump), exit 1.
+#[cfg(feature = "aws")]
+#[test]
+fn aws_errors_are_one_line() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["history", "--log-group", "g"], "error: GetMetricData in ApiGateway4xx: dispatch failure: "),
+        (&["analyze", "--log-group", "g", "--since", "1h"], "error: FilterLogEvents on g: dispatch failure: "),
+        (&["history", "--log-group", "g", "--days", "1"], "error: GetMetricData in ApiGateway4xx: dispatch failure: "),
+    ];
+    for (i, (args, starts)) in cases.into_iter().enumerate() {
+        let mut c = aws_cli("http://127.0.0.1:9");
+        if i < 2 {
+            c.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+        }
+        let out = c.env("AWS_MAX_ATTEMPTS", "1").args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with(starts), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains(" { ") && !err.contains("DispatchFailure("), "no debug dump: {err}");
+        if i < 2 {
+            assert!(err.contains("no credentials found"), "{err}");
+        }
+    }
+    let out = aws_cli("http://127.0.0.1:9").env("AWS_MAX_ATTEMPTS", "0").args(["history", "--log-group", "g"]).output();
+    let err = String::from_utf8_lossy(&out.as_ref().unwrap().stderr).into_owned();
+    assert_eq!(err, "error: AWS_MAX_ATTEMPTS=0: expected a whole number of at least 1\n", "not a panic");
 }

@@ -13,41 +13,13 @@ use apigw_4xx::judge::severity::IgnoredStatuses;
 use apigw_4xx::metrics::baseline;
 use apigw_4xx::metrics::cloudwatch::{CloudWatchHistory, MetricHistory};
 use assert_cmd::Command;
-use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use support::apigateway::{log_group_arn, rest_stage};
 use support::emulator::Emulator;
-
-const ACCOUNT: &str = "123456789012";
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-fn log_group_arn(group: &str) -> String {
-    format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group}:*")
-}
-
-/// A REST API whose `prod` stage logs to `group`, deployed with `description`: its deployment id.
-async fn rest_stage(sdk: &aws_config::SdkConfig, name: &str, group: &str, description: &str) -> (String, String) {
-    let c = aws_sdk_apigateway::Client::new(sdk);
-    let api_id = support::emulator::deployable_rest_api(&c, name).await;
-    let d =
-        c.create_deployment().rest_api_id(&api_id).stage_name("prod").description(description).send().await.unwrap();
-    c.update_stage()
-        .rest_api_id(&api_id)
-        .stage_name("prod")
-        .patch_operations(
-            PatchOperation::builder()
-                .op(Op::Replace)
-                .path("/accessLogSettings/destinationArn")
-                .value(log_group_arn(group))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    (api_id, d.id().unwrap().to_string())
 }
 
 #[tokio::test]
@@ -109,6 +81,19 @@ async fn http_api_stage_through_its_own_fields() {
     assert!(matches!(d.id.as_deref(), None | Some("dep-http-1")), "{:?}", d.id);
     assert!((now() - d.at).abs() < 600_000, "lastUpdatedDate: {}", d.at);
     assert!(d.line(None).contains(" \"canary rollout\" to ctx-http/live at "), "{}", d.line(None));
+
+    // Lines naming the stage: asked for by id (not a REST API, so an HTTP one), never listed.
+    let e = Emulator::shared();
+    e.reset_calls();
+    let named = DeploymentFinder::new(ApiGateway::new(&Clients::new(&sdk)))
+        .find("/aws/apigateway/ctx-elsewhere", Some((api.api_id().unwrap(), "live")), now())
+        .await
+        .unwrap()
+        .expect("found by name");
+    assert_eq!(named.target, "ctx-http/live");
+    let calls = e.calls();
+    let asked: Vec<&str> = calls.keys().map(String::as_str).collect();
+    assert_eq!(asked, ["apigateway:GetRestApi", "apigatewayv2:GetApi", "apigatewayv2:GetStage"], "{calls:?}");
 }
 
 async fn put(cw: &aws_sdk_cloudwatch::Client, namespace: &str, data: Vec<MetricDatum>) {
@@ -166,6 +151,8 @@ fn cli(sdk_endpoint: &str) -> Command {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_PROFILE")
+        .env_remove("AWS_MAX_ATTEMPTS")
+        .env_remove("AWS_RETRY_MODE")
         .env("AWS_EC2_METADATA_DISABLED", "true");
     c
 }
@@ -200,8 +187,13 @@ async fn history_over_seeded_metrics() {
         data.push(datum("ClientErrors", group, t, c4));
     }
     put(&cw, ns, data).await;
+    // Throttled three times in a row (the SDK's default three attempts would give up): the read
+    // waits and goes on.
+    e.reset_calls();
+    e.inject("GetMetricData", "throttle", 3);
     let out =
         cli(&e.endpoint).args(["history", "--log-group", group, "--days", "14", "--namespace", ns]).success_stdout();
+    assert_eq!(e.call_count("cloudwatch:GetMetricData"), 4, "{:?}", e.calls());
     let text = String::from_utf8(out).unwrap();
     assert!(text.trim_end().ends_with("1 ELEVATED, 1 HIGH in 14 days"), "{text}");
     assert!(text.contains("HIGH       40.0%  400 of 1,000"), "{text}");
@@ -228,12 +220,16 @@ async fn analyze_names_the_deployment_with_api_id_and_stage() {
     let e = Emulator::shared();
     let sdk = e.sdk_config().await;
     let (api_id, id) = rest_stage(&sdk, "ctx-cli", "/aws/apigateway/ctx-cli", "add v2 routes").await;
+    e.reset_calls();
     let out = cli(&e.endpoint)
         .args(["analyze", "--api-id", &api_id, "--stage", "prod"])
         .write_stdin("{\"status\":\"403\"}\n")
         .success_stdout();
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains(&format!("\n\nDeployment: {id} \"add v2 routes\" to ctx-cli/prod at ")), "{text}");
+    let calls = e.calls();
+    let asked: Vec<&str> = calls.keys().map(String::as_str).collect();
+    assert_eq!(asked, ["apigateway:GetDeployment", "apigateway:GetRestApi", "apigateway:GetStage"], "no listing");
 }
 
 /// Subscription events of two log groups, each 3 of 100 requests 403.
@@ -302,20 +298,8 @@ fn cli_rules_give_a_finding_per_group() {
 // The function with its alert context, end to end.
 
 use apigw_4xx::aws::client::Clients;
-use apigw_4xx::function::context::AlertContext;
-use apigw_4xx::function::emf::CapturedEmf;
-use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
-use apigw_4xx::function::{Function, IncomingEvent};
+use apigw_4xx::function::IncomingEvent;
 use support::env::Env;
-
-/// A cold container of `e` with the alert context (baseline and deployment lines).
-fn with_context(
-    e: &Env,
-    extra: &[(&str, &str)],
-) -> Function<CloudWatchStore, SnsAlerts, CapturedEmf, AlertContext<CloudWatchHistory, ApiGateway>> {
-    let c = e.config(extra);
-    e.function(extra).with_context(AlertContext::over(&Clients::new(&e.sdk), &c.namespace, c.deployment_lookup))
-}
 
 /// One subscription event of `group` with the given JSON lines, a second apart from `t0`.
 fn event_of(group: &str, lines: &[String], t0: i64) -> IncomingEvent {
@@ -359,7 +343,7 @@ async fn alert_names_deployment_and_baseline_and_a_quiet_batch_costs_no_extra_ca
     e.reset_calls();
     plain.handle(&event_of(quiet_group, &quiet, w)).await.unwrap();
     let without = e.calls();
-    let function = with_context(&f, &[]);
+    let function = f.with_context(&[]);
     e.reset_calls();
     function.handle(&event_of(group, &quiet, w)).await.unwrap();
     assert_eq!(e.calls(), without, "no extra AWS call on a batch that does not alert");
@@ -397,7 +381,7 @@ async fn a_failed_lookup_drops_the_line_not_the_alert() {
     rest_stage(&f.sdk, "ctx-fn-denied", group, "would be named").await;
     e.reset_calls();
     e.inject("apigateway:GetRestApis", "500", 10);
-    let function = with_context(&f, &[]);
+    let function = f.with_context(&[]);
     let w = support::recent_window();
     function.handle(&event_of(group, &lines(&[(403, 150, "")]), w)).await.unwrap();
     assert!(e.call_count("apigateway:GetRestApis") >= 1, "the fault was met: {:?}", e.calls());
@@ -464,9 +448,9 @@ async fn spike_factor_alerts_a_window_far_above_its_baseline() {
     }
     put(&aws_sdk_cloudwatch::Client::new(&f.sdk), &f.namespace, data).await;
     let batch = lines(&[(200, 196, ""), (403, 4, "")]); // 2.0%: under the fixed 10%, 20× its 0.1%
-    with_context(&f, &[("DEPLOYMENT_LOOKUP", "false")]).handle(&event_of(group, &batch, w)).await.unwrap();
+    f.with_context(&[("DEPLOYMENT_LOOKUP", "false")]).handle(&event_of(group, &batch, w)).await.unwrap();
     assert!(f.alerts().is_empty(), "SPIKE_FACTOR is off by default");
-    with_context(&f, &[("SPIKE_FACTOR", "5"), ("DEPLOYMENT_LOOKUP", "false")])
+    f.with_context(&[("SPIKE_FACTOR", "5"), ("DEPLOYMENT_LOOKUP", "false")])
         .handle(&event_of(group, &batch, w + 300_000))
         .await
         .unwrap();

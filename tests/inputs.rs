@@ -239,3 +239,170 @@ fn multi_member_gzip_payload_counts_every_member() {
     let (v, _) = analyze(&[], format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#).into_bytes());
     assert_eq!(counts(&v), (200, 60, 0));
 }
+
+/// Issue 17: JSON records pretty-printed at random and concatenated count as their one-line forms do.
+mod pretty_printed {
+    use apigw_4xx::access_log::LineParser;
+    use apigw_4xx::count::analysis::Analyzer;
+    use apigw_4xx::count::tally::Tally;
+    use apigw_4xx::ingest::decode::Limits;
+    use apigw_4xx::ingest::input::read_input;
+    use proptest::prelude::*;
+
+    /// One token of a record as its one-line form writes it.
+    type Tokens = Vec<String>;
+
+    /// A JSON access-log record's tokens: a request id (every template logs one), a status quoted,
+    /// bare or missing a value, and any of a method, a route, a request time, a bare latency that may
+    /// be `-`, and nested `identity` and `error` objects, in any order.
+    fn record() -> impl Strategy<Value = Tokens> {
+        let text = "[a-zA-Z0-9 /{}:._-]{0,12}";
+        let status = prop_oneof![
+            (100u16..600).prop_map(|s| format!("\"{s}\"")),
+            (100u16..600).prop_map(|s| s.to_string()),
+            Just("-".to_string()),
+            Just("\"info\"".to_string()),
+        ];
+        let time = (0u32..600).prop_map(|s| format!("\"24/Nov/2025:16:{:02}:{:02} +0000\"", s / 60, s % 60));
+        let optional = prop::collection::vec(
+            prop_oneof![
+                prop::sample::select(vec!["GET", "POST", "DELETE"])
+                    .prop_map(|m| vec![("httpMethod", format!("\"{m}\""))]),
+                "/[a-z{}/]{0,10}".prop_map(|r| vec![("resourcePath", format!("\"{r}\""))]),
+                time.prop_map(|t| vec![("requestTime", t)]),
+                prop_oneof![Just("-".to_string()), (0u32..900).prop_map(|n| n.to_string())]
+                    .prop_map(|l| vec![("integrationLatency", l)]),
+                (text, text).prop_map(|(ip, ua)| vec![(
+                    "identity",
+                    format!("{{\"sourceIp\":\"{ip}\",\"userAgent\":\"{ua}\"}}")
+                )]),
+                prop::sample::select(vec!["MISSING_AUTHENTICATION_TOKEN", "-"])
+                    .prop_map(|t| vec![("error", format!("{{\"responseType\":\"{t}\",\"message\":\"x\"}}"))]),
+            ],
+            0..6,
+        );
+        (text, status, optional).prop_flat_map(|(id, status, optional)| {
+            let mut pairs = vec![("requestId", format!("\"{id}\"")), ("status", status)];
+            pairs.extend(optional.into_iter().flatten());
+            Just(pairs).prop_shuffle().prop_map(|pairs| {
+                let mut tokens = vec!["{".to_string()];
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        tokens.push(",".into());
+                    }
+                    tokens.push(format!("\"{k}\""));
+                    tokens.push(":".into());
+                    tokens.extend(split_object(v));
+                }
+                tokens.push("}".into());
+                tokens
+            })
+        })
+    }
+
+    /// A nested object's text as tokens (its strings hold no `,` or `:` that are not inside quotes).
+    fn split_object(v: &str) -> Tokens {
+        if !v.starts_with('{') {
+            return vec![v.to_string()];
+        }
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let mut in_string = false;
+        for c in v.chars() {
+            match c {
+                '"' => {
+                    cur.push(c);
+                    in_string = !in_string;
+                }
+                '{' | '}' | ',' | ':' if !in_string => {
+                    if !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    out.push(c.to_string());
+                }
+                _ => cur.push(c),
+            }
+        }
+        out
+    }
+
+    /// White space a pretty-printer may put between two tokens: none, a space, or a line break and
+    /// an indentation of spaces or tabs.
+    fn gap() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just(" ".to_string()),
+            (0usize..9, any::<bool>()).prop_map(|(n, tabs)| format!("\n{}", if tabs { "\t" } else { " " }.repeat(n))),
+        ]
+    }
+
+    fn tally(input: &str) -> Tally {
+        let mut a = Analyzer::new(LineParser::Auto, Some(5));
+        read_input(input.as_bytes(), Limits::default(), &mut a).expect("read");
+        a.merged()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn pretty_records_count_as_their_one_line_forms(
+            records in prop::collection::vec(record(), 1..6),
+            gaps in prop::collection::vec(gap(), 200),
+            separators in prop::collection::vec(gap(), 6),
+        ) {
+            let one_line: String = records.iter().map(|r| r.concat() + "\n").collect();
+            let mut pretty = String::new();
+            let mut g = gaps.iter().cycle();
+            for (i, r) in records.iter().enumerate() {
+                if i > 0 {
+                    pretty.push_str(&separators[i]);
+                }
+                for (k, token) in r.iter().enumerate() {
+                    if k > 0 {
+                        pretty.push_str(g.next().unwrap());
+                    }
+                    pretty.push_str(token);
+                }
+            }
+            let (want, got) = (tally(&one_line), tally(&pretty));
+            prop_assert_eq!(&got.overall, &want.overall, "{}", pretty);
+            prop_assert_eq!(&got.evidence, &want.evidence, "{}", pretty);
+            prop_assert_eq!(&got.buckets, &want.buckets, "{}", pretty);
+            prop_assert_eq!(want.overall.requests() + want.overall.unparsed, records.len() as u64);
+        }
+    }
+}
+
+/// Issue 17, item 6: a `--log-format` file holding a JSON template pretty-printed counts what its
+/// one-line form counts; a template that matches nothing says so and what the lines read as without it.
+#[test]
+fn a_pretty_printed_json_template_counts_as_its_one_line_form() {
+    let one_line = r#"{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","httpMethod":"$context.httpMethod","resourcePath":"$context.resourcePath","status":$context.status,"integrationLatency":$context.integrationLatency}"#;
+    let pretty = "{\n  \"requestId\": \"$context.requestId\",\n  \"ip\": \"$context.identity.sourceIp\",\n  \"httpMethod\": \"$context.httpMethod\",\n  \"resourcePath\": \"$context.resourcePath\",\n  \"status\": $context.status,\n  \"integrationLatency\": $context.integrationLatency\n}\n";
+    let lines: String = statuses(&MIX)
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let latency = if *s == 200 { "31" } else { "-" };
+            format!(r#"{{"requestId":"r{i}","ip":"203.0.113.9","httpMethod":"GET","resourcePath":"/v1/a","status":{s},"integrationLatency":{latency}}}"#) + "\n"
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut results = Vec::new();
+    for (name, template) in [("one-line.json", one_line), ("pretty.json", pretty)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, template).unwrap();
+        let (v, err) = analyze(&["--log-format", path.to_str().unwrap()], lines.clone().into_bytes());
+        assert_eq!(counts(&v), (100, 30, 0), "{name}: {err}");
+        results.push(v);
+    }
+    assert_eq!(results[0], results[1], "the same report, evidence included");
+    // The template of another stage: it says it matched nothing, and what the lines are without it.
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, "{\n  \"rid\": \"$context.requestId\",\n  \"code\": \"$context.status\"\n}\n").unwrap();
+    let (v, err) = analyze(&["--log-format", other.to_str().unwrap()], lines.into_bytes());
+    assert_eq!(counts(&v), (0, 0, 100));
+    assert!(err.contains("the --log-format template matched none of the 100 lines"), "{err}");
+    assert!(err.contains("without --log-format they read as JSON") && !err.contains("pass --log-format"), "{err}");
+}

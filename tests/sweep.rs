@@ -160,7 +160,7 @@ impl World {
     /// A REST API `name` with a stage `stage` logging to `group` (none: logging off), tagged `tags`.
     async fn rest(&self, name: &str, stage: &str, group: Option<&str>, tags: &[(&str, &str)]) -> String {
         let c = &self.rest;
-        let id = support::emulator::deployable_rest_api(c, name).await;
+        let id = support::apigateway::deployable_rest_api(c, name).await;
         let deployment = c.create_deployment().rest_api_id(&id).send().await.unwrap().id.unwrap();
         let mut create = c.create_stage().rest_api_id(&id).stage_name(stage).deployment_id(deployment);
         for (k, v) in tags {

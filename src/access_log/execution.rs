@@ -101,9 +101,11 @@ pub(super) fn parse_test_invoke(line: &str) -> Option<Line<'_>> {
     }
     let sep = line.get(..32.min(line.len()))?.find(" : ")?;
     let message = &line[sep + 3..];
-    Some(match split_request_id(message) {
-        Some((id, m)) => message_line(Some(id), m).unwrap_or(Line::NotARequest),
-        None => message_line(None, message).unwrap_or(Line::NotARequest),
+    let (id, message) = split_request_id(message).map_or((None, message), |(id, m)| (Some(id), m));
+    // The date (`Tue Jun 23 05:56:11 UTC 2020`) places the request in windows.
+    Some(match message_line(id, message) {
+        Some(Line::Request(r)) => Line::Request(AccessRecord { request_time: Some(&line[..sep]), ..r }),
+        other => other.unwrap_or(Line::NotARequest),
     })
 }
 

@@ -3,59 +3,49 @@
 //! `"error": {"responseType": …}` is found, while a nested `status` (e.g. `integration.status`) is not
 //! taken for the response status.
 
-use super::{record, AccessRecord, Field, OriginField, RawFields};
+use super::{record, AccessRecord, RawFields};
+use crate::base::fields::{nested_field, top_level_field};
 
 /// Deeper than any access-log template nests: refuse rather than recurse without bound.
 const MAX_DEPTH: u8 = 8;
 
-/// The top-level keys we read, each list once: the macro makes both its constant (the Logs Insights
-/// query reads some of them) and one `match` over every name, which the compiler turns into a
-/// switch on the length and a few word compares, whatever the number of names.
-macro_rules! top_level_keys {
-    ($($(#[$doc:meta])* $vis:vis $name:ident: [$($key:literal),+ $(,)?] => $field:expr;)+) => {
-        // Every list is named, for the reader; only some are read elsewhere.
-        $($(#[$doc])* #[allow(dead_code)] $vis const $name: &[&str] = &[$($key),+];)+
-
-        /// The field a key of the line's own object fills.
-        fn top_level_field(key: &str) -> Option<Field> {
-            match key {
-                $($($key)|+ => Some($field),)+
-                _ => None,
-            }
-        }
-    };
-}
-
-top_level_keys! {
-    /// Keys read as the status (also used by the alert's Logs Insights query).
-    pub(crate) STATUS_KEYS: ["status", "statusCode", "httpStatus", "status_code", "httpStatusCode"] => Field::Status;
-    METHOD_KEYS: ["httpMethod", "method", "http_method"] => Field::Method;
-    /// Keys read as the route, besides `routeKey`.
-    pub(crate) ROUTE_KEYS: ["resourcePath", "resource_path", "route"] => Field::Route;
-    /// The HTTP API route key (`GET /pets`): method and route.
-    pub(crate) ROUTE_KEY_KEYS: ["routeKey"] => Field::RouteKey;
-    RESPONSE_TYPE_KEYS: ["errorResponseType", "error.responseType", "error_response_type", "gatewayResponseType", "responseType"]
-        => Field::ResponseType;
-    TIME_KEYS: ["requestTime", "requestTimeEpoch", "request_time", "timestamp"] => Field::RequestTime;
-    // Caller-identity and stage keys: the names users commonly give `$context.identity.*`,
-    // `$context.authorizer.principalId`, `$context.apiId` and `$context.stage` (flat here; nested
-    // under `identity`/`authorizer`, see [`nested_field`]). `apiKey` is not among them: it may hold
-    // the key's value, a secret.
-    API_KEY_ID_KEYS: ["apiKeyId", "api_key_id", "apiKey_id", "apikeyid", "identity.apiKeyId"] => Field::Origin(OriginField::ApiKeyId);
-    PRINCIPAL_KEYS: ["principalId", "principal_id", "principal", "authorizer.principalId"] => Field::Origin(OriginField::Principal);
-    CALLER_KEYS: ["caller"] => Field::Origin(OriginField::Caller);
-    USER_KEYS: ["user"] => Field::Origin(OriginField::User);
-    SOURCE_IP_KEYS: ["sourceIp", "source_ip", "sourceIP", "ip", "clientIp", "client_ip", "identity.sourceIp"] => Field::Origin(OriginField::SourceIp);
-    USER_AGENT_KEYS: ["userAgent", "user_agent", "identity.userAgent"] => Field::Origin(OriginField::UserAgent);
-    API_ID_KEYS: ["apiId", "api_id"] => Field::Origin(OriginField::ApiId);
-    STAGE_KEYS: ["stage"] => Field::Origin(OriginField::Stage);
-}
-
 pub(super) fn parse(line: &str) -> Option<AccessRecord<'_>> {
     let mut f = RawFields::default();
-    let mut s = Scanner { b: line.as_bytes(), s: line, i: 0 };
-    s.object(0, None, &mut f)?;
+    Scanner::new(line).object(0, None, &mut f)?;
     record(f)
+}
+
+/// What a scan of a JSON object reports: each scalar value (a string's raw contents, or a bare
+/// value trimmed) under its key, with its depth (0 for the object's own keys) and its parent's key.
+/// Values inside arrays are not reported.
+pub(super) trait Visit<'a> {
+    /// One scalar value.
+    fn scalar(&mut self, depth: u8, parent: Option<&str>, key: &'a str, value: &'a str);
+}
+
+/// The line parser's visitor: the fields we read ([`keep`]).
+impl<'a> Visit<'a> for RawFields<'a> {
+    #[inline]
+    fn scalar(&mut self, depth: u8, parent: Option<&str>, key: &'a str, value: &'a str) {
+        keep(depth, parent, key, value, self);
+    }
+}
+
+/// Reports nothing: what arrays hold.
+struct Ignore;
+
+impl Visit<'_> for Ignore {
+    fn scalar(&mut self, _: u8, _: Option<&str>, _: &str, _: &str) {}
+}
+
+/// Scans the object `text` holds (white space around it aside) with the same lenient reading as the
+/// line parser, reporting its scalars to `v`; false when `text` is not one such object.
+pub(super) fn scan_whole<'a>(text: &'a str, v: &mut impl Visit<'a>) -> bool {
+    let mut s = Scanner::new(text);
+    s.object(0, None, v).is_some() && {
+        s.ws();
+        s.i == text.len()
+    }
 }
 
 /// A JSON line still in its escaped form inside a log event's `message` string (`{\"status\":\"403\"}`),
@@ -101,6 +91,10 @@ fn bare_value<'a>(b: &[u8], s: &'a str, start: usize) -> Option<(&'a str, usize)
 }
 
 impl<'a> Scanner<'a> {
+    fn new(line: &'a str) -> Self {
+        Scanner { b: line.as_bytes(), s: line, i: 0 }
+    }
+
     fn ws(&mut self) {
         self.i = skip_ws(self.b, self.i);
     }
@@ -140,7 +134,7 @@ impl<'a> Scanner<'a> {
             return Some(());
         }
         loop {
-            self.value(depth, None, None, &mut RawFields::default())?;
+            self.value(depth, None, None, &mut Ignore)?;
             if self.eat(b']') {
                 return Some(());
             }
@@ -151,7 +145,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// One value; scalars under a known key are recorded in `f`.
-    fn value(&mut self, depth: u8, parent: Option<&str>, key: Option<&'a str>, f: &mut RawFields<'a>) -> Option<()> {
+    fn value(&mut self, depth: u8, parent: Option<&str>, key: Option<&'a str>, f: &mut impl Visit<'a>) -> Option<()> {
         self.ws();
         let v = match self.b.get(self.i)? {
             b'"' => self.string()?,
@@ -164,12 +158,12 @@ impl<'a> Scanner<'a> {
             }
         };
         if let Some(k) = key {
-            keep(depth, parent, k, v, f);
+            f.scalar(depth, parent, k, v);
         }
         Some(())
     }
 
-    fn object(&mut self, depth: u8, parent: Option<&str>, f: &mut RawFields<'a>) -> Option<()> {
+    fn object(&mut self, depth: u8, parent: Option<&str>, f: &mut impl Visit<'a>) -> Option<()> {
         if depth > MAX_DEPTH || !self.eat(b'{') {
             return None;
         }
@@ -388,24 +382,10 @@ fn keep<'a>(depth: u8, parent: Option<&str>, key: &str, v: &'a str, f: &mut RawF
     }
 }
 
-/// The field a key of a nested object fills: `error.responseType`, and the caller-identity names
-/// under `identity` and `authorizer`.
-fn nested_field(parent: &str, key: &str) -> Option<Field> {
-    Some(match (parent, key) {
-        ("error", "responseType") => Field::ResponseType,
-        ("identity", "apiKeyId" | "api_key_id" | "apiKey_id" | "apikeyid") => Field::Origin(OriginField::ApiKeyId),
-        ("authorizer", "principalId" | "principal_id" | "principal") => Field::Origin(OriginField::Principal),
-        ("identity", "caller") => Field::Origin(OriginField::Caller),
-        ("identity", "user") => Field::Origin(OriginField::User),
-        ("identity", "sourceIp" | "source_ip" | "sourceIP") => Field::Origin(OriginField::SourceIp),
-        ("identity", "userAgent" | "user_agent") => Field::Origin(OriginField::UserAgent),
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{gather_specials, gather_swar, parse, Specials, BLOCK, ROUTE_KEYS, SOURCE_IP_KEYS, STATUS_KEYS};
+    use super::{gather_specials, gather_swar, parse, Specials, BLOCK};
+    use crate::base::fields::{ROUTE_KEYS, SOURCE_IP_KEYS, STATUS_KEYS};
     use proptest::prelude::*;
 
     /// Every name of a list fills its field at the top level; nested, only under its own parent.

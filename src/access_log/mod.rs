@@ -1,20 +1,24 @@
 //! One access-log line in, its status (and method, route, gateway response type when present) out.
 //!
 //! Two paths: [`LineParser::Auto`] detects the console's formats (JSON, CLF, XML, CSV), HTTP API JSON,
-//! renamed status keys and REST execution-log lines (every form: see [`execution`]);
+//! renamed status keys, `key: value` pairs (the Serverless Framework's default: see [`keyvalue`])
+//! and REST execution-log lines (every form: see [`execution`]);
 //! [`LineParser::Template`] is the stage's own `$context` template compiled into an exact parser.
 //! Everything borrows from the line: no allocation.
 
 mod execution;
 mod json;
+mod keyvalue;
 pub mod redact;
 mod template;
 mod text;
+mod unrecognised;
 
 pub use execution::{ExecutionStep, PendingDenials};
-pub(crate) use json::{ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS};
 pub use template::{Template, TemplateError, TemplatePart};
+pub use unrecognised::LineKind;
 
+use crate::base::fields::{Field, OriginField};
 use crate::base::status::parse_status;
 
 /// What one access-log line says about its request. Fields borrow from the line.
@@ -146,6 +150,8 @@ pub enum LineShape {
     Xml,
     /// A REST execution-log line.
     Execution,
+    /// `key: value` pairs separated by `, ` (the Serverless Framework's REST default).
+    KeyValue,
 }
 
 impl LineShape {
@@ -153,20 +159,47 @@ impl LineShape {
     pub fn of(line: &str) -> Option<LineShape> {
         detect(line).0
     }
+
+    /// The shape's name, for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            LineShape::Json => "JSON",
+            LineShape::Clf => "CLF",
+            LineShape::Csv => "CSV",
+            LineShape::Xml => "XML",
+            LineShape::Execution => "execution-log lines",
+            LineShape::KeyValue => "`key: value` pairs",
+        }
+    }
 }
 
 /// The one place formats are told apart: the shape a line was read as, and what it says.
 fn detect(line: &str) -> (Option<LineShape>, Line<'_>) {
     let line = trim(line);
     // Execution logs exported with `create-export-task` keep their own ISO-8601 timestamp (access logs
-    // rarely start with one): strip it once, then read what follows.
-    let line = strip_iso_timestamp(line).unwrap_or(line);
+    // rarely start with one): strip it once, then read what follows. The timestamp dates the request
+    // when the line has no time of its own.
+    let Some((date, rest)) = strip_iso_timestamp(line) else { return detect_undated(line) };
+    match detect_undated(rest) {
+        (shape, Line::Request(r)) if r.request_time.is_none() => {
+            (shape, Line::Request(AccessRecord { request_time: Some(date), ..r }))
+        }
+        other => other,
+    }
+}
+
+fn detect_undated(line: &str) -> (Option<LineShape>, Line<'_>) {
     let (shape, found) = match line.as_bytes().first() {
         Some(b'{') => (LineShape::Json, json::parse(line)),
         Some(b'<') => (LineShape::Xml, text::parse_xml(line)),
         // `(` also opens lines of no known format; only an execution line has `) ` after its id.
         Some(b'(') => return (Some(LineShape::Execution), execution::parse_prefixed(line).unwrap_or(Line::Unparsed)),
-        Some(b'A'..=b'Z') => {
+        Some(b'A'..=b'Z' | b'a'..=b'z' | b'_') => {
+            if keyvalue::starts_like(line) {
+                if let Some(r) = keyvalue::parse(line) {
+                    return (Some(LineShape::KeyValue), Line::Request(r));
+                }
+            }
             if let Some(l) = execution::parse_test_invoke(line).or_else(|| execution::parse_bare(line)) {
                 return (Some(LineShape::Execution), l);
             }
@@ -185,15 +218,16 @@ fn clf_or_csv(line: &str) -> (LineShape, Option<AccessRecord<'_>>) {
     }
 }
 
-/// `2026-11-25T10:00:00.000Z rest` → `rest`, when the first word is an ISO-8601 timestamp.
-fn strip_iso_timestamp(line: &str) -> Option<&str> {
+/// `2026-11-25T10:00:00.000Z rest` → (`2026-11-25T10:00:00.000Z`, `rest`), when the first word is
+/// an ISO-8601 timestamp.
+fn strip_iso_timestamp(line: &str) -> Option<(&str, &str)> {
     let b = line.as_bytes();
     if b.len() < 21 || b[4] != b'-' || b[10] != b'T' || !b[..4].iter().all(u8::is_ascii_digit) {
         return None;
     }
     let (first, rest) = line.split_once(' ')?;
     crate::base::time::parse_iso8601(first)?;
-    Some(rest.trim_start())
+    Some((first, rest.trim_start()))
 }
 
 /// `str::trim`, with the common case (nothing to trim: both ends ASCII and not white space) first:
@@ -223,33 +257,6 @@ struct RawFields<'a> {
     response_type: Option<&'a str>,
     request_time: Option<&'a str>,
     origin: Origin<'a>,
-}
-
-/// A field of [`RawFields`]: what a template variable or a JSON key fills.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    Status,
-    Method,
-    Route,
-    RouteKey,
-    ResponseType,
-    RequestTime,
-    Origin(OriginField),
-    /// A template variable we do not read.
-    Other,
-}
-
-/// The [`Origin`] field a variable or key fills.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OriginField {
-    ApiKeyId,
-    Principal,
-    Caller,
-    User,
-    SourceIp,
-    UserAgent,
-    ApiId,
-    Stage,
 }
 
 impl<'a> RawFields<'a> {

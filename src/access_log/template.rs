@@ -7,8 +7,14 @@
 //! given up on (backtracking) when the rest of the line does not match. Each variable's value class
 //! ([`Class`]) rules candidates out early: the status is three digits, ids hold no space. Backtracking
 //! is bounded by [`MAX_STEPS`]: a hostile line that would take longer counts as unparsed.
+//!
+//! A template that is a JSON object is also compared as JSON ([`JsonTemplate`]): key by key, each
+//! value against its variables, so the template's white space and line breaks (a pretty-printed
+//! template file) do not matter, nor does whether a value is quoted.
 
-use super::{record, Field, Line, OriginField, RawFields};
+use super::json::{scan_whole, Visit};
+use super::{record, Line, RawFields};
+use crate::base::fields::{variable_field, Field};
 use std::fmt;
 
 /// Why a template cannot be compiled.
@@ -184,6 +190,33 @@ fn literal(text: &str) -> Segment {
     Segment::Literal(text.to_string(), Box::new(memchr::memmem::Finder::new(text.as_bytes()).into_owned()))
 }
 
+/// The template's text as literals and variables.
+fn segments(source: &str) -> Result<Vec<Segment>, TemplateError> {
+    let mut segments = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find("$context.") {
+        if at > 0 {
+            segments.push(literal(&rest[..at]));
+        }
+        let after = &rest[at + "$context.".len()..];
+        let mut len = after.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.').count();
+        while len > 0 && after.as_bytes()[len - 1] == b'.' {
+            len -= 1;
+        }
+        let name = &after[..len];
+        if let Some(Segment::Var(_, _, prev)) = segments.last() {
+            return Err(TemplateError::Adjacent(format!("context.{prev}"), format!("context.{name}")));
+        }
+        let field = variable_field(name);
+        segments.push(Segment::Var(field, Class::of(field, name), name.to_string()));
+        rest = &after[len..];
+    }
+    if !rest.is_empty() {
+        segments.push(literal(rest));
+    }
+    Ok(segments)
+}
+
 /// One piece of a template, for code that rewrites it (the Logs Insights query of an alert).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TemplatePart<'a> {
@@ -200,7 +233,11 @@ pub enum TemplatePart<'a> {
 /// A compiled `$context` template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
+    /// The template as text, literal by literal: what every template is matched as (a JSON one
+    /// when its JSON comparison fails, e.g. on a value holding a bare `"`).
     segments: Vec<Segment>,
+    /// The template as JSON, when it is a JSON object.
+    json: Option<JsonTemplate>,
     source: String,
 }
 
@@ -214,54 +251,19 @@ impl Template {
     /// Compiles a template such as `{"status":"$context.status","path":"$context.resourcePath"}`.
     pub fn compile(source: &str) -> Result<Template, TemplateError> {
         let source = source.trim();
-        let mut segments = Vec::new();
-        let mut rest = source;
-        while let Some(at) = rest.find("$context.") {
-            if at > 0 {
-                segments.push(literal(&rest[..at]));
-            }
-            let after = &rest[at + "$context.".len()..];
-            let mut len = after.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.').count();
-            while len > 0 && after.as_bytes()[len - 1] == b'.' {
-                len -= 1;
-            }
-            let name = &after[..len];
-            if let Some(Segment::Var(_, _, prev)) = segments.last() {
-                return Err(TemplateError::Adjacent(format!("context.{prev}"), format!("context.{name}")));
-            }
-            let field = match name {
-                "status" => Field::Status,
-                "httpMethod" => Field::Method,
-                "resourcePath" => Field::Route,
-                "routeKey" => Field::RouteKey,
-                "error.responseType" => Field::ResponseType,
-                "requestTime" | "requestTimeEpoch" => Field::RequestTime,
-                "identity.apiKeyId" => Field::Origin(OriginField::ApiKeyId),
-                "authorizer.principalId" => Field::Origin(OriginField::Principal),
-                "identity.caller" => Field::Origin(OriginField::Caller),
-                "identity.user" => Field::Origin(OriginField::User),
-                "identity.sourceIp" => Field::Origin(OriginField::SourceIp),
-                "identity.userAgent" => Field::Origin(OriginField::UserAgent),
-                "apiId" => Field::Origin(OriginField::ApiId),
-                "stage" => Field::Origin(OriginField::Stage),
-                // `identity.apiKey` (the key's value, a secret) is never kept.
-                _ => Field::Other,
-            };
-            segments.push(Segment::Var(field, Class::of(field, name), name.to_string()));
-            rest = &after[len..];
-        }
-        if !rest.is_empty() {
-            segments.push(literal(rest));
-        }
+        let segments = segments(source)?;
         if !segments.iter().any(|s| matches!(s, Segment::Var(Field::Status, ..))) {
             return Err(TemplateError::NoStatus);
         }
-        Ok(Template { segments, source: source.to_string() })
+        Ok(Template { segments, json: JsonTemplate::compile(source), source: source.to_string() })
     }
 
     /// The JSON key under which the template logs `$context.x`, when the template is JSON-like
     /// (`"status":"$context.status"` → `status`): used to write Logs Insights queries.
     pub fn json_key_of(&self, variable: &str) -> Option<&str> {
+        if let Some(json) = &self.json {
+            return json.key_of(variable);
+        }
         self.segments.windows(2).find_map(|w| match w {
             [Segment::Literal(lit, _), Segment::Var(_, _, name)] if name == variable => {
                 let before = lit.trim_end().trim_end_matches('"').trim_end().strip_suffix(':')?;
@@ -284,21 +286,36 @@ impl Template {
 
     /// Parses one line written by this template.
     pub fn parse<'a>(&self, line: &'a str) -> Line<'a> {
-        self.fields(line.trim()).map_or(Line::Unparsed, Line::Request)
-    }
-
-    fn fields<'a>(&self, line: &'a str) -> Option<super::AccessRecord<'a>> {
-        let mut f = RawFields::default();
-        if !self.first_path(line, &mut f) {
-            f = RawFields::default();
-            let mut search = Search { steps: MAX_STEPS, failed: std::collections::HashSet::new() };
-            if !self.match_at(line, 0, 0, &mut f, &mut search) {
-                return None;
-            }
+        let line = line.trim();
+        if let Some(r) = self.json.as_ref().and_then(|j| j.parse(line)) {
+            return Line::Request(r);
         }
-        record(f)
+        let mut f = RawFields::default();
+        if !matches_text(&self.segments, line, &mut f) {
+            return Line::Unparsed;
+        }
+        record(f).map_or(Line::Unparsed, Line::Request)
     }
+}
 
+/// Whether `text` matches `segments` whole; `f` then holds the values of the path that matched.
+fn matches_text<'a>(segments: &[Segment], text: &'a str, f: &mut RawFields<'a>) -> bool {
+    let t = TextMatch { segments };
+    let before = *f;
+    if t.first_path(text, f) {
+        return true;
+    }
+    *f = before;
+    let mut search = Search { steps: MAX_STEPS, failed: std::collections::HashSet::new() };
+    t.match_at(text, 0, 0, f, &mut search)
+}
+
+/// A text matcher over a template's segments (the whole template, or one JSON value of it).
+struct TextMatch<'t> {
+    segments: &'t [Segment],
+}
+
+impl TextMatch<'_> {
     /// The path the backtracker tries first (every value ends at the first place the next literal
     /// occurs), without recursion: most lines match on it, and the result is the same.
     fn first_path<'a>(&self, line: &'a str, f: &mut RawFields<'a>) -> bool {
@@ -396,4 +413,118 @@ fn keep<'a>(f: &mut RawFields<'a>, field: Field, value: &'a str) -> bool {
         *slot = Some(value);
     }
     true
+}
+
+/// A JSON template, compared as JSON: each key of a line must be one of the template's (at the same
+/// depth, under the same parent), every key of the template must be in the line, and each value must
+/// be what the template writes there (its literal text, or its variables' values). Quoting is not
+/// compared: `"status":"$context.status"` and `"status":$context.status` read the same lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct JsonTemplate {
+    entries: Vec<Entry>,
+}
+
+/// Keys a JSON template may have: one bit each in [`JsonMatch::seen`].
+const MAX_JSON_KEYS: usize = 128;
+
+/// One scalar of a JSON template: where it sits and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    depth: u8,
+    parent: Option<String>,
+    key: String,
+    value: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Value {
+    /// Text with no variable: the line must hold the same.
+    Literal(String),
+    /// One variable and nothing else.
+    Var(Field, Class, String),
+    /// Variables and text: matched as a template of its own.
+    Text(Vec<Segment>),
+}
+
+impl JsonTemplate {
+    /// The template as JSON, when `source` is one object (of scalars and objects; what arrays hold
+    /// is not compared) with at most [`MAX_JSON_KEYS`] scalars.
+    fn compile(source: &str) -> Option<JsonTemplate> {
+        if !source.starts_with('{') {
+            return None;
+        }
+        struct Collect<'s>(Vec<(u8, Option<String>, &'s str, &'s str)>);
+        impl<'s> Visit<'s> for Collect<'s> {
+            fn scalar(&mut self, depth: u8, parent: Option<&str>, key: &'s str, value: &'s str) {
+                self.0.push((depth, parent.map(str::to_string), key, value));
+            }
+        }
+        let mut collect = Collect(Vec::new());
+        if !scan_whole(source, &mut collect) || collect.0.len() > MAX_JSON_KEYS || collect.0.is_empty() {
+            return None;
+        }
+        let entries = collect
+            .0
+            .into_iter()
+            .map(|(depth, parent, key, value)| {
+                let value = match segments(value).ok()?.as_slice() {
+                    [Segment::Var(field, class, name)] => Value::Var(*field, *class, name.clone()),
+                    [Segment::Literal(..)] | [] => Value::Literal(value.to_string()),
+                    segments => Value::Text(segments.to_vec()),
+                };
+                Some(Entry { depth, parent, key: key.to_string(), value })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(JsonTemplate { entries })
+    }
+
+    /// The key (dotted when nested: `error.responseType`) whose value is `$context.<variable>` alone.
+    fn key_of(&self, variable: &str) -> Option<&str> {
+        self.entries.iter().find_map(|e| match &e.value {
+            Value::Var(_, _, name) if name == variable && e.depth == 0 => Some(e.key.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The record of a line this template wrote, compared as JSON.
+    fn parse<'a>(&self, line: &'a str) -> Option<super::AccessRecord<'a>> {
+        if !line.starts_with('{') {
+            return None;
+        }
+        let mut m = JsonMatch { t: self, seen: 0, ok: true, f: RawFields::default() };
+        if !scan_whole(line, &mut m) || !m.ok || m.seen.count_ones() as usize != self.entries.len() {
+            return None;
+        }
+        record(m.f)
+    }
+}
+
+/// A line compared with a [`JsonTemplate`], key by key as the scan reports them.
+struct JsonMatch<'t, 'a> {
+    t: &'t JsonTemplate,
+    /// The template's entries found so far, one bit each.
+    seen: u128,
+    /// Every key found so far is the template's, once, with a value it could have written.
+    ok: bool,
+    f: RawFields<'a>,
+}
+
+impl<'a> Visit<'a> for JsonMatch<'_, 'a> {
+    fn scalar(&mut self, depth: u8, parent: Option<&str>, key: &'a str, value: &'a str) {
+        if !self.ok {
+            return;
+        }
+        let found =
+            self.t.entries.iter().position(|e| e.depth == depth && e.key == key && e.parent.as_deref() == parent);
+        let Some(i) = found.filter(|i| self.seen & (1 << i) == 0) else {
+            self.ok = false;
+            return;
+        };
+        self.seen |= 1 << i;
+        self.ok = match &self.t.entries[i].value {
+            Value::Literal(text) => value == text,
+            Value::Var(field, class, _) => class.accepts(value) && keep(&mut self.f, *field, value),
+            Value::Text(segments) => matches_text(segments, value, &mut self.f),
+        };
+    }
 }

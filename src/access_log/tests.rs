@@ -692,3 +692,62 @@ fn the_console_json_line_is_read_escaped_and_other_escapes_are_left_to_the_full_
     let t = Template::compile(r#"{"status":"$context.status"}"#).unwrap();
     assert_eq!(LineParser::Template(t).parse_escaped(r#"{\"status\":\"403\"}"#), None);
 }
+
+/// Issue 17: a JSON template is compared as JSON: its white space and line breaks, and whether a
+/// value is quoted, do not matter; a key the template does not have, or one it has and the line
+/// lacks, does.
+#[test]
+fn json_templates_compare_keys_and_values() {
+    let one_line = r#"{"rid":"$context.requestId","code":$context.status,"lat":$context.integrationLatency,"who":{"ip":"$context.identity.sourceIp"},"req":"$context.httpMethod $context.resourcePath","src":"apigw"}"#;
+    let pretty = "{\n    \"rid\": \"$context.requestId\",\n    \"code\": $context.status,\n    \"lat\":\n        $context.integrationLatency,\n    \"who\": {\n        \"ip\": \"$context.identity.sourceIp\"\n    },\n    \"req\": \"$context.httpMethod $context.resourcePath\",\n    \"src\": \"apigw\"\n}\n";
+    let line = r#"{"rid":"r1","code":403,"lat":-,"who":{"ip":"1.2.3.4"},"req":"GET /a/{id}","src":"apigw"}"#;
+    for source in [one_line, pretty] {
+        let t = Template::compile(source).unwrap();
+        let Line::Request(r) = t.parse(line) else { panic!("not parsed: {source}") };
+        assert_eq!(
+            (r.status, r.method, r.route, r.origin.source_ip),
+            (403, Some("GET"), Some("/a/{id}"), Some("1.2.3.4"))
+        );
+        // Quoting differs, spacing differs: the same request.
+        let respaced = r#"{ "rid": "r1", "code": "403", "lat": 12, "who": { "ip": "1.2.3.4" }, "req": "GET /a/{id}", "src": "apigw" }"#;
+        assert!(matches!(t.parse(respaced), Line::Request(r) if r.status == 403), "{source}");
+        for other in [
+            r#"{"rid":"r1","code":403,"lat":-,"who":{"ip":"1.2.3.4"},"req":"GET /a","src":"other"}"#,
+            r#"{"rid":"r1","code":403,"lat":-,"who":{"ip":"1.2.3.4"},"req":"GET /a"}"#,
+            r#"{"rid":"r1","code":403,"lat":-,"who":{"ip":"1.2.3.4"},"req":"GET /a","src":"apigw","extra":1}"#,
+            r#"{"rid":"r1","code":"abc","lat":-,"who":{"ip":"1.2.3.4"},"req":"GET /a","src":"apigw"}"#,
+        ] {
+            assert_eq!(t.parse(other), Line::Unparsed, "{source} / {other}");
+        }
+        assert_eq!(t.json_key_of("status"), Some("code"), "{source}");
+    }
+}
+
+/// A value that breaks the JSON (a bare `"` in it) is still read by the template as text.
+#[test]
+fn json_templates_fall_back_to_text() {
+    let t = Template::compile(r#"{"code":"$context.status","msg":"$context.error.message"}"#).unwrap();
+    assert!(matches!(t.parse(r#"{"code":"403","msg":"say "hi""}"#), Line::Request(r) if r.status == 403));
+}
+
+/// Issue 17: the Serverless Framework's REST default, with no flag.
+#[test]
+fn key_value_lines_are_detected() {
+    let line = "requestId: r1, ip: 203.0.113.9, caller: -, user: -, requestTime: 27/Nov/2019:14:02:30 +0000, httpMethod: DELETE, resourcePath: /sub/{proxy+}, status: 404, protocol: HTTP/1.1, responseLength: 43";
+    let Line::Request(r) = parse_detected(line) else { panic!("not parsed") };
+    assert_eq!((r.status, r.method, r.route), (404, Some("DELETE"), Some("/sub/{proxy+}")));
+    assert_eq!(LineShape::of(line), Some(LineShape::KeyValue));
+    assert_eq!(status("requestId: r1, statusCode: 429"), Some(429), "any status name the JSON reader knows");
+}
+
+/// Issue 17: dated execution lines carry their date as the request time (windows place them).
+#[test]
+fn dated_execution_lines_carry_their_time() {
+    for (line, t) in [
+        ("Tue Jun 23 05:56:11 UTC 2020 : Method completed with status: 403", 1_592_891_771_000),
+        ("2020-06-23T05:56:11.000Z (r1) Method completed with status: 403", 1_592_891_771_000),
+    ] {
+        let Line::Request(r) = parse_detected(line) else { panic!("not parsed: {line}") };
+        assert_eq!(r.request_time_ms(), Some(t), "{line}");
+    }
+}

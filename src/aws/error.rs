@@ -1,7 +1,8 @@
 //! An AWS call failed: what kind of failure (throttled, timed out, refused…) and the SDK's own
-//! explanation. Every module that calls AWS reports through this type, so the kind is never lost.
+//! explanation, on one line. Every module that calls AWS reports through this type, so the kind is
+//! never lost.
 
-use aws_sdk_cloudwatch::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatch::error::{ProvideErrorMetadata, SdkError};
 
 /// What kind of failure an AWS call had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,13 +21,13 @@ pub enum AwsErrorKind {
     Deadline,
 }
 
-/// An AWS call failed: its kind, and the SDK's full error chain.
+/// An AWS call failed: its kind, and the SDK's explanation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind:?}: {message}")]
 pub struct AwsError {
     /// What went wrong.
     pub kind: AwsErrorKind,
-    /// The SDK's error chain (service code and message included).
+    /// One line: the service's error code and message, or the SDK's error and its causes.
     pub message: String,
 }
 
@@ -52,7 +53,7 @@ const THROTTLING_CODES: [&str; 7] = [
 pub fn classify<E, R>(e: SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     let kind = match &e {
         SdkError::TimeoutError(_) => AwsErrorKind::Timeout,
@@ -65,7 +66,35 @@ where
         SdkError::ServiceError(_) => AwsErrorKind::Service,
         _ => AwsErrorKind::Request,
     };
-    AwsError { kind, message: DisplayErrorContext(e).to_string() }
+    let message = match &e {
+        SdkError::ServiceError(s) => {
+            let (code, text) = (s.err().code().unwrap_or("unknown error"), s.err().message().unwrap_or_default());
+            one_line(&format!("{code}: {text}"))
+        }
+        _ => causes(&e),
+    };
+    AwsError { kind, message }
+}
+
+/// An error and its sources, each said once, on one line. (The SDK's `DisplayErrorContext` appends
+/// a multi-kilobyte debug dump.)
+pub fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    one_line(&out)
+}
+
+/// `text` with every run of whitespace (line breaks included) made one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -90,6 +119,16 @@ mod tests {
         let c: SdkError<GetMetricDataError, HttpResponse> = SdkError::construction_failure("bad");
         assert_eq!(classify(c).kind, AwsErrorKind::Request);
         let e = classify(service("Throttling"));
-        assert!(e.to_string().starts_with("Throttling: ") && e.to_string().contains("Throttling"), "{e}");
+        assert_eq!(e.to_string(), "Throttling: Throttling: m");
+    }
+
+    #[test]
+    fn every_message_is_one_line_without_a_debug_dump() {
+        let io = std::io::Error::other("connection refused\nby peer");
+        let d: SdkError<GetMetricDataError, HttpResponse> =
+            SdkError::dispatch_failure(aws_sdk_cloudwatch::error::ConnectorError::io(io.into()));
+        let e = classify(d);
+        assert_eq!(e.message, "dispatch failure: io error: connection refused by peer");
+        assert_eq!(e.kind, AwsErrorKind::Connection);
     }
 }

@@ -76,7 +76,8 @@ pub fn parse_iso8601(s: &str) -> Option<EpochMillis> {
 }
 
 /// `$context.requestTime` (`25/Nov/2026:10:00:00 +0000`, the CLF date) or `$context.requestTimeEpoch`
-/// (milliseconds, or seconds when it is too small to be milliseconds), or ISO-8601.
+/// (milliseconds, or seconds when it is too small to be milliseconds), the console's test-invoke
+/// date (`Tue Jun 23 05:56:11 UTC 2020`), or ISO-8601.
 pub fn parse_request_time(s: &str) -> Option<EpochMillis> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
@@ -84,17 +85,38 @@ pub fn parse_request_time(s: &str) -> Option<EpochMillis> {
         return Some(if n < 100_000_000_000 { n * 1000 } else { n });
     }
     let b = s.as_bytes();
+    if b.len() == 28 && b[3] == b' ' && b[7] == b' ' {
+        return parse_test_invoke_date(b);
+    }
     if b.len() != 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
         return parse_iso8601(s);
     }
-    const MONTHS: [&[u8]; 12] =
-        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
-    let month = MONTHS.iter().position(|m| *m == &b[3..6])? as i64 + 1;
+    let month = month_number(&b[3..6])?;
     if b[14] != b':' || b[17] != b':' {
         return None;
     }
     let num = |r: std::ops::Range<usize>| digits(b, r);
     civil_millis(num(7..11)?, month, num(0..2)?, num(12..14)?, num(15..17)?, num(18..20)?, 0, offset_minutes(b, 21)?)
+}
+
+/// `Jan` → 1 … `Dec` → 12.
+fn month_number(name: &[u8]) -> Option<i64> {
+    const MONTHS: [&[u8]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    Some(MONTHS.iter().position(|m| *m == name)? as i64 + 1)
+}
+
+/// The console's test-invoke date, Java's `Date.toString()` in UTC: `Tue Jun 23 05:56:11 UTC 2020`
+/// (`GMT` taken too; any other zone is not read: no time-zone database).
+fn parse_test_invoke_date(b: &[u8]) -> Option<EpochMillis> {
+    if b[10] != b' ' || b[13] != b':' || b[16] != b':' || b[19] != b' ' || b[23] != b' ' {
+        return None;
+    }
+    if !matches!(&b[20..23], b"UTC" | b"GMT") {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| digits(b, r);
+    civil_millis(num(24..28)?, month_number(&b[4..7])?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?, 0, 0)
 }
 
 /// `2026-11-25T10:05:00Z`.
@@ -164,7 +186,16 @@ mod tests {
         assert_eq!(parse_request_time("24/Nov/2025:17:30:00 +0130"), Some(t));
         assert_eq!(parse_request_time("1764000000000"), Some(t));
         assert_eq!(parse_request_time("1764000000"), Some(t));
-        for bad in ["24/Foo/2025:16:00:00 +0000", "-", "", "24/Nov/2025"] {
+        assert_eq!(parse_request_time("Mon Nov 24 16:00:00 UTC 2025"), Some(t), "the console's test invoke");
+        assert_eq!(parse_request_time("Mon Nov 24 16:00:00 GMT 2025"), Some(t));
+        for bad in [
+            "24/Foo/2025:16:00:00 +0000",
+            "-",
+            "",
+            "24/Nov/2025",
+            "Mon Nov 24 16:00:00 PST 2025",
+            "Mon Xyz 24 16:00:00 UTC 2025",
+        ] {
             assert_eq!(parse_request_time(bad), None, "{bad}");
         }
     }

@@ -1,20 +1,25 @@
 //! The API Gateway control plane, read-only, behind small traits: list the APIs and their stages a
-//! page at a time ([`StageLister`]: REST `GetRestApis` + `GetStages`, HTTP and WebSocket `GetApis` +
-//! `GetStages`, tags included), every stage at once ([`ControlPlane`]), and read a stage's current deployment
-//! (REST `GetStage` + `GetDeployment`; HTTP `GetStage`, whose deployment fields and
-//! `lastUpdatedDate` say it). [`DeploymentFinder`] puts it together for an alert: cached mapping,
-//! short timeout, and a failure that only drops the line (the reason is logged).
+//! page at a time, tags included ([`StageLister`], for the sweep), find a stage the lines name
+//! (REST `GetRestApi`, else HTTP `GetApi`), list every stage (REST `GetRestApis` + `GetStages`,
+//! HTTP `GetApis` + `GetStages`), and read a stage's current deployment (REST `GetStage` +
+//! `GetDeployment`; HTTP `GetStage`, whose deployment fields and `lastUpdatedDate` say it).
+//! [`DeploymentFinder`] puts it together for the alerts of an invocation: no listing when the lines
+//! name their stage, one shared listing otherwise, every answer (a failed or cut-off listing too)
+//! remembered for 15 minutes, all groups looked up side by side under one deadline, and a failure
+//! that only drops the line (the reason is logged).
 
 use crate::aws::client::Clients;
 use crate::aws::error::{classify, AwsError};
 use crate::base::time::EpochMillis;
-use crate::context::deployment::{stage_for, ApiKind, ApiRef, Deployment, Page, StageCache, StageInfo};
+use crate::context::deployment::{stage_for, ApiKind, ApiRef, Deployment, ListingFailed, Page, StageCache, StageInfo};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
-/// How long one alert may wait for its deployment line.
+/// How long the alerts of one invocation may wait for their deployment lines (all of them, side by
+/// side).
 pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why a deployment could not be looked up.
@@ -29,18 +34,24 @@ pub enum LookupError {
     /// No answer within the lookup's time.
     #[error("no answer within {0} ms")]
     Timeout(u128),
+    /// The listing failed or was cut off less than 15 minutes ago, and is not tried again yet.
+    #[error("{0}")]
+    Remembered(#[from] ListingFailed),
 }
 
 fn lookup_error<E, R>(e: aws_sdk_apigateway::error::SdkError<E, R>) -> LookupError
 where
     E: aws_sdk_apigateway::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     LookupError::Aws(classify(e))
 }
 
 /// What the deployment line needs from API Gateway.
 pub trait ControlPlane {
+    /// The stage `stage` of the API `api_id`, REST or HTTP, without listing: `None` when no API
+    /// has that id. The stage itself is not checked (reading its deployment does).
+    fn named(&self, api_id: &str, stage: &str) -> impl Future<Output = Result<Option<StageInfo>, LookupError>> + Send;
     /// Every stage of every REST and HTTP API in the region.
     fn stages(&self) -> impl Future<Output = Result<Vec<StageInfo>, LookupError>> + Send;
     /// The stage's current deployment.
@@ -173,6 +184,27 @@ impl StageLister for ApiGateway {
 const API_PAGE: i32 = 500;
 
 impl ControlPlane for ApiGateway {
+    async fn named(&self, api_id: &str, stage: &str) -> Result<Option<StageInfo>, LookupError> {
+        let info = |kind, name: Option<&str>| StageInfo {
+            kind,
+            api_id: api_id.to_string(),
+            api_name: name.unwrap_or(api_id).to_string(),
+            stage: stage.to_string(),
+            destination_arn: None,
+            tags: BTreeMap::new(),
+        };
+        match self.rest.get_rest_api().rest_api_id(api_id).send().await {
+            Ok(api) => return Ok(Some(info(ApiKind::Rest, api.name()))),
+            Err(e) if !e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => return Err(lookup_error(e)),
+            Err(_) => {}
+        }
+        match self.http.get_api().api_id(api_id).send().await {
+            Ok(api) => Ok(Some(info(ApiKind::Http, api.name()))),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(None),
+            Err(e) => Err(lookup_error(e)),
+        }
+    }
+
     async fn stages(&self) -> Result<Vec<StageInfo>, LookupError> {
         let mut out = Vec::new();
         for kind in [ApiKind::Rest, ApiKind::Http] {
@@ -249,19 +281,36 @@ impl ControlPlane for ApiGateway {
     }
 }
 
-/// Finds the deployment behind a log group for an alert: a cached mapping (about 15 minutes per
-/// container), then the stage's current deployment, all within [`LOOKUP_TIMEOUT`].
+/// One alert's lookup: its log group, the stage its lines name (`$context.apiId`,
+/// `$context.stage`) if any, and its window's start (`None` in the CLI: no window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted<'a> {
+    /// The log group.
+    pub log_group: &'a str,
+    /// `(api id, stage)` when the lines carry them.
+    pub named: Option<(&'a str, &'a str)>,
+    /// The alerted window's start.
+    pub window_start: Option<EpochMillis>,
+}
+
+/// Finds the deployment behind each alerting log group: the stage the lines name (asked for by
+/// id, never listed), else the stage whose access logs go to the group (one listing of every stage,
+/// shared by every group, and by concurrent lookups), then that stage's current deployment. Every
+/// stage answer is remembered for 15 minutes per container, a failed or cut-off listing too; all
+/// groups are looked up side by side within [`LOOKUP_TIMEOUT`].
 #[derive(Debug)]
 pub struct DeploymentFinder<C> {
     control: C,
     cache: Mutex<StageCache>,
+    /// Held while listing, so that lookups that need the listing wait for the one under way.
+    listing: Mutex<()>,
     timeout: Duration,
 }
 
 impl<C: ControlPlane> DeploymentFinder<C> {
     /// A finder over `control`.
     pub fn new(control: C) -> Self {
-        DeploymentFinder { control, cache: Mutex::default(), timeout: LOOKUP_TIMEOUT }
+        DeploymentFinder { control, cache: Mutex::default(), listing: Mutex::new(()), timeout: LOOKUP_TIMEOUT }
     }
 
     /// The same finder with another time limit (tests).
@@ -277,74 +326,135 @@ impl<C: ControlPlane> DeploymentFinder<C> {
         named: Option<(&str, &str)>,
         now: EpochMillis,
     ) -> Result<Option<Deployment>, LookupError> {
-        let work = async {
-            let cached = self.cache.lock().await.get(log_group, now).map(|s| s.cloned());
-            let stage = match cached {
-                Some(s) if named.is_none() || s.is_some() => s,
-                _ => {
-                    let stages = self.control.stages().await?;
-                    let found = stage_for(log_group, named, &stages).cloned();
-                    self.cache.lock().await.put(log_group, found.clone(), now);
-                    found
+        self.find_by(log_group, named, now, Instant::now() + self.timeout).await
+    }
+
+    /// [`find`](Self::find) for every alert at once, side by side, under one deadline: the alert
+    /// lines by log group. A group without a line is left out, with the reason logged.
+    pub async fn lines(&self, wanted: &[Wanted<'_>], now: EpochMillis) -> BTreeMap<String, String> {
+        let deadline = Instant::now() + self.timeout;
+        let found = futures_util::future::join_all(
+            wanted.iter().map(|w| async move { (w, self.find_by(w.log_group, w.named, now, deadline).await) }),
+        )
+        .await;
+        let mut out = BTreeMap::new();
+        for (w, result) in found {
+            let log_group = w.log_group;
+            match result {
+                Ok(Some(d)) => {
+                    out.insert(log_group.to_string(), d.line(w.window_start));
                 }
+                Ok(None) => tracing::info!(log_group, "deployment line omitted: no API stage logs to this group"),
+                Err(e) => tracing::warn!(log_group, error = %e, "deployment line omitted: lookup failed"),
+            }
+        }
+        out
+    }
+
+    async fn find_by(
+        &self,
+        log_group: &str,
+        named: Option<(&str, &str)>,
+        now: EpochMillis,
+        deadline: Instant,
+    ) -> Result<Option<Deployment>, LookupError> {
+        let work = async {
+            let stage = match named {
+                Some((api_id, stage)) => self.named(api_id, stage, now).await?,
+                None => self.listed(log_group, now).await?,
             };
             match stage {
                 Some(s) => self.control.deployment(&s).await.map(Some),
                 None => Ok(None),
             }
         };
-        tokio::time::timeout(self.timeout, work).await.unwrap_or(Err(LookupError::Timeout(self.timeout.as_millis())))
+        tokio::time::timeout_at(deadline, work).await.unwrap_or(Err(LookupError::Timeout(self.timeout.as_millis())))
     }
 
-    /// [`find`](Self::find) as the alert line: `None` when there is none, with the reason logged.
-    pub async fn line(
-        &self,
-        log_group: &str,
-        named: Option<(&str, &str)>,
-        now: EpochMillis,
-        window_start: Option<EpochMillis>,
-    ) -> Option<String> {
-        match self.find(log_group, named, now).await {
-            Ok(Some(d)) => Some(d.line(window_start)),
-            Ok(None) => {
-                tracing::info!(log_group, "deployment line omitted: no API stage logs to this group");
-                None
-            }
-            Err(e) => {
-                tracing::warn!(log_group, error = %e, "deployment line omitted: lookup failed");
-                None
-            }
+    /// The stage the lines name, remembered or asked for by id.
+    async fn named(&self, api_id: &str, stage: &str, now: EpochMillis) -> Result<Option<StageInfo>, LookupError> {
+        if let Some(known) = self.cache.lock().await.named(api_id, stage, now) {
+            return Ok(known.cloned());
         }
+        let found = self.control.named(api_id, stage).await?;
+        self.cache.lock().await.put_named(api_id, stage, found.clone(), now);
+        Ok(found)
+    }
+
+    /// The stage that logs to `log_group`, from the remembered listing or a new one. A listing cut
+    /// off by the deadline stays marked as begun, and the next lookup reads that as a failure.
+    async fn listed(&self, log_group: &str, now: EpochMillis) -> Result<Option<StageInfo>, LookupError> {
+        let _one_at_a_time = self.listing.lock().await;
+        if let Some(known) = self.cache.lock().await.listing(now) {
+            return Ok(stage_for(log_group, known?).cloned());
+        }
+        self.cache.lock().await.begin_listing(now);
+        let listed = self.control.stages().await;
+        let found = listed.as_ref().map(|stages| stage_for(log_group, stages).cloned()).map_err(Clone::clone);
+        self.cache.lock().await.end_listing(listed.map_err(|e| e.to_string()));
+        found
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::deployment::CACHE_TTL_MS;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// A control plane with one REST API `a1` (`orders`, stage `prod`, logging to `/g`) and one HTTP
+    /// API `h1` (`site`, stage `live`, logging to `/h`), counting what it is asked.
     #[derive(Default)]
     struct Fake {
         listings: AtomicUsize,
-        hang: bool,
+        named: AtomicUsize,
+        deployments: AtomicUsize,
+        /// The listing fails.
+        fail: bool,
+        /// The listing takes this long.
+        listing_takes: Duration,
+        /// Each deployment read takes this long.
+        deployment_takes: Duration,
+    }
+
+    fn stage(kind: ApiKind, api: &str, name: &str, stage: &str, group: &str) -> StageInfo {
+        StageInfo {
+            kind,
+            api_id: api.into(),
+            api_name: name.into(),
+            stage: stage.into(),
+            destination_arn: Some(format!("arn:aws:logs:us-east-1:1:log-group:{group}:*")),
+            tags: BTreeMap::new(),
+        }
     }
 
     impl ControlPlane for Fake {
+        async fn named(&self, api_id: &str, stage_name: &str) -> Result<Option<StageInfo>, LookupError> {
+            self.named.fetch_add(1, Ordering::SeqCst);
+            let name = match api_id {
+                "a1" => "orders",
+                "h1" => "site",
+                _ => return Ok(None),
+            };
+            Ok(Some(StageInfo { destination_arn: None, ..stage(ApiKind::Rest, api_id, name, stage_name, "") }))
+        }
         async fn stages(&self) -> Result<Vec<StageInfo>, LookupError> {
             self.listings.fetch_add(1, Ordering::SeqCst);
-            if self.hang {
-                tokio::time::sleep(Duration::from_secs(60)).await;
+            tokio::time::sleep(self.listing_takes).await;
+            if self.fail {
+                return Err(LookupError::Aws(AwsError::new(
+                    crate::aws::error::AwsErrorKind::Throttling,
+                    "Rate exceeded",
+                )));
             }
-            Ok(vec![StageInfo {
-                kind: ApiKind::Rest,
-                api_id: "a1".into(),
-                api_name: "orders".into(),
-                stage: "prod".into(),
-                destination_arn: Some("arn:aws:logs:us-east-1:1:log-group:/g:*".into()),
-                tags: BTreeMap::new(),
-            }])
+            Ok(vec![
+                stage(ApiKind::Rest, "a1", "orders", "prod", "/g"),
+                stage(ApiKind::Http, "h1", "site", "live", "/h"),
+            ])
         }
         async fn deployment(&self, s: &StageInfo) -> Result<Deployment, LookupError> {
+            self.deployments.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.deployment_takes).await;
             Ok(Deployment {
                 id: Some("d1".into()),
                 description: "v2".into(),
@@ -354,24 +464,88 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn mapping_is_cached_and_misses_too() {
-        let f = DeploymentFinder::new(Fake::default());
-        assert_eq!(f.find("/g", None, 0).await.unwrap().unwrap().target, "orders/prod");
-        assert_eq!(f.find("/g", None, 60_000).await.unwrap().unwrap().id.as_deref(), Some("d1"));
-        assert_eq!(f.find("/none", None, 60_000).await, Ok(None));
-        assert_eq!(f.find("/none", None, 120_000).await, Ok(None));
-        assert_eq!(f.control.listings.load(Ordering::SeqCst), 2, "one listing per group, misses remembered");
-        f.find("/g", None, crate::context::deployment::CACHE_TTL_MS + 1).await.unwrap();
-        assert_eq!(f.control.listings.load(Ordering::SeqCst), 3, "expired after 15 min");
+    fn count(c: &AtomicUsize) -> usize {
+        c.load(Ordering::SeqCst)
     }
 
     #[tokio::test]
-    async fn a_hanging_control_plane_costs_the_timeout_only() {
-        let f = DeploymentFinder::new(Fake { hang: true, ..Fake::default() }).with_timeout(Duration::from_millis(50));
-        let started = std::time::Instant::now();
-        assert_eq!(f.find("/g", None, 0).await.unwrap_err().to_string(), "no answer within 50 ms");
-        assert_eq!(f.line("/g", None, 0, Some(0)).await, None);
-        assert!(started.elapsed() < Duration::from_secs(5));
+    async fn a_named_stage_is_asked_for_by_id_never_listed() {
+        let f = DeploymentFinder::new(Fake::default());
+        let d = f.find("/elsewhere", Some(("a1", "prod")), 0).await.unwrap().unwrap();
+        assert_eq!(d.target, "orders/prod");
+        f.find("/elsewhere", Some(("a1", "prod")), 60_000).await.unwrap().unwrap();
+        assert_eq!(f.find("/g", Some(("zz", "prod")), 60_000).await, Ok(None), "no such API");
+        assert_eq!(f.find("/g", Some(("zz", "prod")), 120_000).await, Ok(None));
+        assert_eq!(count(&f.control.listings), 0, "never listed");
+        assert_eq!(count(&f.control.named), 2, "one question per stage, answers and misses remembered");
+        assert_eq!(count(&f.control.deployments), 2, "the deployment is read on every alert");
+        f.find("/elsewhere", Some(("a1", "prod")), CACHE_TTL_MS + 1).await.unwrap();
+        assert_eq!(count(&f.control.named), 3, "asked again after 15 min");
+    }
+
+    #[tokio::test]
+    async fn one_listing_serves_every_group_for_fifteen_minutes() {
+        let f = DeploymentFinder::new(Fake { listing_takes: Duration::from_millis(20), ..Fake::default() });
+        let wanted = |g| Wanted { log_group: g, named: None, window_start: None };
+        let lines = f.lines(&[wanted("/g"), wanted("/h"), wanted("/none")], 0).await;
+        assert_eq!(lines.keys().collect::<Vec<_>>(), ["/g", "/h"], "no stage logs to /none");
+        assert!(lines["/h"].starts_with("Deployment: d1 \"v2\" to site/live at "), "{lines:?}");
+        assert_eq!(count(&f.control.listings), 1, "three groups side by side, one listing");
+        assert_eq!(f.find("/none", None, 60_000).await, Ok(None));
+        assert_eq!(count(&f.control.listings), 1, "remembered");
+        f.find("/g", None, CACHE_TTL_MS + 1).await.unwrap().unwrap();
+        assert_eq!(count(&f.control.listings), 2, "listed again after 15 min");
+    }
+
+    #[tokio::test]
+    async fn a_failed_listing_is_not_repeated_for_fifteen_minutes() {
+        let f = DeploymentFinder::new(Fake { fail: true, ..Fake::default() });
+        let first = f.find("/g", None, 0).await.unwrap_err();
+        assert_eq!(first.to_string(), "Throttling: Rate exceeded");
+        let again = f.find("/h", None, 60_000).await.unwrap_err();
+        assert!(matches!(again, LookupError::Remembered(_)), "{again}");
+        assert!(again.to_string().contains(" failed: Throttling: Rate exceeded; not tried again before "), "{again}");
+        assert_eq!(count(&f.control.listings), 1);
+        assert_eq!(
+            f.find("/g", Some(("a1", "prod")), 60_000).await.map(|d| d.is_some()),
+            Ok(true),
+            "named: no listing"
+        );
+        f.find("/g", None, CACHE_TTL_MS).await.unwrap_err();
+        assert_eq!(count(&f.control.listings), 2, "tried again after 15 min");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_listing_cut_off_by_the_deadline_is_not_repeated_for_fifteen_minutes() {
+        let hanging = Fake { listing_takes: Duration::from_secs(60), ..Fake::default() };
+        let f = DeploymentFinder::new(hanging).with_timeout(Duration::from_millis(50));
+        let started = Instant::now();
+        assert_eq!(f.find("/g", None, 0).await, Err(LookupError::Timeout(50)));
+        assert_eq!(started.elapsed(), Duration::from_millis(50), "the deadline, not the hang");
+        let again = f.lines(&[Wanted { log_group: "/g", named: None, window_start: Some(0) }], 60_000).await;
+        assert!(again.is_empty());
+        let e = f.find("/h", None, CACHE_TTL_MS - 1).await.unwrap_err();
+        assert!(e.to_string().contains(" did not finish in time; not tried again before "), "{e}");
+        assert_eq!(count(&f.control.listings), 1, "not repeated within 15 min");
+        assert_eq!(started.elapsed(), Duration::from_millis(50), "a remembered failure costs no wait");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_group_is_looked_up_side_by_side_under_one_deadline() {
+        let groups: Vec<String> = (0..10).map(|i| format!("/g{i}")).collect();
+        let wanted: Vec<Wanted<'_>> =
+            groups.iter().map(|g| Wanted { log_group: g, named: Some(("a1", "prod")), window_start: None }).collect();
+        let slow = Fake { deployment_takes: Duration::from_secs(1), ..Fake::default() };
+        let f = DeploymentFinder::new(slow);
+        let started = Instant::now();
+        assert_eq!(f.lines(&wanted, 0).await.len(), 10);
+        assert_eq!(started.elapsed(), Duration::from_secs(1), "ten 1 s lookups in 1 s");
+
+        let hung = Fake { deployment_takes: Duration::from_secs(60), ..Fake::default() };
+        let f = DeploymentFinder::new(hung);
+        let started = Instant::now();
+        assert!(f.lines(&wanted, 0).await.is_empty());
+        assert_eq!(started.elapsed(), LOOKUP_TIMEOUT, "one deadline for all ten, not one each");
+        assert_eq!(count(&f.control.deployments), 10);
     }
 }

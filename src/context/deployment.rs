@@ -2,10 +2,11 @@
 //! `Deployment: a1b2c3 "tighten order schema" to orders-api/prod at 2025-11-24T15:52:00Z, 8 min before this window`.
 //!
 //! Pure: the control-plane answers come in as [`StageInfo`] and [`Deployment`] (the adapter in
-//! `apigateway.rs` fetches them); the stage is found by its access-log destination, with any
-//! trailing `:*` removed, unless the lines name it (`$context.apiId`, `$context.stage`). A
-//! per-container [`StageCache`] keeps the log group → stage mapping for about 15 minutes, with the
-//! clock passed in.
+//! `apigateway.rs` fetches them). When the lines name their stage (`$context.apiId`,
+//! `$context.stage`) that stage is asked for by name; otherwise it is found in the listing of every
+//! stage by its access-log destination, with any trailing `:*` removed. A per-container
+//! [`StageCache`] remembers each answer for 15 minutes, failures of the listing included (a listing
+//! costs a call per API), with the clock passed in.
 
 use crate::base::time::{format_iso8601, EpochMillis, MINUTE_MS};
 use std::collections::{BTreeMap, HashMap};
@@ -82,15 +83,9 @@ pub fn log_group_of_arn(arn: &str) -> Option<&str> {
     (!name.is_empty()).then_some(name)
 }
 
-/// The stage that writes `log_group`: the one the lines name when they do (`api_id`, `stage`),
-/// else the one whose access-log destination is the group. First match wins (two stages writing one
+/// The stage whose access-log destination is `log_group`. First match wins (two stages writing one
 /// group is a misconfiguration the alert cannot resolve).
-pub fn stage_for<'s>(log_group: &str, named: Option<(&str, &str)>, stages: &'s [StageInfo]) -> Option<&'s StageInfo> {
-    if let Some((api, stage)) = named {
-        if let Some(s) = stages.iter().find(|s| s.api_id == api && s.stage == stage) {
-            return Some(s);
-        }
-    }
+pub fn stage_for<'s>(log_group: &str, stages: &'s [StageInfo]) -> Option<&'s StageInfo> {
     stages.iter().find(|s| s.destination_arn.as_deref().and_then(log_group_of_arn) == Some(log_group))
 }
 
@@ -121,24 +116,80 @@ fn clean(s: &str) -> String {
     out
 }
 
-/// The log group → stage mapping a container remembers, misses included (a group no stage writes is
-/// not looked for again until the entry expires).
+/// Named stages a container remembers at most (expired ones are dropped first; past this, all).
+const MAX_NAMED: usize = 1024;
+
+/// What a container remembers of the control plane, each answer for [`CACHE_TTL_MS`] from when it
+/// was asked: the listing of every stage (or why there is none), and the stages the lines named (or
+/// that their API does not exist).
 #[derive(Debug, Default)]
 pub struct StageCache {
-    entries: HashMap<String, (EpochMillis, Option<StageInfo>)>,
+    listing: Option<(EpochMillis, Listing)>,
+    named: HashMap<(String, String), (EpochMillis, Option<StageInfo>)>,
+}
+
+/// The state of the listing.
+#[derive(Debug)]
+enum Listing {
+    /// Begun and not finished: seen by the next lookup, it was cut off by its deadline.
+    Begun,
+    /// It failed, for this reason.
+    Failed(String),
+    /// Every stage.
+    Stages(Vec<StageInfo>),
+}
+
+/// A listing that failed or was cut off, remembered so that it is not tried again before `retry_at`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the stage listing of {} {reason}; not tried again before {}", format_iso8601(*.at), format_iso8601(*.retry_at))]
+pub struct ListingFailed {
+    /// When it was begun.
+    pub at: EpochMillis,
+    /// When it may be tried again.
+    pub retry_at: EpochMillis,
+    /// What happened (`failed: …`, or `did not finish in time`).
+    pub reason: String,
 }
 
 impl StageCache {
-    /// The remembered answer for `log_group`, if still fresh at `now`: `Some(None)` is a remembered miss.
-    pub fn get(&self, log_group: &str, now: EpochMillis) -> Option<Option<&StageInfo>> {
-        let (at, stage) = self.entries.get(log_group)?;
-        (now - at < CACHE_TTL_MS).then_some(stage.as_ref())
+    /// The remembered listing, if still fresh at `now`: every stage, or why there is none. `None`:
+    /// list now, between [`begin_listing`](Self::begin_listing) and [`end_listing`](Self::end_listing).
+    pub fn listing(&self, now: EpochMillis) -> Option<Result<&[StageInfo], ListingFailed>> {
+        let (at, listing) = self.listing.as_ref().filter(|(at, _)| now - at < CACHE_TTL_MS)?;
+        let failed = |reason: String| ListingFailed { at: *at, retry_at: at + CACHE_TTL_MS, reason };
+        Some(match listing {
+            Listing::Stages(stages) => Ok(stages),
+            Listing::Failed(e) => Err(failed(format!("failed: {e}"))),
+            Listing::Begun => Err(failed("did not finish in time".into())),
+        })
     }
 
-    /// Remembers the answer for `log_group` at `now`.
-    pub fn put(&mut self, log_group: &str, stage: Option<StageInfo>, now: EpochMillis) {
-        self.entries.retain(|_, (at, _)| now - *at < CACHE_TTL_MS);
-        self.entries.insert(log_group.to_string(), (now, stage));
+    /// A listing begins at `now`: until it ends, it counts as cut off.
+    pub fn begin_listing(&mut self, now: EpochMillis) {
+        self.listing = Some((now, Listing::Begun));
+    }
+
+    /// The listing begun last ended: every stage, or why not. Remembered from when it began.
+    pub fn end_listing(&mut self, result: Result<Vec<StageInfo>, String>) {
+        if let Some((_, listing)) = &mut self.listing {
+            *listing = result.map_or_else(Listing::Failed, Listing::Stages);
+        }
+    }
+
+    /// The remembered answer for the stage the lines name, if still fresh at `now`: `Some(None)`
+    /// is a remembered "no such API".
+    pub fn named(&self, api_id: &str, stage: &str, now: EpochMillis) -> Option<Option<&StageInfo>> {
+        let (at, found) = self.named.get(&(api_id.to_string(), stage.to_string()))?;
+        (now - at < CACHE_TTL_MS).then_some(found.as_ref())
+    }
+
+    /// Remembers the answer for the stage the lines name, at `now`.
+    pub fn put_named(&mut self, api_id: &str, stage: &str, found: Option<StageInfo>, now: EpochMillis) {
+        self.named.retain(|_, (at, _)| now - *at < CACHE_TTL_MS);
+        if self.named.len() >= MAX_NAMED {
+            self.named.clear();
+        }
+        self.named.insert((api_id.to_string(), stage.to_string()), (now, found));
     }
 }
 
@@ -168,16 +219,15 @@ mod tests {
     }
 
     #[test]
-    fn lines_naming_the_stage_win_over_destinations() {
+    fn the_stage_is_found_by_its_destination() {
         let stages = [
-            stage("a1", "prod", Some("arn:aws:logs:r:1:log-group:/g:*")),
             stage("b2", "beta", None),
+            stage("a1", "prod", Some("arn:aws:logs:r:1:log-group:/g:*")),
             stage("c3", "prod", Some("arn:aws:logs:r:1:log-group:/other")),
         ];
-        assert_eq!(stage_for("/g", None, &stages).map(|s| s.api_id.as_str()), Some("a1"));
-        assert_eq!(stage_for("/g", Some(("b2", "beta")), &stages).map(|s| s.api_id.as_str()), Some("b2"));
-        assert_eq!(stage_for("/g", Some(("zz", "beta")), &stages).map(|s| s.api_id.as_str()), Some("a1"));
-        assert_eq!(stage_for("/nobody", None, &stages), None);
+        assert_eq!(stage_for("/g", &stages).map(|s| s.api_id.as_str()), Some("a1"));
+        assert_eq!(stage_for("/other", &stages).map(|s| s.api_id.as_str()), Some("c3"));
+        assert_eq!(stage_for("/nobody", &stages), None);
     }
 
     #[test]
@@ -202,15 +252,44 @@ mod tests {
     }
 
     #[test]
-    fn cache_expires_after_fifteen_minutes_and_remembers_misses() {
+    fn named_stages_expire_after_fifteen_minutes_and_misses_are_remembered() {
         let mut c = StageCache::default();
-        c.put("/g", Some(stage("a1", "prod", None)), W);
-        c.put("/none", None, W);
-        assert_eq!(c.get("/g", W + CACHE_TTL_MS - 1).flatten().map(|s| s.api_id.as_str()), Some("a1"));
-        assert_eq!(c.get("/none", W + 60_000), Some(None), "a remembered miss");
-        assert_eq!(c.get("/g", W + CACHE_TTL_MS), None, "expired");
-        assert_eq!(c.get("/unknown", W), None);
-        c.put("/h", None, W + CACHE_TTL_MS);
-        assert_eq!(c.entries.len(), 1, "expired entries are dropped");
+        c.put_named("a1", "prod", Some(stage("a1", "prod", None)), W);
+        c.put_named("zz", "prod", None, W);
+        assert_eq!(c.named("a1", "prod", W + CACHE_TTL_MS - 1).flatten().map(|s| s.api_id.as_str()), Some("a1"));
+        assert_eq!(c.named("a1", "beta", W), None, "another stage of the same API");
+        assert_eq!(c.named("zz", "prod", W + 60_000), Some(None), "a remembered miss");
+        assert_eq!(c.named("a1", "prod", W + CACHE_TTL_MS), None, "expired");
+        c.put_named("b2", "prod", None, W + CACHE_TTL_MS);
+        assert_eq!(c.named.len(), 1, "expired entries are dropped");
+        for i in 0..MAX_NAMED + 1 {
+            c.put_named(&format!("x{i}"), "prod", None, W + CACHE_TTL_MS);
+        }
+        assert!(c.named.len() <= MAX_NAMED, "bounded: {}", c.named.len());
+    }
+
+    #[test]
+    fn a_listing_is_remembered_whatever_its_end() {
+        let mut c = StageCache::default();
+        assert_eq!(c.listing(W), None, "nothing known: list");
+        c.begin_listing(W);
+        c.end_listing(Ok(vec![stage("a1", "prod", None)]));
+        assert_eq!(c.listing(W + CACHE_TTL_MS - 1).map(|r| r.map(<[StageInfo]>::len)), Some(Ok(1)));
+        assert_eq!(c.listing(W + CACHE_TTL_MS), None, "expired");
+
+        c.begin_listing(W);
+        c.end_listing(Err("Throttling: Rate exceeded".into()));
+        let failed = c.listing(W + 60_000).unwrap().unwrap_err();
+        assert_eq!((failed.at, failed.retry_at), (W, W + CACHE_TTL_MS));
+        assert_eq!(
+            failed.to_string(),
+            "the stage listing of 2025-11-24T16:00:00Z failed: Throttling: Rate exceeded; not tried again before 2025-11-24T16:15:00Z"
+        );
+
+        // Begun and never ended: the lookup that began it was cut off by its deadline.
+        c.begin_listing(W + CACHE_TTL_MS);
+        let cut = c.listing(W + CACHE_TTL_MS + 1).unwrap().unwrap_err();
+        assert_eq!((cut.at, cut.reason.as_str()), (W + CACHE_TTL_MS, "did not finish in time"));
+        assert_eq!(c.listing(W + 2 * CACHE_TTL_MS), None, "tried again once expired");
     }
 }

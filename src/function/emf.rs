@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn captured_lines_count_bytes() {
         let sink = CapturedEmf::default();
-        let docs = documents("N", "/g", 0, &totals());
+        let docs = documents("N", "/g", 0, &totals(), None);
         let bytes: usize = docs.iter().map(|d| d.len() + 1).sum();
         let w = sink.write(&mut docs.clone().into_iter()).unwrap();
         assert_eq!((w.documents, w.bytes), (3, bytes as u64));

@@ -45,7 +45,7 @@ impl HandlerError {
             HandlerError::Decode(DecodeError::Gzip(_)) => "Decode.Gzip",
             HandlerError::Decode(DecodeError::TooLarge { .. }) => "Decode.TooLarge",
             HandlerError::Decode(DecodeError::Json(_)) => "Decode.Json",
-            HandlerError::Decode(DecodeError::Shape(_)) => "Decode.Shape",
+            HandlerError::Decode(DecodeError::Shape(_) | DecodeError::Aggregated(_)) => "Decode.Shape",
             HandlerError::Decode(DecodeError::Io(_)) => "Decode.Io",
             HandlerError::LogGroup { .. } => "Decode.LogGroup",
             HandlerError::ReadMetrics(_) => "CloudWatch.GetMetricData",

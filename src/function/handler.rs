@@ -3,10 +3,11 @@
 //! Ordering is the guarantee. Counts go out last, as EMF lines on standard output, after which
 //! nothing can fail; anything failing before fails the invocation with nothing counted, and Lambda's
 //! retry counts the batch once. Alerts go out before their markers (at-least-once), markers are
-//! idempotent (a marker is a boolean), and no call is made that the invocation's deadline cannot
-//! see through.
+//! idempotent (a marker is a boolean), a container's writer mark for a window is stored before its
+//! first counts for it (so another container never holds counts it cannot know of), and no call is
+//! made that the invocation's deadline cannot see through.
 
-use crate::base::time::{window_end, EpochMillis};
+use crate::base::time::{window_end, window_start, EpochMillis};
 use crate::count::analysis::Analyzer;
 use crate::function::batch::{self, Decoded};
 use crate::function::config::Config;
@@ -19,15 +20,15 @@ use crate::function::stores::{AlertSink, MetricsStore};
 use crate::function::summary::Summary;
 use crate::judge::finding::Rules;
 use crate::judge::severity::IgnoredStatuses;
-use crate::metrics::contract::{accepted_range, fold, MetricPlan};
+use crate::metrics::contract::{accepted_range, fold, MetricPlan, WriterId};
 use crate::metrics::emf::documents;
 use crate::render::alert::{lead, message, AlertMessage, Style};
 use crate::render::notice;
+use crate::render::withheld::old_windows_line;
 use crate::window::decide::{Judge, WindowDecision};
 use crate::window::format_watch::FormatWatch;
-use crate::window::ledger::{Ledger, Plan, Stored};
+use crate::window::ledger::{Ledger, Plan, Reads, Stored};
 use crate::window::marker::Marker;
-use crate::window::state::WindowKey;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use tokio::sync::Mutex;
@@ -36,6 +37,8 @@ use tokio::sync::Mutex;
 pub struct Function<M, A, E, X = NoContext> {
     config: Config,
     plan: MetricPlan,
+    /// This container's id: the value of its writer marks.
+    writer: WriterId,
     metrics: M,
     alerts: A,
     emf: E,
@@ -55,22 +58,44 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink> Function<M, A, E> 
         ignored.dedup();
         let plan = MetricPlan::new(&config.tracked, &ignored);
         let ledger = Mutex::new(Ledger::new(config.window_minutes));
-        Function { config, plan, metrics, alerts, emf, ledger, format_watch: Mutex::default(), context: NoContext }
+        let writer = WriterId::from_bits(random_bits());
+        Function {
+            config,
+            plan,
+            writer,
+            metrics,
+            alerts,
+            emf,
+            ledger,
+            format_watch: Mutex::default(),
+            context: NoContext,
+        }
     }
+}
+
+/// 64 bits no other container draws: std's per-process random hash keys over the clock, the
+/// process id and Lambda's log stream name (one per execution environment).
+fn random_bits() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u32(std::process::id());
+    h.write(std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default().as_bytes());
+    h.finish()
 }
 
 impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource + Sync> Function<M, A, E, X> {
     /// The same function with `context` for its alerts (baseline and deployment lines, SPIKE_FACTOR).
     pub fn with_context<Y: ContextSource>(self, context: Y) -> Function<M, A, E, Y> {
-        let Function { config, plan, metrics, alerts, emf, ledger, format_watch, .. } = self;
-        Function { config, plan, metrics, alerts, emf, ledger, format_watch, context }
+        let Function { config, plan, writer, metrics, alerts, emf, ledger, format_watch, .. } = self;
+        Function { config, plan, writer, metrics, alerts, emf, ledger, format_watch, context }
     }
 
     /// The same function (configuration and ledger) over another metrics store: a warm container
     /// whose next call meets different AWS behaviour, for fault tests.
     pub fn with_metrics<N: MetricsStore>(self, metrics: N) -> Function<N, A, E, X> {
-        let Function { config, plan, alerts, emf, ledger, format_watch, context, .. } = self;
-        Function { config, plan, metrics, alerts, emf, ledger, format_watch, context }
+        let Function { config, plan, writer, alerts, emf, ledger, format_watch, context, .. } = self;
+        Function { config, plan, writer, metrics, alerts, emf, ledger, format_watch, context }
     }
 
     /// The metrics store.
@@ -104,7 +129,8 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
 
     /// One invocation, a straight line: decode → count → read what the ledger lacks → decide once
     /// (then lift quiet windows by their baseline and add the breakdown of those about to alert) →
-    /// publish → write markers → print counts → commit → format-mismatch notices (best effort).
+    /// publish → write markers and writer marks → print counts → commit → format-mismatch notices
+    /// (best effort).
     async fn run(&self, event: &IncomingEvent, inv: Invocation) -> Result<Summary, HandlerError> {
         let c = &self.config;
         let now = inv.now;
@@ -119,10 +145,10 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
 
         // Read only what the ledger lacks, and decide every window once.
         let need = ledger.reads(windows.keys(), now);
-        summary.windows_read = need.len();
+        summary.windows_read = need.windows.len();
         let stored = self.read(&need, false, inv).await?;
         let judge = Judge { rules: &c.rules, notify_recovery: c.notify_recovery, groups: Some(&c.group_rules) };
-        let mut plan = ledger.plan(&windows, &stored, &judge);
+        let mut plan = ledger.plan(&windows, &stored, &judge, now);
         if let Some(factor) = c.spike_factor {
             // Quiet windows with 4xx, against their group's baseline (cached per group and hour).
             let quiet = spike_subjects(&plan, &judge);
@@ -133,7 +159,7 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
             }
         }
         let breakdown = self.read(&plan.breakdown_needed(), true, inv).await?;
-        plan.add_breakdown(&judge, &breakdown.states, &windows);
+        plan.add_breakdown(&judge, &breakdown);
 
         // One message per log group, each remembered as soon as it is out.
         for (decisions, message) in self.messages(&plan, &judge, &decoded, inv).await {
@@ -142,15 +168,26 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
             summary.alerts += 1;
         }
 
-        let markers: Vec<_> = plan.markers().iter().map(|((g, w), m)| self.plan.marker(g, *w, *m)).collect();
-        if !markers.is_empty() {
-            within(inv, self.metrics.put(&markers)).await.map_err(HandlerError::PutMetrics)?;
-            summary.markers = markers.len();
+        // Alert markers, and the writer marks of windows this container counts in for the first time.
+        let alert_markers = plan.markers();
+        let marks = plan.writer_marks();
+        let datums: Vec<_> = alert_markers
+            .iter()
+            .map(|((g, w), m)| self.plan.marker(g, *w, *m))
+            .chain(marks.iter().map(|(g, w)| self.plan.writer_mark(g, *w, self.writer)))
+            .collect();
+        if !datums.is_empty() {
+            within(inv, self.metrics.put(&datums)).await.map_err(HandlerError::PutMetrics)?;
+            (summary.markers, summary.writer_marks) = (alert_markers.len(), marks.len());
+        }
+        (summary.withheld, summary.too_old) = (plan.withheld(false).count(), plan.withheld(true).count());
+        if summary.too_old > 0 {
+            tracing::warn!(windows = summary.too_old, "windows too old to page crossed a level: not paged");
         }
 
         // Last: the counts. Nothing after this can fail.
         let written =
-            self.emf.write(&mut self.emf_documents(&decoded.analyzer, &accepted)).map_err(HandlerError::Emf)?;
+            self.emf.write(&mut self.emf_documents(&decoded.analyzer, &accepted, &plan)).map_err(HandlerError::Emf)?;
         (summary.emf_documents, summary.emf_bytes) = (written.documents, written.bytes);
         ledger.commit(&plan, &stored, decoded.fingerprint, now);
         drop(ledger);
@@ -220,8 +257,14 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
             with_deadline(inv, self.context.lines(&subjects, inv.now)).await
         };
         let none = BTreeMap::new();
+        let mut old: BTreeMap<&str, Vec<&WindowDecision>> = BTreeMap::new();
+        for d in plan.withheld(true) {
+            old.entry(d.key.0.as_str()).or_default().push(d);
+        }
         let mut out = Vec::new();
         for (group, decisions) in by_group {
+            let mut lines = context.get(group).cloned().unwrap_or_default();
+            lines.extend(old.get(group).and_then(|ds| old_windows_line(ds, c.window_minutes)));
             let tally = tallies.get(group);
             let query = crate::render::insights::query(&c.parser, tally.and_then(|t| t.shape));
             let style = Style {
@@ -230,7 +273,7 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
                 format: c.alert_format,
                 query: &query,
                 region: &c.region,
-                context: context.get(group).map_or(&[], Vec::as_slice),
+                context: &lines,
             };
             if let Some(m) = message(&decisions, tally.map_or(&none, |t| &t.evidence), &style) {
                 out.push((decisions, m));
@@ -239,35 +282,57 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
         out
     }
 
-    /// The EMF documents of the batch, built one minute at a time as they are written.
+    /// The EMF documents of the batch, built one minute at a time as they are written; the minutes
+    /// of shared windows tagged with this container's position among their writers.
     fn emf_documents<'a>(
         &'a self,
         analyzer: &'a Analyzer,
         accepted: &'a Range<EpochMillis>,
+        plan: &'a Plan,
     ) -> impl Iterator<Item = String> + 'a {
+        let wm = self.config.window_minutes;
         analyzer.by_log_group.iter().flat_map(move |(group, tally)| {
             tally.buckets.iter().filter(|(minute, _)| accepted.contains(*minute)).flat_map(move |(minute, counts)| {
-                documents(&self.config.namespace, group, *minute, &self.plan.totals(counts))
+                let tag = plan.tag(&(group.clone(), window_start(*minute, wm))).map(|p| p.to_string());
+                documents(&self.config.namespace, group, *minute, &self.plan.totals(counts), tag.as_deref())
             })
         })
     }
 
-    /// Reads `keys` back: totals, ignored codes and markers (`breakdown` false), or the per-code
-    /// breakdown. One GetMetricData request per 500 queries over the span of the windows.
-    async fn read(&self, keys: &BTreeSet<WindowKey>, breakdown: bool, inv: Invocation) -> Result<Stored, HandlerError> {
+    /// Reads `reads` back: totals, ignored codes, markers and writer marks (`breakdown` false), or
+    /// the per-code breakdown; with this container's tagged counts of the windows that need them.
+    /// One GetMetricData request per 500 queries over the span of the windows.
+    async fn read(&self, reads: &Reads, breakdown: bool, inv: Invocation) -> Result<Stored, HandlerError> {
+        let keys = &reads.windows;
         let mut stored = Stored { keys: if breakdown { BTreeSet::new() } else { keys.clone() }, ..Stored::default() };
         let (Some(first), Some(last)) = (keys.iter().map(|k| k.1).min(), keys.iter().map(|k| k.1).max()) else {
             return Ok(stored);
         };
         let mut groups: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
         groups.dedup();
-        let queries = if breakdown { self.plan.breakdown_queries(groups) } else { self.plan.decision_queries(groups) };
+        let mut queries = if breakdown {
+            self.plan.breakdown_queries(groups)
+        } else {
+            self.plan.decision_queries(groups, self.writer)
+        };
+        let all = queries.len();
+        // This container's tagged counts: one set of queries per log group and position.
+        let mut tags: Vec<(&str, u32)> = reads.own.iter().map(|((g, _), p)| (g.as_str(), *p)).collect();
+        tags.dedup();
+        let mut sets = Vec::new();
+        for (i, (group, position)) in tags.into_iter().enumerate() {
+            let start = queries.len();
+            queries.extend(self.plan.own_queries(group, position, i, breakdown));
+            sets.push((start..queries.len(), position));
+        }
         let end = window_end(last, self.config.window_minutes);
         let results = within(inv, self.metrics.read(&queries, first, end)).await.map_err(HandlerError::ReadMetrics)?;
-        stored.states = fold(&queries, &results, self.config.window_minutes)
-            .into_iter()
-            .filter(|(k, _)| keys.contains(k))
-            .collect();
+        let wm = self.config.window_minutes;
+        stored.states = fold(&queries[..all], &results, wm).into_iter().filter(|(k, _)| keys.contains(k)).collect();
+        for (range, position) in sets {
+            let mine = fold(&queries[range], &results, wm).into_iter();
+            stored.own.extend(mine.filter(|(k, _)| reads.own.get(k) == Some(&position)));
+        }
         Ok(stored)
     }
 }

@@ -1,5 +1,5 @@
 //! In-memory stand-ins for CloudWatch and SNS, for hermetic tests and examples: the same traits,
-//! the same sums, EMF documents applied the way CloudWatch extracts them, and faults on demand
+//! the same sums (and minimum, maximum and sample count), EMF documents applied the way CloudWatch extracts them, and faults on demand
 //! (fail, or apply and then fail, the next calls; a latency per call).
 
 use crate::aws::error::{AwsError, AwsErrorKind};
@@ -24,9 +24,36 @@ pub enum Fault {
     ApplyThenFail,
 }
 
+/// One minute of a series: the sum, the minimum, the maximum and the number of the values put.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    sum: f64,
+    min: f64,
+    max: f64,
+    count: f64,
+}
+
+impl Point {
+    fn add(point: Option<Point>, v: f64) -> Point {
+        match point {
+            None => Point { sum: v, min: v, max: v, count: 1.0 },
+            Some(p) => Point { sum: p.sum + v, min: p.min.min(v), max: p.max.max(v), count: p.count + 1.0 },
+        }
+    }
+
+    fn stat(&self, stat: &str) -> f64 {
+        match stat {
+            "Minimum" => self.min,
+            "Maximum" => self.max,
+            "SampleCount" => self.count,
+            _ => self.sum,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    data: BTreeMap<Series, BTreeMap<EpochMillis, f64>>,
+    data: BTreeMap<Series, BTreeMap<EpochMillis, Point>>,
     read_faults: Vec<Fault>,
     put_faults: Vec<Fault>,
     latency: Duration,
@@ -106,12 +133,7 @@ impl MemoryMetrics {
                     for m in metrics {
                         let name = m["Name"].as_str().ok_or("a metric has no Name")?;
                         let value = v[name].as_f64().ok_or_else(|| format!("metric {name} has no number"))?;
-                        *inner
-                            .data
-                            .entry((name.to_string(), dims.clone()))
-                            .or_default()
-                            .entry(window_start(t, 1))
-                            .or_default() += value;
+                        inner.add((name.to_string(), dims.clone()), t, value);
                     }
                 }
             }
@@ -120,10 +142,18 @@ impl MemoryMetrics {
         Ok(applied)
     }
 
+    /// Metric series (name and dimensions) stored so far: all, and those with a `dimension` (what
+    /// CloudWatch bills as custom metrics).
+    pub fn series(&self, dimension: &str) -> (usize, usize) {
+        let inner = lock(&self.inner);
+        let with = inner.data.keys().filter(|(_, dims)| dims.iter().any(|(n, _)| n == dimension)).count();
+        (inner.data.len(), with)
+    }
+
     /// The sum of a metric over `[start, end)`.
     pub fn sum(&self, name: &str, dimensions: &[(&str, &str)], start: EpochMillis, end: EpochMillis) -> f64 {
         let key: Series = (name.to_string(), dimensions.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
-        lock(&self.inner).data.get(&key).map_or(0.0, |points| points.range(start..end).map(|(_, v)| v).sum())
+        lock(&self.inner).data.get(&key).map_or(0.0, |points| points.range(start..end).map(|(_, p)| p.sum).sum())
     }
 
     fn call(&self, faults: fn(&mut Inner) -> &mut Vec<Fault>) -> (Option<Fault>, Duration) {
@@ -133,6 +163,15 @@ impl MemoryMetrics {
         let queue = faults(&mut inner);
         let fault = (!queue.is_empty()).then(|| queue.remove(0));
         (fault, latency)
+    }
+}
+
+impl Inner {
+    fn add(&mut self, series: Series, t: EpochMillis, value: f64) {
+        let minutes = self.data.entry(series).or_default();
+        let minute = window_start(t, 1);
+        let point = Point::add(minutes.get(&minute).copied(), value);
+        minutes.insert(minute, point);
     }
 }
 
@@ -158,7 +197,7 @@ impl MetricsStore for MemoryMetrics {
                 let key: Series =
                     (q.name.to_string(), q.dimensions.iter().map(|(n, v)| (n.to_string(), v.clone())).collect());
                 if let Some(points) = inner.data.get(&key) {
-                    out.insert(q.id.clone(), points.range(start..end).map(|(t, v)| (*t, *v)).collect());
+                    out.insert(q.id.clone(), points.range(start..end).map(|(t, p)| (*t, p.stat(q.stat))).collect());
                 }
             }
         }
@@ -178,7 +217,7 @@ impl MetricsStore for MemoryMetrics {
         for d in datums {
             let key: Series =
                 (d.name.to_string(), d.dimensions.iter().map(|(n, v)| (n.to_string(), v.clone())).collect());
-            *inner.data.entry(key).or_default().entry(window_start(d.timestamp, 1)).or_default() += d.value;
+            inner.add(key, d.timestamp, d.value);
         }
         match fault {
             Some(Fault::ApplyThenFail) => Err(lost()),

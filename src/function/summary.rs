@@ -35,6 +35,14 @@ pub struct Summary {
     pub notices: usize,
     /// Alert markers written.
     pub markers: usize,
+    /// Writer marks written (windows this container counted in for the first time).
+    pub writer_marks: usize,
+    /// Windows whose alert waits: another container's counts of them may still be in flight (they
+    /// are decided again once the extraction lag has passed).
+    pub withheld: usize,
+    /// Windows that crossed a level but began too long ago to be paged (listed in their log
+    /// group's message, if one goes out).
+    pub too_old: usize,
     /// EMF documents printed.
     pub emf_documents: u64,
     /// Bytes of EMF printed (log ingestion).

@@ -1,7 +1,8 @@
 //! From bytes to log events: subscription events (`{"awslogs":{"data":…}}`), Kinesis and Firehose
 //! events (`Records[].kinesis.data`, `records[].data`), decoded payloads (`messageType`,
 //! `logEvents`), `filter-log-events` output (`{"events":[…]}`), arrays of those, and several of them
-//! back to back (a Firehose → S3 object). JSON is streamed: events reach the [`EventSink`] one at a
+//! back to back (a Firehose → S3 object), and Logs Insights results (`get-query-results` JSON and the
+//! console's JSON download). JSON is streamed: events reach the [`EventSink`] one at a
 //! time and the inner payload is never held whole when it comes from a file. Decompression is
 //! capped, so a gzip bomb is an error, not an OOM; a message longer than the line cap is streamed
 //! past, never held. JSON that is none of these is refused with its top-level keys named.
@@ -47,6 +48,10 @@ pub enum DecodeError {
     /// Valid JSON that is none of the known shapes.
     #[error("unexpected JSON shape: {0}")]
     Shape(String),
+    /// Logs Insights results whose rows hold no `@message`: counts already aggregated (`stats`), or
+    /// fields picked out of the lines, not the lines. Not read: their numbers are not requests.
+    #[error("Logs Insights results without @message (fields {0}): aggregated or projected rows are not log lines and are not counted; run the query as `fields @timestamp, @message` (no stats) and export that")]
+    Aggregated(String),
     /// Reading the input failed.
     #[error("read error: {0}")]
     Io(io::Error),
@@ -165,7 +170,7 @@ fn read_json<R: Read>(
     allow_envelope: bool,
     sink: &mut dyn EventSink,
 ) -> Result<(), DecodeError> {
-    let mut doc = Document { s, sink, limits, allow_envelope };
+    let mut doc = Document { s, sink, limits, allow_envelope, rows: false };
     doc.value(0)?;
     // More documents back to back (`}{`, or one per line): Firehose writes its records so.
     while let Some(b) = doc.s.peek()? {
@@ -174,6 +179,7 @@ fn read_json<R: Read>(
         }
         doc.value(0)?;
     }
+    doc.close_rows();
     Ok(())
 }
 
@@ -222,6 +228,8 @@ struct Document<'a, R> {
     sink: &'a mut dyn EventSink,
     limits: Limits,
     allow_envelope: bool,
+    /// A batch of Logs Insights rows (the console's JSON download) is open.
+    rows: bool,
 }
 
 /// serde_json's verdict on a value we parse: syntax is `Json`, a wrong type is `Shape`.
@@ -240,6 +248,12 @@ fn unrecognised(keys: &[String], more: bool, expected: &str) -> DecodeError {
         format!("top-level keys {}{}", keys.join(", "), if more { ", …" } else { "" })
     };
     DecodeError::Shape(format!("unrecognised JSON document with {keys}: {expected}"))
+}
+
+/// Whether a key is one Logs Insights writes (`@timestamp`, `@log`, …) or names an aggregate or
+/// function column (`count(*)`, `bin(5m)`): a row of its results.
+fn is_insights_field(key: &str) -> bool {
+    key.starts_with('@') || key.contains('(')
 }
 
 /// A key as an error message shows it: one line, not too long.
@@ -367,14 +381,42 @@ impl<R: Read> Document<'_, R> {
         // Set when `Records`/`records` hold something other than Kinesis or Firehose records.
         let mut foreign_records = false;
         let (mut keys, mut more_keys) = (Vec::new(), false);
-        let names: [&[u8]; 7] =
-            [b"awslogs", b"logEvents", b"events", b"messageType", b"logGroup", b"Records", b"records"];
+        // A Logs Insights row of the console's JSON download: its message (pinned) and timestamp.
+        let (mut row, mut row_time, mut oversized) = (false, None, false);
+        let names: [&[u8]; 10] = [
+            b"awslogs",
+            b"logEvents",
+            b"events",
+            b"messageType",
+            b"logGroup",
+            b"Records",
+            b"records",
+            b"results",
+            b"@message",
+            b"@timestamp",
+        ];
         self.fields_named("a document", &names, Some((&mut keys, &mut more_keys)), |d, key| {
+            if matches!(key, Some(0..=2 | 5..=7)) {
+                // Another batch begins: rows before it are one batch of their own.
+                d.close_rows();
+            }
             match key {
                 Some(0) if d.allow_envelope => {
                     d.data_object("awslogs")?;
                     envelope = true;
                 }
+                Some(7) if d.allow_envelope => {
+                    d.insights_results()?;
+                    envelope = true;
+                }
+                Some(8) if d.allow_envelope && !row => {
+                    if d.s.peek()? != Some(b'"') {
+                        return Err(DecodeError::Shape("a Logs Insights row's @message must be a string".into()));
+                    }
+                    row = true;
+                    oversized = d.pin_message()?;
+                }
+                Some(9) if d.allow_envelope => row_time = d.insights_time()?,
                 // Kinesis (`Records[].kinesis.data`) and Firehose (`records[].data`, the data
                 // transformation event): each record's data is one payload.
                 Some(k @ (5 | 6)) if d.allow_envelope => {
@@ -414,6 +456,17 @@ impl<R: Read> Document<'_, R> {
         if foreign_records {
             // An S3 or SQS event, say: not ours, and never silently zero requests.
             return Err(unrecognised(&keys, more_keys, self.expected()));
+        }
+        if row {
+            if !self.rows {
+                self.sink.begin_batch();
+                self.rows = true;
+            }
+            self.emit_message(row_time, oversized);
+            return Ok(());
+        }
+        if self.allow_envelope && events_key.is_none() && !envelope && keys.iter().any(|k| is_insights_field(k)) {
+            return Err(DecodeError::Aggregated(keys.join(", ")));
         }
         let kind = match (events_key, message_type.as_deref()) {
             (Some(_), Some("CONTROL_MESSAGE")) => BatchKind::Control,
@@ -498,10 +551,7 @@ impl<R: Read> Document<'_, R> {
                             }
                         }
                     }
-                    match d.s.string(d.limits.max_line_bytes)? {
-                        Some(r) => d.s.pin(r),
-                        None => oversized = true,
-                    }
+                    oversized = d.pin_message()?;
                 }
                 Some(0) => {
                     if d.parse::<Option<serde::de::IgnoredAny>>()?.is_some() {
@@ -513,13 +563,30 @@ impl<R: Read> Document<'_, R> {
             }
             Ok(())
         })?;
-        if counted {
-            return Ok(());
+        if !counted {
+            self.emit_message(timestamp, oversized);
         }
+        Ok(())
+    }
+
+    /// Reads a message string (at a `"`) and pins it in the buffer; true when it is longer than the
+    /// line cap (then streamed past, not held).
+    fn pin_message(&mut self) -> Result<bool, DecodeError> {
+        match self.s.string(self.limits.max_line_bytes)? {
+            Some(r) => {
+                self.s.pin(r);
+                Ok(false)
+            }
+            None => Ok(true),
+        }
+    }
+
+    /// Hands the pinned message (or, when `oversized`, its stand-in) to the sink, and unpins it.
+    fn emit_message(&mut self, timestamp: Option<EpochMillis>, oversized: bool) {
         if oversized {
             self.s.unpin();
             self.sink.oversized(timestamp, self.limits.max_line_bytes);
-            return Ok(());
+            return;
         }
         let bytes = self.s.pinned().unwrap_or_default();
         match std::str::from_utf8(bytes) {
@@ -528,6 +595,56 @@ impl<R: Read> Document<'_, R> {
             Err(_) => self.sink.event(timestamp, &String::from_utf8_lossy(bytes)),
         }
         self.s.unpin();
+    }
+
+    /// Ends the batch of Logs Insights rows, if one is open.
+    fn close_rows(&mut self) {
+        if std::mem::take(&mut self.rows) {
+            self.sink.end_batch(&BatchInfo { kind: BatchKind::Export, log_group: None });
+        }
+    }
+
+    /// A Logs Insights `@timestamp` (`2025-11-24 16:00:00.000`, UTC; or epoch milliseconds).
+    fn insights_time(&mut self) -> Result<Option<EpochMillis>, DecodeError> {
+        Ok(match self.parse::<serde_json::Value>()? {
+            serde_json::Value::String(t) => crate::base::time::parse_iso8601(&t),
+            serde_json::Value::Number(n) => n.as_i64(),
+            _ => None,
+        })
+    }
+
+    /// `aws logs get-query-results`' `results`: rows of `{field, value}` cells, each row one event
+    /// (`@message` at `@timestamp`), all one batch.
+    fn insights_results(&mut self) -> Result<(), DecodeError> {
+        #[derive(serde::Deserialize)]
+        struct Cell {
+            field: String,
+            value: Option<String>,
+        }
+        self.sink.begin_batch();
+        let mut fields = Vec::new();
+        self.elements("results", |d| {
+            let (mut message, mut timestamp) = (None, None);
+            fields.clear();
+            d.elements("a Logs Insights result row", |d| {
+                let cell: Cell = d.parse()?;
+                match cell.field.as_str() {
+                    "@message" => message = cell.value,
+                    "@timestamp" => timestamp = cell.value.as_deref().and_then(crate::base::time::parse_iso8601),
+                    _ if fields.len() < KEYS_NAMED => fields.push(key_for_message(&cell.field)),
+                    _ => {}
+                }
+                Ok(())
+            })?;
+            match message {
+                Some(m) => {
+                    d.sink.event(timestamp, &m);
+                    Ok(())
+                }
+                None => Err(DecodeError::Aggregated(fields.join(", "))),
+            }
+        })?;
+        self.sink.end_batch(&BatchInfo { kind: BatchKind::Export, log_group: None });
         Ok(())
     }
 }

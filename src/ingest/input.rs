@@ -1,20 +1,23 @@
 //! Exported logs in, log events out: detects, per file, which of the inputs it is (subscription,
-//! Kinesis or Firehose event(s), decoded payload(s), `filter-log-events` JSON, `create-export-task`
-//! text, Logs Insights CSV, plain lines), gzip'd or not (every gzip member, as `zcat` reads them),
-//! and streams it into an [`EventSink`] without holding the file: memory is bounded by the caps in
-//! [`Limits`], whatever the input.
+//! Kinesis or Firehose event(s), decoded payload(s), `filter-log-events` JSON, Logs Insights results
+//! (JSON or CSV), timestamped text (`create-export-task`, `aws logs tail`), plain lines), gzip'd or
+//! not (every gzip member, as `zcat` reads them), and streams it into an [`EventSink`] without
+//! holding the file: memory is bounded by the caps in [`Limits`], whatever the input.
 
+use crate::base::fields::is_access_log_key;
 use crate::base::time::{parse_iso8601, EpochMillis};
 use crate::ingest::decode::{read_document, BatchInfo, BatchKind, DecodeError, EventSink, Limits};
 use lines::{Lines, Record};
 use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
 use std::rc::Rc;
+use timestamped::Layout;
 
 mod lines;
+mod timestamped;
 
 /// Top-level keys that mark a JSON document (rather than a file of JSON access-log lines).
-const DOCUMENT_KEYS: [&str; 13] = [
+const DOCUMENT_KEYS: [&str; 14] = [
     "awslogs",
     "Records",
     "messageType",
@@ -28,15 +31,18 @@ const DOCUMENT_KEYS: [&str; 13] = [
     "records",
     "invocationId",
     "deliveryStreamArn",
+    "results",
 ];
 const PEEK: usize = 256 * 1024;
 
 /// The shape an input was read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
-    /// Subscription event(s), decoded payload(s) or `filter-log-events` output.
+    /// Subscription event(s), decoded payload(s), `filter-log-events` output or Logs Insights
+    /// results.
     JsonDocument,
-    /// `create-export-task` text: `<ISO timestamp> <message>` per line.
+    /// Timestamped text: `<ISO timestamp> <message>` per line (`create-export-task`, `aws logs tail`
+    /// in each of its formats, a console copy), a line without a timestamp continuing the one before.
     ExportTask,
     /// Logs Insights CSV with `@timestamp` and `@message`.
     InsightsCsv,
@@ -92,9 +98,11 @@ pub fn detect(head: &[u8]) -> InputKind {
     }
     let first_line = &head[..memchr::memchr(b'\n', head).unwrap_or(head.len())];
     let first_line = String::from_utf8_lossy(first_line);
+    let mut scratch = String::new();
+    let first_line = timestamped::without_colors(first_line.trim_end(), &mut scratch);
     if first_line.contains("@message") && first_line.contains("@timestamp") {
         InputKind::InsightsCsv
-    } else if first_line.split(' ').next().and_then(parse_iso8601).is_some() {
+    } else if timestamped::split(first_line).is_some() {
         InputKind::ExportTask
     } else {
         InputKind::PlainLines
@@ -102,13 +110,16 @@ pub fn detect(head: &[u8]) -> InputKind {
 }
 
 /// Whether the object that `head` starts with is a document (an envelope of records, read by the
-/// decoder, which names its keys when it knows none of them) rather than an access-log line: it
-/// names a document key at its top level, spans lines (pretty-printed; an access-log line never
-/// does), or holds an array of objects (no access-log template writes one). A line that does not
-/// end within `head` is a line: the line reader caps it.
+/// decoder, which names its keys when it knows none of them) rather than an access-log record: it
+/// names a document key at its top level, holds an array of objects (no access-log template writes
+/// one), or spans lines (pretty-printed) without any key an access log carries. A one-line object,
+/// or a pretty-printed one with an access log's keys (`requestId`, `status`, …), is a record: the
+/// line reader reads records one by one, each up to the line cap. An object that does not end within
+/// `head` is judged on what `head` holds.
 fn is_document(head: &[u8]) -> bool {
     let (mut depth, mut in_string, mut escaped) = (0u32, false, false);
     let (mut key_start, mut expect_key, mut after_bracket) = (None, false, false);
+    let (mut spans_lines, mut access_log_keys) = (false, false);
     for (i, &b) in head.iter().enumerate() {
         if in_string {
             match b {
@@ -117,9 +128,11 @@ fn is_document(head: &[u8]) -> bool {
                 b'"' => {
                     in_string = false;
                     if let Some(k) = key_start.take() {
-                        if DOCUMENT_KEYS.iter().any(|d| d.as_bytes() == &head[k..i]) {
+                        let key = &head[k..i];
+                        if DOCUMENT_KEYS.iter().any(|d| d.as_bytes() == key) {
                             return true;
                         }
+                        access_log_keys |= std::str::from_utf8(key).is_ok_and(is_access_log_key);
                     }
                 }
                 b'\n' => return false,
@@ -128,7 +141,10 @@ fn is_document(head: &[u8]) -> bool {
             continue;
         }
         match b {
-            b'\n' => return true,
+            b'\n' => {
+                spans_lines = true;
+                continue;
+            }
             b' ' | b'\t' | b'\r' => continue,
             b'"' => {
                 in_string = true;
@@ -145,7 +161,7 @@ fn is_document(head: &[u8]) -> bool {
             b'}' | b']' => {
                 depth = depth.saturating_sub(1);
                 if depth == 0 {
-                    return false;
+                    break;
                 }
             }
             b',' => expect_key = depth == 1,
@@ -153,25 +169,21 @@ fn is_document(head: &[u8]) -> bool {
         }
         after_bracket = b == b'[';
     }
-    false
+    spans_lines && !access_log_keys
 }
 
 fn read_lines<R: Read>(r: R, timestamped: bool, limits: Limits, sink: &mut dyn EventSink) -> io::Result<()> {
     sink.begin_batch();
-    // Runs of JSON objects are split in plain lines only: export lines carry one timestamp each.
+    // Records (JSON objects back to back, or spread over lines) are split in plain lines only:
+    // timestamped lines carry one timestamp each, and their message continues on the lines after.
     let mut lines = Lines::new(r, limits.max_line_bytes, !timestamped);
-    // In `create-export-task` text a line without its own timestamp continues the event before it (a
-    // multi-line message, e.g. an execution log's request body): it is held until the next event
-    // starts, up to the line cap.
-    let mut held: Option<EpochMillis> = None;
-    let mut held_text = String::new();
+    let mut events = Timestamped { layout: None, held: None, text: String::new(), limit: limits.max_line_bytes };
+    let mut scratch = String::new();
     while let Some(record) = lines.next_record()? {
         let buf = match record {
             Record::Line(line) => line,
             Record::Oversized => {
-                if held.is_some() {
-                    sink.event(held.take(), &held_text);
-                }
+                events.flush(sink);
                 sink.oversized(None, limits.max_line_bytes);
                 continue;
             }
@@ -185,29 +197,55 @@ fn read_lines<R: Read>(r: R, timestamped: bool, limits: Limits, sink: &mut dyn E
             sink.event(None, line);
             continue;
         }
-        match line.split_once(' ').and_then(|(t, m)| Some((parse_iso8601(t)?, m))) {
-            Some((t, m)) => {
-                if held.is_some() {
-                    sink.event(held, &held_text);
-                }
-                held = Some(t);
-                held_text.clear();
-                held_text.push_str(m);
+        let line = timestamped::without_colors(line, &mut scratch);
+        if !timestamped::is_noise(line) {
+            events.line(line, sink);
+        }
+    }
+    events.flush(sink);
+    sink.end_batch(&BatchInfo { kind: BatchKind::Export, log_group: None });
+    Ok(())
+}
+
+/// Events of timestamped text in the making: a line without its own timestamp continues the event
+/// before it (a multi-line message: an execution log's request body, a pretty-printed JSON record),
+/// which is held until the next event starts, up to the line cap.
+struct Timestamped {
+    /// The text's layout, told by its first timestamp.
+    layout: Option<Layout>,
+    /// The timestamp of the event held.
+    held: Option<EpochMillis>,
+    /// Its message so far.
+    text: String,
+    limit: usize,
+}
+
+impl Timestamped {
+    fn line(&mut self, line: &str, sink: &mut dyn EventSink) {
+        match timestamped::split(line) {
+            Some((t, stamp, rest)) => {
+                self.flush(sink);
+                let layout = *self.layout.get_or_insert_with(|| Layout::of(stamp));
+                self.held = Some(t);
+                self.text.push_str(timestamped::message(rest, layout));
             }
-            None if held.is_some() => {
-                if held_text.len() + line.len() < limits.max_line_bytes {
-                    held_text.push('\n');
-                    held_text.push_str(line);
+            None if self.held.is_some() => {
+                if self.text.len() + line.len() < self.limit {
+                    self.text.push('\n');
+                    self.text.push_str(line);
                 }
             }
             None => sink.event(None, line),
         }
     }
-    if held.is_some() {
-        sink.event(held, &held_text);
+
+    /// Hands the event held to `sink`.
+    fn flush(&mut self, sink: &mut dyn EventSink) {
+        if let Some(t) = self.held.take() {
+            sink.event(Some(t), &self.text);
+            self.text.clear();
+        }
     }
-    sink.end_batch(&BatchInfo { kind: BatchKind::Export, log_group: None });
-    Ok(())
 }
 
 /// Fails once more than `limit` bytes pass between two [`Self::reset`]s: bounds what the CSV reader

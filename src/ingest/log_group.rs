@@ -1,8 +1,10 @@
 //! CloudWatch Logs as an input (`apigw-4xx analyze --log-group NAME --since 1h`): FilterLogEvents
 //! over a time range, every page (`nextToken`), into an [`EventSink`], one batch per page, named for
 //! the log group. The client comes from the standard AWS configuration chain (profile, region,
-//! `AWS_ENDPOINT_URL`); only the I/O is here, counting is the analyzer's.
+//! `AWS_ENDPOINT_URL`), with the CLI's retries (a throttled page is retried with backoff, and the
+//! read goes on from it); only the I/O is here, counting is the analyzer's.
 
+use crate::aws::error::{classify, AwsError};
 use crate::ingest::decode::{BatchInfo, BatchKind, EventSink};
 use crate::ingest::time_range::TimeRange;
 use aws_sdk_cloudwatchlogs::error::SdkError;
@@ -17,42 +19,26 @@ pub enum LogsSourceError {
     #[error("log group {0} not found")]
     NotFound(String),
     /// Any other failure of FilterLogEvents (credentials, permissions, network, throttling past
-    /// the SDK's retries), with the SDK's own explanation.
-    #[error("FilterLogEvents on {log_group}: {message}")]
+    /// the retries), with the SDK's own explanation on one line.
+    #[error("FilterLogEvents on {log_group}: {}", .error.message)]
     Request {
         /// The log group.
         log_group: String,
-        /// The SDK error and its causes, on one line.
-        message: String,
+        /// What failed.
+        error: AwsError,
     },
 }
 
-fn classify(log_group: &str, e: SdkError<FilterLogEventsError>) -> LogsSourceError {
+fn request_error(log_group: &str, e: SdkError<FilterLogEventsError>) -> LogsSourceError {
     if e.as_service_error().is_some_and(FilterLogEventsError::is_resource_not_found_exception) {
         return LogsSourceError::NotFound(log_group.to_string());
     }
-    LogsSourceError::Request { log_group: log_group.to_string(), message: causes(&e) }
+    LogsSourceError::Request { log_group: log_group.to_string(), error: classify(e) }
 }
 
-/// An error and its sources, each said once, on one line (the SDK's `DisplayErrorContext` appends
-/// a multi-kilobyte debug dump).
-fn causes(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// A client from the standard AWS configuration chain, with the shared timeouts.
-pub async fn client_from_env() -> Client {
-    crate::aws::client::Clients::from_env().await.logs()
+/// A client from the standard AWS configuration chain, with the CLI's retries.
+pub async fn client_from_env() -> Result<Client, AwsError> {
+    Ok(crate::aws::client::Clients::from_env().await?.logs())
 }
 
 /// Reads every event of `log_group` in `range` into `sink`; `progress` hears how many events each
@@ -73,7 +59,7 @@ pub async fn read_log_group(
         .send();
     let mut read = 0;
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| classify(log_group, e))?;
+        let page = page.map_err(|e| request_error(log_group, e))?;
         page_into(log_group, page.events(), sink);
         read += page.events().len() as u64;
         progress(page.events().len() as u64);

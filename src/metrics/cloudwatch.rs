@@ -18,7 +18,8 @@ pub fn dimensions(dims: &[Dim]) -> Vec<Dimension> {
     dims.iter().map(|(n, v)| Dimension::builder().name(*n).value(v).build()).collect()
 }
 
-/// Per-period sums of `queries` in `[start, end)` from `namespace`: every chunk of
+/// Per-period values (each query's statistic, a sum for counts) of `queries` in `[start, end)` from
+/// `namespace`: every chunk of
 /// [`MAX_QUERIES_PER_GET`] and every page read, `id` → `(timestamp, sum)`. The one GetMetricData
 /// reader, for the window ledger and the alert context alike.
 pub async fn metric_sums(
@@ -38,7 +39,7 @@ pub async fn metric_sums(
                     .metric_name(q.name)
                     .set_dimensions(Some(dimensions(&q.dimensions)))
                     .build();
-                let stat = MetricStat::builder().metric(metric).period(period_seconds).stat("Sum").build();
+                let stat = MetricStat::builder().metric(metric).period(period_seconds).stat(q.stat).build();
                 MetricDataQuery::builder().id(&q.id).metric_stat(stat).return_data(true).build()
             })
             .collect();

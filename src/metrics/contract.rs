@@ -4,6 +4,13 @@
 //!
 //! Counts reach CloudWatch as Embedded Metric Format documents ([`crate::metrics::emf`]) and markers through
 //! PutMetricData; both land in the same namespace, metrics and dimensions.
+//!
+//! Two additions are the function's own bookkeeping (see [`crate::window::ledger`]), added beside
+//! the contract and changing none of it: the [`WINDOW_WRITER`] mark a container puts before its
+//! first counts for a window, and the counts of a window several containers wrote to, written a
+//! second time under the same names with the [`WRITER`] dimension added: the writer's position
+//! among the window's writers (0 for the first container that marked it, 1 for the next…), unique
+//! per window and small, so these series stay few whatever the number of containers.
 
 use crate::base::status::is_client_error;
 use crate::base::time::{window_start, EpochMillis, DAY_MS, HOUR_MS};
@@ -36,6 +43,14 @@ pub const LOG_GROUP: &str = "LogGroup";
 pub const STATUS_CODE: &str = "StatusCode";
 /// The dimension of `AlertsPublished`.
 pub const SEVERITY: &str = "Severity";
+/// `WindowWriter`, dimension `LogGroup`: one datum per container and window, put before the
+/// container's first counts for the window, its value the container's [`WriterId`]. Read back as
+/// Minimum and Maximum it tells whether another container wrote to the window; as SampleCount, how
+/// many marked it before (the position of the next writer).
+pub const WINDOW_WRITER: &str = "WindowWriter";
+/// The dimension that tags a writer's own counts of a shared window: its position among the
+/// window's writers.
+pub const WRITER: &str = "Writer";
 /// Minute of the metrics: standard resolution.
 pub const STORAGE_RESOLUTION_SECONDS: i32 = 60;
 
@@ -105,7 +120,29 @@ pub fn dimension_value_problem(value: &str) -> Option<&'static str> {
     }
 }
 
-/// One value to write with PutMetricData (alert markers): a metric, its dimensions, a timestamp.
+/// A container's id: a random integer below 2^52 (exact as a metric value), drawn at init.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WriterId(u64);
+
+impl WriterId {
+    /// The id from 64 random bits (kept to 52, never 0).
+    pub fn from_bits(bits: u64) -> WriterId {
+        WriterId((bits & ((1 << 52) - 1)).max(1))
+    }
+
+    /// As a metric value (exact).
+    pub fn value(self) -> f64 {
+        self.0 as f64
+    }
+
+    /// True when a `WindowWriter` value read back is this id.
+    pub fn is(self, value: f64) -> bool {
+        value == self.value()
+    }
+}
+
+/// One value to write with PutMetricData (alert markers, writer marks): a metric, its dimensions, a
+/// timestamp.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Datum {
     /// Metric name.
@@ -131,6 +168,38 @@ pub enum Slot {
     Unparsed,
     /// `AlertsPublished` at one level.
     Marker(Marker),
+    /// A statistic of `WindowWriter`: its Minimum or Maximum is another value than `own`'s when
+    /// another container marked the window; its SampleCount is how many marks it has.
+    Writer {
+        /// The statistic.
+        stat: MarkStat,
+        /// The reading container.
+        own: WriterId,
+    },
+}
+
+/// The statistics of `WindowWriter` a decision reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkStat {
+    /// The smallest writer id.
+    Minimum,
+    /// The largest writer id.
+    Maximum,
+    /// How many marks.
+    SampleCount,
+}
+
+impl MarkStat {
+    /// Every statistic read.
+    pub const ALL: [MarkStat; 3] = [MarkStat::Minimum, MarkStat::Maximum, MarkStat::SampleCount];
+
+    fn name(self) -> &'static str {
+        match self {
+            MarkStat::Minimum => "Minimum",
+            MarkStat::Maximum => "Maximum",
+            MarkStat::SampleCount => "SampleCount",
+        }
+    }
 }
 
 /// One metric to read back (Sum per minute over the read span).
@@ -146,17 +215,20 @@ pub struct Query {
     pub log_group: String,
     /// What its values mean.
     pub slot: Slot,
+    /// The statistic read: `Sum`, or another for writer marks.
+    pub stat: &'static str,
 }
 
 impl Query {
     /// The query `id` for `slot` of `log_group`: the metric name and dimensions the contract gives it.
     pub fn new(id: String, log_group: &str, slot: Slot) -> Query {
-        let (name, extra) = match slot {
-            Slot::Requests => (REQUESTS, None),
-            Slot::ClientErrors => (CLIENT_ERRORS, None),
-            Slot::Unparsed => (UNPARSED_LINES, None),
-            Slot::Code(c) => (CLIENT_ERRORS, Some((STATUS_CODE, c.key()))),
-            Slot::Marker(m) => (ALERTS_PUBLISHED, Some((SEVERITY, m.level().to_string()))),
+        let (name, extra, stat) = match slot {
+            Slot::Requests => (REQUESTS, None, "Sum"),
+            Slot::ClientErrors => (CLIENT_ERRORS, None, "Sum"),
+            Slot::Unparsed => (UNPARSED_LINES, None, "Sum"),
+            Slot::Code(c) => (CLIENT_ERRORS, Some((STATUS_CODE, c.key())), "Sum"),
+            Slot::Marker(m) => (ALERTS_PUBLISHED, Some((SEVERITY, m.level().to_string())), "Sum"),
+            Slot::Writer { stat, .. } => (WINDOW_WRITER, None, stat.name()),
         };
         Query {
             id,
@@ -164,7 +236,14 @@ impl Query {
             dimensions: std::iter::once((LOG_GROUP, log_group.to_string())).chain(extra).collect(),
             log_group: log_group.to_string(),
             slot,
+            stat,
         }
+    }
+
+    /// The same metric restricted to the counts tagged by the writer at `position`.
+    fn tagged(mut self, position: u32) -> Query {
+        self.dimensions.push((WRITER, position.to_string()));
+        self
     }
 }
 
@@ -215,19 +294,50 @@ impl MetricPlan {
         }
     }
 
-    /// What a decision needs per log group: the totals, the ignored codes and the markers.
-    pub fn decision_queries<'a>(&self, log_groups: impl IntoIterator<Item = &'a str>) -> Vec<Query> {
+    /// The writer mark `writer` puts on the window starting at `window` before its first counts.
+    pub fn writer_mark(&self, log_group: &str, window: EpochMillis, writer: WriterId) -> Datum {
+        Datum {
+            name: WINDOW_WRITER,
+            dimensions: vec![(LOG_GROUP, log_group.to_string())],
+            timestamp: window,
+            value: writer.value(),
+        }
+    }
+
+    /// The totals and the ignored codes: what a decision reads of every writer's counts (and, tagged,
+    /// of its own).
+    fn decision_slots(&self) -> Vec<Slot> {
         let mut slots = vec![Slot::Requests, Slot::ClientErrors, Slot::Unparsed];
         slots.extend(self.ignored.iter().map(|c| Slot::Code(ClientErrorCode::Status(*c))));
+        slots
+    }
+
+    /// The codes of the breakdown an alert shows (ignored codes come with the decision queries).
+    fn breakdown_slots(&self) -> Vec<Slot> {
+        let codes = self.tracked.iter().filter(|c| !self.ignored.contains(c)).map(|c| ClientErrorCode::Status(*c));
+        codes.chain([ClientErrorCode::Other4xx]).map(Slot::Code).collect()
+    }
+
+    /// What a decision needs per log group: the totals, the ignored codes, the markers and the
+    /// writer marks (as `reader` sees them).
+    pub fn decision_queries<'a>(&self, log_groups: impl IntoIterator<Item = &'a str>, reader: WriterId) -> Vec<Query> {
+        let mut slots = self.decision_slots();
         slots.extend(Marker::ALL.map(Slot::Marker));
+        slots.extend(MarkStat::ALL.map(|stat| Slot::Writer { stat, own: reader }));
         queries(log_groups, &slots, "d")
     }
 
     /// The per-code breakdown an alert shows (ignored codes come with the decision queries).
     pub fn breakdown_queries<'a>(&self, log_groups: impl IntoIterator<Item = &'a str>) -> Vec<Query> {
-        let codes = self.tracked.iter().filter(|c| !self.ignored.contains(c)).map(|c| ClientErrorCode::Status(*c));
-        let slots: Vec<Slot> = codes.chain([ClientErrorCode::Other4xx]).map(Slot::Code).collect();
-        queries(log_groups, &slots, "b")
+        queries(log_groups, &self.breakdown_slots(), "b")
+    }
+
+    /// What the writer at `position` wrote tagged to `log_group`'s windows: of the decision's counts
+    /// (`breakdown` false), or of the breakdown's codes. `index` keeps the ids of several such
+    /// sets in one request apart.
+    pub fn own_queries(&self, log_group: &str, position: u32, index: usize, breakdown: bool) -> Vec<Query> {
+        let (slots, prefix) = if breakdown { (self.breakdown_slots(), "c") } else { (self.decision_slots(), "o") };
+        queries([log_group], &slots, &format!("{prefix}{index}x")).into_iter().map(|q| q.tagged(position)).collect()
     }
 }
 
@@ -255,6 +365,8 @@ pub fn fold(queries: &[Query], results: &Results, window_minutes: u32) -> BTreeM
                 Slot::Code(c) => *w.codes.entry(c).or_default() += n,
                 Slot::Marker(m) if n > 0 => w.mark(m),
                 Slot::Marker(_) => {}
+                Slot::Writer { stat: MarkStat::SampleCount, .. } => w.writers += n,
+                Slot::Writer { own, .. } => w.shared |= !own.is(*v),
             }
         }
     }
@@ -283,7 +395,7 @@ mod tests {
     #[test]
     fn decisions_read_totals_ignored_codes_and_markers_only() {
         let plan = MetricPlan::new(&[400, 401, 403, 404], &[401]);
-        let q = plan.decision_queries(["/g"]);
+        let q = plan.decision_queries(["/g"], WriterId::from_bits(7));
         let names: Vec<String> = q
             .iter()
             .map(|q| format!("{}{}", q.name, q.dimensions.get(1).map(|d| format!("/{}", d.1)).unwrap_or_default()))
@@ -297,31 +409,49 @@ mod tests {
                 "ClientErrors/401",
                 "AlertsPublished/ELEVATED",
                 "AlertsPublished/HIGH",
-                "AlertsPublished/RECOVERED"
+                "AlertsPublished/RECOVERED",
+                "WindowWriter",
+                "WindowWriter",
+                "WindowWriter"
             ]
         );
+        assert_eq!(q.iter().rev().take(3).map(|q| q.stat).collect::<Vec<_>>(), ["SampleCount", "Maximum", "Minimum"]);
+        let own = plan.own_queries("/g", 1, 0, false);
+        assert_eq!(own.len(), 4, "the totals and the ignored code, tagged");
+        assert!(own.iter().all(|q| q.dimensions.last() == Some(&(WRITER, "1".to_string()))));
         let b = plan.breakdown_queries(["/g", "/h"]);
         assert_eq!(b.len(), 2 * 4, "400, 403, 404, Other4xx per group");
         assert!(b.iter().all(|q| q.name == CLIENT_ERRORS && q.dimensions[1].0 == STATUS_CODE));
-        let ids: std::collections::BTreeSet<_> = q.iter().chain(&b).map(|q| q.id.clone()).collect();
-        assert_eq!(ids.len(), q.len() + b.len(), "ids are unique across both reads");
+        let mut c = plan.own_queries("/g", 1, 0, true);
+        c.extend(plan.own_queries("/h", 2, 1, true));
+        let ids: std::collections::BTreeSet<_> =
+            q.iter().chain(&b).chain(&own).chain(&c).map(|q| q.id.clone()).collect();
+        assert_eq!(ids.len(), q.len() + b.len() + own.len() + c.len(), "ids are unique across every read");
     }
 
     #[test]
     fn results_fold_into_windows() {
         let plan = MetricPlan::new(&[403], &[]);
-        let q = plan.decision_queries(["/g"]);
+        let me = WriterId::from_bits(7);
+        let q = plan.decision_queries(["/g"], me);
         let id = |slot: Slot| q.iter().find(|x| x.slot == slot).unwrap().id.clone();
         let mut r = Results::new();
         r.insert(id(Slot::Requests), vec![(0, 100.0), (60_000, 50.0), (300_000, 7.0)]);
         r.insert(id(Slot::ClientErrors), vec![(0, 30.0)]);
         r.insert(id(Slot::Marker(Marker::Alerted(Severity::High))), vec![(0, 2.0)]);
         r.insert(id(Slot::Marker(Marker::Recovered)), vec![(300_000, 1.0)]);
+        r.insert(id(Slot::Writer { stat: MarkStat::Minimum, own: me }), vec![(0, 7.0), (300_000, 7.0)]);
+        r.insert(id(Slot::Writer { stat: MarkStat::Maximum, own: me }), vec![(0, 7.0), (300_000, 9.0)]);
+        r.insert(id(Slot::Writer { stat: MarkStat::SampleCount, own: me }), vec![(0, 1.0), (300_000, 2.0)]);
         let s = fold(&q, &r, 5);
         let w0 = &s[&("/g".to_string(), 0)];
         assert_eq!((w0.requests, w0.client_errors), (150, 30));
         assert_eq!(w0.markers.alerted, Some(Severity::High), "a duplicated marker is still one marker");
-        assert!(s[&("/g".to_string(), 300_000)].markers.recovered);
+        assert!(!w0.shared, "only this container's mark");
+        let w1 = &s[&("/g".to_string(), 300_000)];
+        assert!(w1.markers.recovered);
+        assert!(w1.shared, "another writer's mark");
+        assert_eq!((w0.writers, w1.writers), (1, 2));
     }
 
     #[test]

@@ -7,10 +7,16 @@
 //! becomes one document with `Requests`, `ClientErrors` and `UnparsedLines` under `[LogGroup]`, and
 //! one per 4xx code with `ClientErrors` under `[LogGroup, StatusCode]`. That keeps every document far
 //! inside the specification's limits (checked below and in the tests).
+//!
+//! The counts of a window another container also wrote to are tagged: each document carries a
+//! second dimension set with `Writer` (the writer's position among the window's writers) added, so
+//! CloudWatch extracts the same values once more under `[LogGroup, Writer]` and
+//! `[LogGroup, StatusCode, Writer]`, from the same log event. The writer reads those back to tell its
+//! own extracted counts from the others' ([`crate::window::ledger`]).
 
 use crate::base::time::EpochMillis;
 use crate::judge::finding::Totals;
-use crate::metrics::contract::{CLIENT_ERRORS, LOG_GROUP, REQUESTS, STATUS_CODE, UNPARSED_LINES};
+use crate::metrics::contract::{CLIENT_ERRORS, LOG_GROUP, REQUESTS, STATUS_CODE, UNPARSED_LINES, WRITER};
 use serde::Serialize;
 
 /// EMF specification: at most 100 metric definitions per directive…
@@ -26,7 +32,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 struct Document<'a> {
     #[serde(rename = "_aws")]
     aws: Metadata<'a>,
-    /// `LogGroup`, and `StatusCode` where the document has it: the contract's names.
+    /// `LogGroup`, `StatusCode` where the document has it, `Writer` when tagged.
     #[serde(flatten)]
     dimensions: std::collections::BTreeMap<&'static str, &'a str>,
     #[serde(flatten)]
@@ -44,7 +50,7 @@ struct Metadata<'a> {
 #[serde(rename_all = "PascalCase")]
 struct Directive<'a> {
     namespace: &'a str,
-    dimensions: [&'static [&'static str]; 1],
+    dimensions: Vec<&'static [&'static str]>,
     metrics: Vec<Definition>,
 }
 
@@ -55,46 +61,59 @@ struct Definition {
     unit: &'static str,
 }
 
-/// One document: `values` at `timestamp` under one dimension set (`dimensions`, keys and values).
-fn document(
-    namespace: &str,
-    timestamp: EpochMillis,
-    dimensions: &'static [&'static str],
-    values_of_dimensions: std::collections::BTreeMap<&'static str, &str>,
-    values: Vec<(&'static str, u64)>,
-) -> String {
-    debug_assert!(values.len() <= MAX_METRICS_PER_DIRECTIVE && dimensions.len() <= MAX_DIMENSIONS_PER_SET);
+/// One document of account-wide values, with no dimension (the sweep's `WatchedLogGroups` and
+/// `UnwatchableLogGroups`).
+pub fn account_document(namespace: &str, timestamp: EpochMillis, values: Vec<(&'static str, u64)>) -> String {
     let d = Document {
         aws: Metadata {
             timestamp,
             cloud_watch_metrics: [Directive {
                 namespace,
-                dimensions: [dimensions],
+                dimensions: vec![&[]],
                 metrics: values.iter().map(|(name, _)| Definition { name, unit: "Count" }).collect(),
             }],
         },
-        dimensions: values_of_dimensions,
+        dimensions: std::collections::BTreeMap::new(),
         values: values.into_iter().collect(),
     };
     // Serializing plain structs of strings and integers cannot fail.
     serde_json::to_string(&d).unwrap_or_default()
 }
 
-/// One document of account-wide values, with no dimension (the sweep's `WatchedLogGroups` and
-/// `UnwatchableLogGroups`).
-pub fn account_document(namespace: &str, timestamp: EpochMillis, values: Vec<(&'static str, u64)>) -> String {
-    document(namespace, timestamp, &[], std::collections::BTreeMap::new(), values)
-}
-
-/// The documents for one log group's counts in one minute (`totals` as the metric plan maps them).
-pub fn documents(namespace: &str, log_group: &str, minute: EpochMillis, totals: &Totals) -> Vec<String> {
-    let doc = |dimensions: &'static [&'static str], status_code: Option<&str>, values: Vec<(&'static str, u64)>| {
-        let values_of_dimensions =
-            std::iter::once((LOG_GROUP, log_group)).chain(status_code.map(|c| (STATUS_CODE, c))).collect();
-        document(namespace, minute, dimensions, values_of_dimensions, values)
+/// The documents for one log group's counts in one minute (`totals` as the metric plan maps them),
+/// tagged with `writer` (the writer's position among the window's writers) when given.
+pub fn documents(
+    namespace: &str,
+    log_group: &str,
+    minute: EpochMillis,
+    totals: &Totals,
+    writer: Option<&str>,
+) -> Vec<String> {
+    type Sets = (&'static [&'static str], &'static [&'static str]);
+    let doc = |(plain, tagged): Sets, status_code: Option<&str>, values: Vec<(&'static str, u64)>| {
+        debug_assert!(values.len() <= MAX_METRICS_PER_DIRECTIVE && tagged.len() <= MAX_DIMENSIONS_PER_SET);
+        let mut dimensions = vec![plain];
+        dimensions.extend(writer.map(|_| tagged));
+        let d = Document {
+            aws: Metadata {
+                timestamp: minute,
+                cloud_watch_metrics: [Directive {
+                    namespace,
+                    dimensions,
+                    metrics: values.iter().map(|(name, _)| Definition { name, unit: "Count" }).collect(),
+                }],
+            },
+            dimensions: std::iter::once((LOG_GROUP, log_group))
+                .chain(status_code.map(|c| (STATUS_CODE, c)))
+                .chain(writer.map(|c| (WRITER, c)))
+                .collect(),
+            values: values.into_iter().collect(),
+        };
+        // Serializing plain structs of strings and integers cannot fail.
+        serde_json::to_string(&d).unwrap_or_default()
     };
     let mut out = vec![doc(
-        &[LOG_GROUP],
+        (&[LOG_GROUP], &[LOG_GROUP, WRITER]),
         None,
         vec![
             (REQUESTS, totals.requests),
@@ -102,13 +121,13 @@ pub fn documents(namespace: &str, log_group: &str, minute: EpochMillis, totals: 
             (UNPARSED_LINES, totals.unparsed),
         ],
     )];
-    out.extend(
-        totals
-            .client_errors
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(code, n)| doc(&[LOG_GROUP, STATUS_CODE], Some(&code.key()), vec![(CLIENT_ERRORS, *n)])),
-    );
+    out.extend(totals.client_errors.iter().filter(|(_, n)| **n > 0).map(|(code, n)| {
+        doc(
+            (&[LOG_GROUP, STATUS_CODE], &[LOG_GROUP, STATUS_CODE, WRITER]),
+            Some(&code.key()),
+            vec![(CLIENT_ERRORS, *n)],
+        )
+    }));
     out
 }
 
@@ -128,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_minute_is_one_total_document_and_one_per_code() {
-        let docs = documents("ApiGateway4xx", "/aws/apigateway/x", 1_764_000_060_000, &totals());
+        let docs = documents("ApiGateway4xx", "/aws/apigateway/x", 1_764_000_060_000, &totals(), None);
         assert_eq!(docs.len(), 3, "totals, 403, Other4xx (zero codes are left out)");
         let v: Vec<Value> = docs.iter().map(|d| serde_json::from_str(d).unwrap()).collect();
         let d = &v[0]["_aws"]["CloudWatchMetrics"][0];
@@ -164,12 +183,30 @@ mod tests {
     fn documents_stay_inside_the_specification_limits() {
         let longest = "/".repeat(crate::metrics::contract::MAX_DIMENSION_VALUE);
         let namespace = "N".repeat(255);
-        for doc in documents(&namespace, &longest, 0, &totals()) {
+        for doc in documents(&namespace, &longest, 0, &totals(), Some("4294967295")) {
             let v: Value = serde_json::from_str(&doc).unwrap();
             let d = &v["_aws"]["CloudWatchMetrics"][0];
             assert!(doc.len() < MAX_DOCUMENT_BYTES / 64, "{} bytes", doc.len());
             assert!(d["Metrics"].as_array().unwrap().len() <= MAX_METRICS_PER_DIRECTIVE);
             assert!(d["Dimensions"][0].as_array().unwrap().len() <= MAX_DIMENSIONS_PER_SET);
+        }
+    }
+
+    #[test]
+    fn tagged_documents_add_a_container_dimension_set_to_the_same_values() {
+        let plain = documents("N", "/g", 0, &totals(), None);
+        let tagged = documents("N", "/g", 0, &totals(), Some("1"));
+        assert_eq!(plain.len(), tagged.len());
+        for (p, t) in plain.iter().zip(&tagged) {
+            let (p, t): (Value, Value) = (serde_json::from_str(p).unwrap(), serde_json::from_str(t).unwrap());
+            let sets = t["_aws"]["CloudWatchMetrics"][0]["Dimensions"].as_array().unwrap().clone();
+            assert_eq!(sets.len(), 2);
+            assert_eq!(sets[0], p["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], "the contract's set comes first");
+            let mut with = sets[0].as_array().unwrap().clone();
+            with.push("Writer".into());
+            assert_eq!(sets[1], Value::Array(with));
+            assert_eq!(t["Writer"], "1");
+            assert_eq!(t["ClientErrors"], p["ClientErrors"], "the same values, extracted once per set");
         }
     }
 }

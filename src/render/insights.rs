@@ -3,7 +3,8 @@
 //! CLF, CSV, XML and execution-log lines need a `parse` command, or the query finds nothing. The
 //! stage's template, when configured, says exactly how a line is written, so it wins over detection.
 
-use crate::access_log::{LineParser, LineShape, Template, TemplatePart, ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS};
+use crate::access_log::{LineParser, LineShape, Template, TemplatePart};
+use crate::base::fields::{ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS};
 
 /// The query for lines read by `parser`; `shape` is the detected format of the batch's lines (JSON
 /// when unknown). Every form names the status `code` and the route `resource`.
@@ -41,6 +42,14 @@ fn from_shape(shape: LineShape) -> String {
 | parse @message /<resourcePath>(?<resource>[^<]*)<\/resourcePath>/"
         }
         LineShape::Execution => r"parse @message /Method completed with status: (?<code>\d{3})/",
+        // Logs Insights does not split `key: value` pairs: one regex per field, any of its names.
+        LineShape::KeyValue => {
+            return format!(
+                "parse @message /(?:^|, )(?:{}): (?<code>\\d{{3}})/\n| parse @message /(?:^|, )(?:{}): (?<resource>[^,]*)/",
+                STATUS_KEYS.join("|"),
+                [ROUTE_KEYS, ROUTE_KEY_KEYS].concat().join("|")
+            );
+        }
     };
     command.to_string()
 }
@@ -133,6 +142,7 @@ mod tests {
             r#"203.0.113.9 - - [25/Nov/2026:10:00:00 +0000] "DELETE /v1/users/{id} HTTP/1.1" 403 42 c0ffee"#,
             "203.0.113.9,-,-,25/Nov/2026:10:00:00 +0000,DELETE,/v1/users/{id},HTTP/1.1,403,42,c0ffee",
             r#"<request id="c0ffee"> <requestTime>25/Nov/2026:10:00:00 +0000</requestTime> <httpMethod>DELETE</httpMethod> <resourcePath>/v1/users/{id}</resourcePath> <status>403</status> </request>"#,
+            "requestId: c0ffee, ip: 203.0.113.9, caller: -, user: -, requestTime: 25/Nov/2026:10:00:00 +0000, httpMethod: DELETE, resourcePath: /v1/users/{id}, status: 403, protocol: HTTP/1.1, responseLength: 42",
         ] {
             let q = query(&LineParser::Auto, LineShape::of(line));
             assert_eq!(parsed(&q, line), (Some("403".into()), route.clone()), "{q}\n{line}");

@@ -7,7 +7,12 @@
 //! may be lifted by `SPIKE_FACTOR` once its group's baseline is known ([`Judge::lift`]), and a
 //! window about to alert gets the breakdown by code read for it ([`Judge::add_breakdown`]). Both
 //! go through the same action rule, so a refined decision is the one a single pass would make.
+//!
+//! A decision can be withheld ([`Withheld`]): the ledger says its totals may still lack another
+//! container's counts, or the window is too old to page. A withheld decision keeps the action it
+//! would take in [`WindowDecision::unsent`] and sends nothing, so it leaves no marker.
 
+use crate::base::time::EpochMillis;
 use crate::judge::baseline::{Baseline, SpikeFactor};
 use crate::judge::finding::{Finding, Rules, Totals};
 use crate::judge::group_rules::GroupRules;
@@ -15,6 +20,20 @@ use crate::judge::severity::Severity;
 use crate::window::marker::Marker;
 use crate::window::state::{Markers, WindowKey, WindowState};
 use std::collections::BTreeMap;
+
+/// Why a window's action is not sent now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withheld {
+    /// Its totals may lack another container's counts still being extracted: it is read and
+    /// decided again from `until` on, and sent then if it still holds.
+    Partial {
+        /// When everything the other containers wrote is readable.
+        until: EpochMillis,
+    },
+    /// It began too long ago to be paged (see [`crate::window::ledger::PAGE_HORIZON_MS`]): never
+    /// sent; a message about newer windows of its log group lists it.
+    Old,
+}
 
 /// The verdict on one window after a batch.
 #[derive(Debug, Clone)]
@@ -33,6 +52,10 @@ pub struct WindowDecision {
     pub previous_alerted: bool,
     /// The markers CloudWatch is known to hold for it (what need not be written again).
     pub written: Markers,
+    /// Why the action is not sent now, if it is not.
+    pub withheld: Option<Withheld>,
+    /// The action a withheld decision would take.
+    pub unsent: Option<Marker>,
 }
 
 impl WindowDecision {
@@ -84,9 +107,17 @@ impl Judge<'_> {
             action: None,
             previous_alerted: previous.is_some_and(|p| p.markers.alerted.is_some() && !p.markers.recovered),
             written: Markers::default(),
+            withheld: None,
+            unsent: None,
         };
         self.act(&mut d);
         d
+    }
+
+    /// Withholds the decision's action for `why`: it stays in `unsent`, nothing is sent or marked.
+    pub fn withhold(&self, d: &mut WindowDecision, why: Withheld) {
+        d.withheld = Some(why);
+        self.act(d);
     }
 
     /// `SPIKE_FACTOR`: a window under the fixed levels whose rate is `factor` times its group's
@@ -99,14 +130,14 @@ impl Judge<'_> {
         }
     }
 
-    /// Adds the per-code breakdown CloudWatch holds for the window (`stored`, which lacks this
-    /// batch's `add`): each code is the larger of the two lower bounds. The rate, and so the
-    /// verdict and action, stay: codes not known before were already counted as other 4xx.
-    pub fn add_breakdown(&self, d: &mut WindowDecision, stored: &WindowState, add: Option<&Totals>) {
-        for (code, n) in &stored.codes {
-            let batch = add.and_then(|t| t.client_errors.get(code)).copied().unwrap_or(0);
+    /// Adds the per-code breakdown of the window's whole total (`codes`: what CloudWatch holds of
+    /// other writers' codes plus this container's own, this batch included): each code is the
+    /// larger of the two lower bounds. The rate, and so the verdict and action, stay: codes not
+    /// known before were already counted as other 4xx.
+    pub fn add_breakdown(&self, d: &mut WindowDecision, codes: &WindowState) {
+        for (code, n) in &codes.codes {
             let e = d.state.codes.entry(*code).or_default();
-            *e = (*e).max(n + batch);
+            *e = (*e).max(*n);
         }
         let severity = d.finding.severity;
         let mut finding = Finding::new(&d.state.totals(), &BTreeMap::new(), &self.rules_for(&d.key.0));
@@ -117,13 +148,13 @@ impl Judge<'_> {
     }
 
     /// The action rule: alert when a level is newly crossed; send a recovery notice when the window
-    /// after an alerted one is OK (once); otherwise nothing.
+    /// after an alerted one is OK (once); otherwise nothing. A withheld decision keeps the action
+    /// in `unsent` and sends nothing.
     fn act(&self, d: &mut WindowDecision) {
         let before = d.before;
         d.state.markers = before;
         let severity = d.finding.severity;
-        d.action = if severity.is_alerting() && before.alerted.is_none_or(|a| severity > a) {
-            d.state.markers.alerted = Some(severity);
+        let action = if severity.is_alerting() && before.alerted.is_none_or(|a| severity > a) {
             Some(Marker::Alerted(severity))
         } else if self.notify_recovery
             && severity == Severity::Ok
@@ -131,11 +162,14 @@ impl Judge<'_> {
             && before.alerted.is_none()
             && !before.recovered
         {
-            d.state.markers.recovered = true;
             Some(Marker::Recovered)
         } else {
             None
         };
+        (d.action, d.unsent) = if d.withheld.is_some() { (None, action) } else { (action, None) };
+        if let Some(m) = d.action {
+            d.state.mark(m);
+        }
     }
 }
 
@@ -203,5 +237,18 @@ mod tests {
         assert_eq!(one(totals(100, 1), Some(already), Some(prev.clone())).action, None);
         assert_eq!(one(totals(50, 0), None, Some(prev)).action, None, "too few requests to call it recovered");
         assert_eq!(one(totals(200, 2), None, None).action, None, "nothing to recover from");
+    }
+
+    #[test]
+    fn a_withheld_decision_keeps_its_action_unsent_and_leaves_no_marker() {
+        let rules = Rules::default();
+        let judge = Judge { rules: &rules, notify_recovery: true, groups: None };
+        let key = ("/g".to_string(), 600_000);
+        for why in [Withheld::Old, Withheld::Partial { until: 700_000 }] {
+            let mut d = judge.decide(&key, &WindowState::default(), None, &totals(100, 30));
+            judge.withhold(&mut d, why);
+            assert_eq!((d.action, d.unsent), (None, Some(Marker::Alerted(Severity::High))), "{why:?}");
+            assert!(d.missing_markers().is_empty(), "{why:?}: nothing sent, nothing marked");
+        }
     }
 }

@@ -11,10 +11,17 @@ are gunzipped first.
 Control endpoints on the proxy's port (test infrastructure; see tests/support/emulator.rs):
 - `GET /_calls`, `POST /_calls/reset`: requests seen, per `service:Operation` (SDK retries count);
   `GET /_calls/log`: each request since the reset as `[seconds, "service:Operation"]`, in order.
-- `POST /_faults` `{"operation", "fault", "times", "hang_seconds", "match"}`, `POST /_latency`
+- `POST /_faults` `{"operation", "fault", "times", "hang_seconds", "match", "every"}`, `POST /_latency`
   `{"ms"}`, `DELETE /_faults`: faults a real service shows and moto cannot (see FAULTS).
 - `POST /_emf`, `POST /_emf/config` `{"delay_seconds"}`, `POST /_emf/flush`: stands in for
   CloudWatch's extraction of Embedded Metric Format documents from a function's log lines.
+- `POST /_clock` `{"now_ms"}`, `DELETE /_clock`: the time the EMF collector and the late store go by
+  (a test's clock, moved by the test; documents that become due as it moves are written before the
+  answer), or the real clock again.
+- `POST /_late` `{"delay_seconds"}`: data points 3 hours old or older, put with PutMetricData or
+  extracted from EMF, become readable only this long after they are written (PutMetricData API
+  reference: "data points with time stamps from 3 to 24 hours ago can take as much as 2 hours to
+  become available"); 0, the default, makes every point readable at once.
 - `POST /_lambda` `{"name"}`: a Lambda function in moto (role and code made up), so that
   PutSubscriptionFilter accepts it as a destination; answers `{"arn"}`.
 - `GET /_deliveries`: what CloudWatch Logs delivered to Lambda destinations since the last call
@@ -25,8 +32,10 @@ Control endpoints on the proxy's port (test infrastructure; see tests/support/em
 - `PUT /_cfn/<id>`, `GET /_cfn`: stands in for the pre-signed S3 URL CloudFormation gives a custom
   resource to answer on; `GET` returns the bodies received, in order.
 
-What it does not do: run Lambda functions (see `/_deliveries`), enforce IAM, or limit calls by rate
-(inject `throttle`/`too_many_requests` faults instead).
+What it does not do: metric math and SEARCH expressions, Metrics Insights queries, extended
+statistics, or a lag that differs between the documents of one batch (every document accepted in
+one call waits the same delay); run Lambda functions (see `/_deliveries`), enforce IAM, or limit
+calls by rate (inject `throttle`/`too_many_requests` faults instead).
 
 Prints one JSON line {"endpoint": <proxy URL>, "moto": <moto URL>} when ready, then serves until
 its standard input closes (the parent exited) or it gets SIGTERM. Test infrastructure only.
@@ -189,10 +198,13 @@ class Faults:
         times = int(spec.get("times", 1))
         if times < 1:
             raise ValueError("times must be at least 1")
+        every = int(spec.get("every", 1))
+        if every < 1:
+            raise ValueError("every must be at least 1")
         with self.lock:
             self.faults.append({"operation": spec["operation"], "fault": fault, "times": times,
                                 "hang_seconds": float(spec.get("hang_seconds", 30)),
-                                "match": spec.get("match")})
+                                "match": spec.get("match"), "every": every, "seen": 0})
 
     def clear(self):
         with self.lock:
@@ -212,6 +224,10 @@ class Faults:
                 if f["operation"] not in (op, name):
                     continue
                 if f["match"] and not matches(f["match"], body):
+                    continue
+                # Intermittent faults: only every n-th matching call meets it, the others pass.
+                f["seen"] += 1
+                if f["seen"] % f["every"]:
                     continue
                 f["times"] -= 1
                 if f["times"] <= 0:
@@ -250,6 +266,8 @@ MAX_NAME = 1024
 # PutMetricData's accepted range: two weeks back, two hours ahead.
 MAX_AGE_MS = 14 * 24 * 3600 * 1000
 MAX_AHEAD_MS = 2 * 3600 * 1000
+# Data points this old or older become readable late (see `_late`).
+LATE_AGE_MS = 3 * 3600 * 1000
 
 
 class EmfError(ValueError):
@@ -358,20 +376,59 @@ def extract(doc, now_ms):
 
 
 class EmfCollector:
-    """Documents accepted and waiting for their delay to pass, then written to moto."""
+    """Documents accepted and waiting for their delay to pass, then written to moto; and data points
+    too old to be readable at once (the late store), written to moto when their delay has passed."""
 
     def __init__(self):
         self.lock = threading.Lock()
         # Held while documents are written, so a flush returns only after every due write is done.
         self.write_lock = threading.Lock()
         self.delay = 0.0
+        self.late = 0.0
+        self.clock = None  # a test's clock (seconds), or None for the real one
         self.pending = []  # heap of (due, sequence, [(namespace, data) per directive of one document])
         self.seq = 0
         self.wake = threading.Event()
 
+    def now(self):
+        """Seconds since the epoch, by the test's clock when one is set."""
+        with self.lock:
+            return time.time() if self.clock is None else self.clock
+
+    def set_clock(self, now_ms):
+        """Moves the test's clock (None: the real one again), then writes what became due."""
+        with self.lock:
+            self.clock = None if now_ms is None else now_ms / 1000
+        self.write(everything=False)
+        self.wake.set()
+
+    def split_late(self, data, now):
+        """`(readable at once, late)`: the data points 3 hours old or older are late when a late
+        delay is set."""
+        if not self.late:
+            return data, []
+        cut = now - LATE_AGE_MS / 1000
+        return [d for d in data if d["Timestamp"] > cut], [d for d in data if d["Timestamp"] <= cut]
+
+    def hold(self, extracted, due):
+        """Queues `[(namespace, data)]` (one document's, or one put's) to be written at `due`."""
+        with self.lock:
+            self.seq += 1
+            heapq.heappush(self.pending, (due, self.seq, extracted))
+        self.wake.set()
+
+    def put(self, namespace, data):
+        """A PutMetricData through the proxy: late points are held; returns the rest."""
+        now = self.now()
+        ready, late = self.split_late(data, now)
+        if late:
+            self.hold([(namespace, late)], now + self.late)
+        return ready
+
     def accept(self, text):
         """Parses and validates every line; queues the valid documents. Returns the answer."""
-        now_ms = int(time.time() * 1000)
+        now = self.now()
+        now_ms = int(now * 1000)
         metrics, rejected, accepted = 0, [], []
         for number, line in enumerate(text.splitlines(), 1):
             line = line.strip()
@@ -392,11 +449,14 @@ class EmfCollector:
                 continue
             metrics += sum(len(data) for _, data in extracted)
             accepted.append(extracted)
+        for extracted in accepted:
+            parts = [(namespace, self.split_late(data, now)) for namespace, data in extracted]
+            late = [(namespace, old) for namespace, (_, old) in parts if old]
+            if late:
+                self.hold(late, now + self.delay + self.late)
+            if not late or any(ready for _, (ready, _) in parts):
+                self.hold([(namespace, ready) for namespace, (ready, _) in parts if ready], now + self.delay)
         with self.lock:
-            due = time.time() + self.delay
-            for extracted in accepted:
-                self.seq += 1
-                heapq.heappush(self.pending, (due, self.seq, extracted))
             immediate = self.delay == 0
         if immediate:
             # No delay: readable as soon as the answer arrives, as tests expect.
@@ -409,13 +469,15 @@ class EmfCollector:
         return answer
 
     def due(self, everything=False):
+        now = self.now()
         with self.lock:
             ready = []
-            while self.pending and (everything or self.pending[0][0] <= time.time()):
+            while self.pending and (everything or self.pending[0][0] <= now):
                 ready.append(heapq.heappop(self.pending))
             return ready
 
     def apply(self, ready):
+        """Writes what is due; returns `(writes, data points)`."""
         documents = metrics = 0
         for _, _, extracted in ready:
             for namespace, data in extracted:
@@ -437,7 +499,8 @@ class EmfCollector:
         """Background writer: applies documents once their delay has passed."""
         while True:
             with self.lock:
-                wait = (self.pending[0][0] - time.time()) if self.pending else None
+                # Under a test's clock only its moves write (set_clock); otherwise the first due time.
+                wait = (self.pending[0][0] - time.time()) if self.pending and self.clock is None else None
             self.wake.wait(None if wait is None else max(wait, 0))
             self.wake.clear()
             try:
@@ -649,6 +712,11 @@ class Proxy(BaseHTTPRequestHandler):
 
     def _cbor(self, operation, body):
         request = to_json(cbor2.loads(body)) if body else {}
+        if operation == "PutMetricData" and request.get("MetricData"):
+            request["MetricData"] = EMF.put(request.get("Namespace", ""), request["MetricData"])
+            if not request["MetricData"]:
+                # Every point held for later: answered as the service answers an accepted put.
+                return 200, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")], cbor2.dumps({})
         headers = [
             ("Content-Type", "application/x-amz-json-1.0"),
             ("X-Amz-Target", f"GraniteServiceVersion20100801.{operation}"),
@@ -737,9 +805,36 @@ class Proxy(BaseHTTPRequestHandler):
             return self._json(200, {})
         if (method, path) == ("POST", "/_emf/flush"):
             return self._json(200, EMF.flush())
+        if (method, path) == ("POST", "/_clock"):
+            now_ms = spec.get("now_ms")
+            if not is_number(now_ms) or now_ms < 0:
+                return self._json(400, {"error": "now_ms must be a number >= 0"})
+            EMF.set_clock(now_ms)
+            return self._json(200, {})
+        if (method, path) == ("DELETE", "/_clock"):
+            EMF.set_clock(None)
+            return self._json(200, {})
+        if (method, path) == ("POST", "/_late"):
+            delay = spec.get("delay_seconds")
+            if not is_number(delay) or delay < 0:
+                return self._json(400, {"error": "delay_seconds must be a number >= 0"})
+            with EMF.lock:
+                EMF.late = float(delay)
+            return self._json(200, {})
         self._json(404, {"error": f"no control endpoint {method} {path}"})
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (its deadline passed) closes the connection under a slow answer:
+        # expected in tests, not worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def main():
@@ -749,8 +844,7 @@ def main():
     moto.start()
     host, port = moto.get_host_and_port()
     Proxy.moto = f"http://{host}:{port}"
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    proxy.daemon_threads = True
+    proxy = Server(("127.0.0.1", 0), Proxy)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     threading.Thread(target=EMF.run, daemon=True).start()
     done = threading.Event()

@@ -4,7 +4,9 @@
 //!
 //! Besides translating, the server counts calls, injects the faults a real service shows and moto
 //! cannot (a call applied and then answered 500, a dropped connection, a hang, throttling, latency),
-//! and stands in for CloudWatch's extraction of Embedded Metric Format lines (`emf`). Faults and
+//! and stands in for CloudWatch's extraction of Embedded Metric Format lines (`emf`), on the real
+//! clock or on the test's (`clock`), with data points 3 hours old or older readable late when asked
+//! (`late`). Faults and
 //! counts are per emulator, and one emulator serves every test of a binary: a test that injects
 //! faults or counts calls holds [`Emulator::exclusive`] so that concurrent tests neither trip over
 //! its faults nor add to its counts; other tests in that binary that make calls should hold it too,
@@ -173,6 +175,14 @@ impl Emulator {
         );
     }
 
+    /// Intermittent faults: of the calls of `operation` whose body holds `needle`, every `every`-th
+    /// fails with `fault` (the others are answered), until `times` have failed.
+    pub fn inject_every(&self, operation: &str, fault: &str, times: u32, every: u32, needle: &str) {
+        self.add_fault(serde_json::json!({
+            "operation": operation, "fault": fault, "times": times, "every": every, "match": needle
+        }));
+    }
+
     /// Every proxied call waits `ms` milliseconds before it is forwarded (0 for none).
     pub fn latency_ms(&self, ms: u64) {
         self.control("POST", "/_latency", &serde_json::json!({"ms": ms}).to_string());
@@ -184,8 +194,8 @@ impl Emulator {
     }
 
     /// Takes the process-wide lock of tests that inject faults or count calls on the shared
-    /// emulator. It starts and ends with no faults, no latency and no EMF delay (also when the
-    /// test panics). A plain guard: hold it across `.await` in `#[tokio::test]`s (each runs on its
+    /// emulator. It starts and ends with no faults, no latency, no EMF or late delay and the real
+    /// clock (also when the test panics). A plain guard: hold it across `.await` in `#[tokio::test]`s (each runs on its
     /// own thread) as in synchronous tests.
     pub fn exclusive() -> Exclusive {
         static LOCK: Mutex<()> = Mutex::new(());
@@ -199,6 +209,8 @@ impl Emulator {
     fn reset_state(&self) {
         self.clear_faults();
         self.emf_delay(0.0);
+        self.late(0.0);
+        self.real_clock();
         self.emf_flush();
     }
 
@@ -238,6 +250,24 @@ impl Emulator {
     /// How long accepted EMF documents wait before they are written (CloudWatch's extraction lag).
     pub fn emf_delay(&self, secs: f64) {
         self.control("POST", "/_emf/config", &serde_json::json!({"delay_seconds": secs}).to_string());
+    }
+
+    /// The EMF collector and the late store go by the test's clock, set to `now_ms`: what waits and
+    /// falls due by then is written before this returns. Move it forward as the test's invocations
+    /// move `Invocation::at`; [`Emulator::real_clock`] (and dropping [`Exclusive`]) ends it.
+    pub fn clock(&self, now_ms: i64) {
+        self.control("POST", "/_clock", &serde_json::json!({"now_ms": now_ms}).to_string());
+    }
+
+    /// The real clock again (what waits on the test's clock then falls due by the real one).
+    pub fn real_clock(&self) {
+        self.control("DELETE", "/_clock", "");
+    }
+
+    /// Data points 3 hours old or older (alert markers, writer marks, EMF counts) become readable
+    /// `secs` after they are written, as CloudWatch documents; 0 (the default) for at once.
+    pub fn late(&self, secs: f64) {
+        self.control("POST", "/_late", &serde_json::json!({"delay_seconds": secs}).to_string());
     }
 
     /// Writes every waiting EMF document now; returns what was written.
@@ -302,7 +332,8 @@ impl SentMessage {
     }
 }
 
-/// Holds [`Emulator::exclusive`]; dropping it clears faults, latency and the EMF delay.
+/// Holds [`Emulator::exclusive`]; dropping it clears faults, latency, the EMF delay, the late delay
+/// and the test's clock.
 pub struct Exclusive {
     emulator: &'static Emulator,
     _guard: MutexGuard<'static, ()>,
@@ -315,6 +346,8 @@ impl Drop for Exclusive {
         for (method, path, body) in [
             ("DELETE", "/_faults", ""),
             ("POST", "/_emf/config", r#"{"delay_seconds": 0}"#),
+            ("POST", "/_late", r#"{"delay_seconds": 0}"#),
+            ("DELETE", "/_clock", ""),
             ("POST", "/_emf/flush", ""),
         ] {
             let _ = std::panic::catch_unwind(|| request(&self.emulator.endpoint, method, path, body));
@@ -360,28 +393,4 @@ fn request(base: &str, method: &str, path: &str, body: &str) -> (u16, String) {
 /// True when `path` exists relative to the crate root.
 pub fn exists(path: &str) -> bool {
     Path::new(&root().join(path)).exists()
-}
-
-/// A REST API named `name` that can be deployed (moto, like API Gateway, deploys only an API with a
-/// method: `GET /`, a mock integration): its id.
-pub async fn deployable_rest_api(c: &aws_sdk_apigateway::Client, name: &str) -> String {
-    let api_id = c.create_rest_api().name(name).send().await.unwrap().id.unwrap();
-    let root = c.get_resources().rest_api_id(&api_id).send().await.unwrap().items()[0].id().unwrap().to_string();
-    c.put_method()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .authorization_type("NONE")
-        .send()
-        .await
-        .unwrap();
-    c.put_integration()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
-        .send()
-        .await
-        .unwrap();
-    api_id
 }

@@ -9,16 +9,22 @@
 use super::emulator::{Emulator, Exclusive, SentMessage};
 use super::{events, subscription, Format};
 use apigw_4xx::aws::client::Clients;
+use apigw_4xx::context::apigateway::ApiGateway;
 use apigw_4xx::function::config::Config;
+use apigw_4xx::function::context::AlertContext;
 use apigw_4xx::function::context::ContextSource;
 use apigw_4xx::function::emf::CapturedEmf;
 use apigw_4xx::function::stores::{AlertSink, CloudWatchStore, MetricsStore, SnsAlerts};
 use apigw_4xx::function::{Function, HandlerError, IncomingEvent, Invocation, Summary};
+use apigw_4xx::metrics::cloudwatch::CloudWatchHistory;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 
 /// The function as deployed, its EMF output captured for the emulator's collector.
 pub type Deployed = Function<CloudWatchStore, SnsAlerts, CapturedEmf>;
+
+/// [`Deployed`] with its alert context.
+pub type WithContext = Function<CloudWatchStore, SnsAlerts, CapturedEmf, AlertContext<CloudWatchHistory, ApiGateway>>;
 
 /// One test's names on the shared emulator.
 pub struct Env {
@@ -73,6 +79,14 @@ impl Env {
             SnsAlerts::new(&Clients::new(&self.sdk), &c.alert_topic_arn),
             CapturedEmf::default(),
         )
+    }
+
+    /// A cold container with its alert context (baseline and deployment lines), as `bootstrap`
+    /// builds it.
+    pub fn with_context(&self, extra: &[(&str, &str)]) -> WithContext {
+        let c = self.config(extra);
+        let context = AlertContext::over(&Clients::new(&self.sdk), &c.namespace, c.deployment_lookup);
+        self.function(extra).with_context(context)
     }
 
     /// The messages SNS accepted on this test's topic.

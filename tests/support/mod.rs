@@ -168,6 +168,7 @@ pub fn reference_event() -> String {
     subscription_event(&payload("/aws/apigateway/prod-access", &evs))
 }
 
+pub mod apigateway;
 pub mod emulator;
 pub mod env;
 

@@ -49,7 +49,7 @@ impl ContextArgs {
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let found = runtime.block_on(async {
-            let clients = apigw_4xx::aws::client::Clients::from_env().await;
+            let clients = apigw_4xx::aws::client::Clients::from_env().await?;
             DeploymentFinder::new(ApiGateway::new(&clients)).find("", Some((api, stage)), now).await
         });
         match found {

@@ -54,9 +54,13 @@ pub fn run(args: &HistoryArgs) -> Result<ExitCode> {
     let (start, end) = history::span(now, args.days, args.window);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let series = runtime.block_on(async {
-        let clients = apigw_4xx::aws::client::Clients::from_env().await;
+        let clients = apigw_4xx::aws::client::Clients::from_env().await.map_err(|e| anyhow::anyhow!(e.message))?;
         let reader = CloudWatchHistory::new(&clients, &args.namespace);
-        reader.sums(&history::queries(&args.log_group, &rules), start, end, (args.window * 60) as i32).await
+        let queries = history::queries(&args.log_group, &rules);
+        reader
+            .sums(&queries, start, end, (args.window * 60) as i32)
+            .await
+            .map_err(|e| anyhow::anyhow!("GetMetricData in {}: {}", args.namespace, e.message))
     })?;
     let h = History::judge(&args.log_group, args.days, args.window, &rules, &series);
     let mut out = std::io::stdout().lock();
@@ -72,5 +76,5 @@ pub fn run(args: &HistoryArgs) -> Result<ExitCode> {
             args.log_group, args.namespace, args.days
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(crate::exit::SUCCESS))
 }

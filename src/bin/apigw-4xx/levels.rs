@@ -27,12 +27,12 @@ pub struct LevelArgs {
 }
 
 impl LevelArgs {
-    /// The rules these options give, validated (ELEVATED below HIGH).
+    /// The rules these options give, validated (ELEVATED below HIGH: a usage error otherwise).
     pub fn rules(&self) -> Result<Rules> {
         let thresholds =
             Thresholds { elevated: self.elevated_percent, high: self.high_percent, min_requests: self.min_requests }
                 .validate()
-                .map_err(anyhow::Error::msg)?;
+                .map_err(|e| crate::exit::usage(anyhow::Error::msg(e)))?;
         Ok(Rules { thresholds, ignored: self.ignore_status.clone() })
     }
 }

@@ -3,12 +3,12 @@
 
 use anyhow::{Context, Result};
 use apigw_4xx::access_log::{LineParser, Template};
-use apigw_4xx::base::numbers::thousands;
 use apigw_4xx::count::analysis::Analyzer;
 use apigw_4xx::count::parallel::{self, Settings, Source};
 use apigw_4xx::ingest::decode::{Limits, DEFAULT_MAX_INNER_BYTES, DEFAULT_MAX_LINE_BYTES};
 use apigw_4xx::judge::severity::Severity;
 use apigw_4xx::render::report::Report;
+use apigw_4xx::render::warnings::{warnings, Reading};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Read, Write};
@@ -17,12 +17,11 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod context;
+mod exit;
 #[cfg(feature = "aws")]
 mod history;
 mod levels;
 
-/// Exit code when `--fail-on` is reached.
-const EXIT_FAIL_ON: u8 = 3;
 /// Input larger than this (or of unknown size, once this much is read) gets a progress bar.
 const PROGRESS_FROM_BYTES: u64 = 64 << 20;
 /// What a person typing `apigw-4xx analyze` at a terminal is told while it waits for them.
@@ -87,7 +86,7 @@ struct Analyze {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
     /// Cap on the decompressed size of one subscription payload, in MiB.
-    #[arg(long, default_value_t = DEFAULT_MAX_INNER_BYTES >> 20, value_name = "MIB")]
+    #[arg(long, default_value_t = DEFAULT_MAX_INNER_BYTES >> 20, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     max_inner_mib: u64,
     /// Cap on one log line, in KiB: a longer line is counted as unparsed, skipped unread.
     #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES as u64 >> 10, value_name = "KIB", value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
@@ -103,45 +102,24 @@ enum FailOn {
 }
 
 fn main() -> ExitCode {
-    let result = match Cli::parse().command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return exit::refused(e),
+    };
+    let result = match cli.command {
         Command::Analyze(args) => {
             if !args.log_group.is_empty() && args.since.is_none() && args.start.is_none() {
-                Cli::command()
-                    .error(
-                        clap::error::ErrorKind::MissingRequiredArgument,
-                        "--log-group needs --since DURATION or --start TIME",
-                    )
-                    .exit();
+                return exit::refused(Cli::command().error(
+                    clap::error::ErrorKind::MissingRequiredArgument,
+                    "--log-group needs --since DURATION or --start TIME",
+                ));
             }
             analyze(&args)
         }
         #[cfg(feature = "aws")]
         Command::History(args) => history::run(&args),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {}", one_line(&e));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The error and its causes on one line, each said once: a cause whose text the message already
-/// carries (`read error: Is a directory` over the `Is a directory` it wraps) is not repeated.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    result.unwrap_or_else(|e| exit::fail(&e))
 }
 
 fn parser(log_format: Option<&str>) -> Result<LineParser> {
@@ -152,7 +130,7 @@ fn parser(log_format: Option<&str>) -> Result<LineParser> {
     } else {
         spec.to_string()
     };
-    Ok(LineParser::Template(Template::compile(&source).context("--log-format")?))
+    Ok(LineParser::Template(Template::compile(&source).context("--log-format").map_err(exit::usage)?))
 }
 
 fn analyze(args: &Analyze) -> Result<ExitCode> {
@@ -168,27 +146,9 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
     let deployment = args.context.deployment();
     let tally = analyzer.merged();
     let report = Report::new(&tally, &rules);
-    let requests = tally.overall.requests();
-    if tally.overall.unparsed > requests {
-        eprintln!(
-            "warning: {} of {} lines did not parse as access-log lines (e.g. {:?}); pass --log-format with the stage's access-log format",
-            thousands(tally.overall.unparsed),
-            thousands(tally.overall.unparsed + requests),
-            tally.unparsed_example.as_deref().unwrap_or_default()
-        );
-    }
-    if tally.untimed > 0 {
-        eprintln!(
-            "warning: {} requests carry no timestamp and no readable request time: counted overall, in no window",
-            thousands(tally.untimed)
-        );
-    }
-    if tally.unbucketed > 0 {
-        eprintln!(
-            "warning: {} lines fall in windows past the first {} (the cap): counted overall, in no window; pass a larger --window",
-            thousands(tally.unbucketed),
-            thousands(apigw_4xx::count::tally::MAX_BUCKETS as u64)
-        );
+    let reading = if args.log_format.is_some() { Reading::Template } else { Reading::Detected };
+    for warning in warnings(&tally, reading) {
+        eprintln!("warning: {warning}");
     }
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -212,9 +172,9 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
     });
     let worst = groups.iter().flatten().map(|g| g.finding.severity).fold(report.worst(), Severity::max);
     if threshold.is_some_and(|t| worst >= t) {
-        return Ok(ExitCode::from(EXIT_FAIL_ON));
+        return Ok(ExitCode::from(exit::FAIL_ON));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(exit::SUCCESS))
 }
 
 /// One input of the command line.
@@ -341,7 +301,8 @@ fn from_cloudwatch(args: &Analyze, parser: LineParser) -> Result<Analyzer> {
     use apigw_4xx::ingest::log_group::{client_from_env, read_log_group};
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let range =
-        apigw_4xx::ingest::time_range::resolve(args.since.as_deref(), args.start.as_deref(), args.end.as_deref(), now)?;
+        apigw_4xx::ingest::time_range::resolve(args.since.as_deref(), args.start.as_deref(), args.end.as_deref(), now)
+            .map_err(exit::usage)?;
     // Size unknown until the last page: a counter of events, for a person watching.
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
@@ -356,11 +317,11 @@ fn from_cloudwatch(args: &Analyze, parser: LineParser) -> Result<Analyzer> {
     let mut analyzer = Analyzer::new(parser, args.window);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let result = runtime.block_on(async {
-        let client = client_from_env().await;
+        let client = client_from_env().await.map_err(|e| anyhow::anyhow!(e.message))?;
         for group in &args.log_group {
             read_log_group(&client, group, range, &mut analyzer, &|n| bar.inc(n)).await?;
         }
-        Ok::<_, apigw_4xx::ingest::log_group::LogsSourceError>(())
+        Ok::<_, anyhow::Error>(())
     });
     bar.finish_and_clear();
     result?;
@@ -393,14 +354,5 @@ mod tests {
         assert!(!stdin_hint(true, true, true), "--quiet");
         assert!(!stdin_hint(false, false, true), "files given");
         assert!(!stdin_hint(false, true, false), "piped");
-    }
-
-    #[test]
-    fn errors_are_one_line_each_cause_once() {
-        let io = std::io::Error::from_raw_os_error(21);
-        let e = anyhow::Error::new(apigw_4xx::ingest::input::InputError::Io(io)).context("dir.json");
-        assert_eq!(one_line(&e), "dir.json: read error: Is a directory (os error 21)");
-        let e = anyhow::anyhow!("line one\nline two").context("f");
-        assert_eq!(one_line(&e), "f: line one line two");
     }
 }

@@ -230,7 +230,8 @@ fn long_messages_and_skipped_values_are_never_held() {
     s.skip().unwrap();
     assert_eq!(s.capacity(), 64 * 1024);
     let mut c = Collect::default();
-    let mut d = Document { s: JsonStream::new(doc.as_bytes()), sink: &mut c, limits, allow_envelope: true };
+    let mut d =
+        Document { s: JsonStream::new(doc.as_bytes()), sink: &mut c, limits, allow_envelope: true, rows: false };
     d.value(0).unwrap();
     assert_eq!(d.s.capacity(), 64 * 1024, "a pinned message and a long field after it");
     // A key or field that must be held, past the cap: an error naming it.

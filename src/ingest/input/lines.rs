@@ -1,12 +1,20 @@
 //! Lines of a text input, bounded: a line longer than the cap is streamed past unread and reported
 //! as [`Record::Oversized`], so the buffer never grows past the cap plus two chunks. JSON objects
 //! back to back on one line (`}{`: Firehose writes records without a delimiter; or `} {`) come out
-//! one by one, each bounded by the same cap, however long the line that holds them.
+//! one by one, each bounded by the same cap, however long the line that holds them; so do JSON
+//! objects spread over lines (pretty-printed, as the console and documentation show records).
+//!
+//! A line that starts an object is one record when the object closes on it and the next line does
+//! not go on with it (`,`, `}` or `]` first). Otherwise the object is read across lines until it
+//! closes, and at each line break its next token must be one JSON allows there: a truncated line
+//! followed by other lines ends where it breaks off, and the lines after it are read as lines.
 
 use memchr::memmem;
 use std::io::{self, Read};
 
 const CHUNK: usize = 64 * 1024;
+/// How far past a line's end the next line's first token is looked for.
+const PEEK: usize = 4096;
 
 /// One record of the input.
 #[derive(Debug, PartialEq, Eq)]
@@ -28,7 +36,7 @@ pub(super) struct Lines<R> {
     scanned: usize,
     eof: bool,
     max_line: usize,
-    /// Whether lines that start with `{` are looked into for `}{`.
+    /// Whether lines that start with `{` are looked into for `}{` and for objects spread over lines.
     split_objects: bool,
     /// The rest of the current line is a run of JSON objects.
     in_run: bool,
@@ -65,8 +73,11 @@ impl<R: Read> Lines<R> {
             let from = self.scanned.max(self.start);
             if let Some(i) = memchr::memchr(b'\n', &self.buf[from..self.end]) {
                 let nl = from + i;
-                if self.is_run(self.start, nl, true) {
-                    continue;
+                match self.starts_objects(nl)? {
+                    // Objects (`in_run` is set), or more input needed to tell: the same newline
+                    // is found again.
+                    Some(true) | None => continue,
+                    Some(false) => {}
                 }
                 let line = self.start..nl;
                 self.start = nl + 1;
@@ -104,11 +115,50 @@ impl<R: Read> Lines<R> {
     /// `}{` or `} {` in it, when `pair`): then `in_run` is set.
     fn is_run(&mut self, a: usize, b: usize, pair: bool) -> bool {
         let line = &self.buf[a..b];
-        let first = line.iter().find(|c| !is_gap(**c));
         self.in_run = self.split_objects
-            && first == Some(&b'{')
+            && starts_object(line)
             && (!pair || self.back_to_back.iter().any(|f| f.find(line).is_some()));
         self.in_run
+    }
+
+    /// Whether the line ending at `nl` is to be read as JSON objects: back to back, or one that goes
+    /// on past its line (it does not end in `}`, or the next line starts with `,`, `}` or `]`). Then
+    /// `in_run` is set. `None` when the next line is not read yet (it has been, on the next call).
+    fn starts_objects(&mut self, nl: usize) -> io::Result<Option<bool>> {
+        if self.is_run(self.start, nl, true) {
+            return Ok(Some(true));
+        }
+        let line = &self.buf[self.start..nl];
+        // An over-long line is skipped whatever it holds.
+        if !self.split_objects || !starts_object(line) || line.len() > self.max_line {
+            return Ok(Some(false));
+        }
+        let goes_on = match line.iter().rposition(|c| !c.is_ascii_whitespace()).map(|k| line[k]) {
+            Some(b'}') => match self.peek_after(nl)? {
+                Some(next) => matches!(next, Some(b',' | b'}' | b']')),
+                None => return Ok(None),
+            },
+            _ => true,
+        };
+        self.in_run = goes_on;
+        Ok(Some(goes_on))
+    }
+
+    /// The first byte after `nl` that is not white space (within [`PEEK`] bytes), `Some(None)` when
+    /// there is none; `None` when more had to be read first (read now, the buffer moved: find the
+    /// line again).
+    #[allow(clippy::option_option)]
+    fn peek_after(&mut self, nl: usize) -> io::Result<Option<Option<u8>>> {
+        let window = &self.buf[nl + 1..self.end.min(nl + 1 + PEEK)];
+        if let Some(c) = window.iter().find(|c| !c.is_ascii_whitespace()) {
+            return Ok(Some(Some(*c)));
+        }
+        if window.len() == PEEK || self.eof {
+            return Ok(Some(None));
+        }
+        // Reading moves what is buffered (`nl` with it), whether or not more comes.
+        self.fill()?;
+        Ok(None)
     }
 
     /// In a run: the next object's range, `Some(None)` for one longer than the cap (skipped), or
@@ -231,44 +281,112 @@ fn is_gap(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r')
 }
 
+/// Whether a line (or the start of one) opens a JSON object: `{` after white space.
+fn starts_object(line: &[u8]) -> bool {
+    line.iter().find(|c| !is_gap(**c)) == Some(&b'{')
+}
+
 /// Where a JSON object that starts at the front ends: brace depth outside strings, resumable
-/// across reads. Not a validator: the line parser judges the object.
+/// across reads. Not a validator: the line parser judges the object; only at a line break is the
+/// next token checked, so that an object cut off on its line does not swallow the lines after it.
 #[derive(Debug, Default, Clone, Copy)]
 struct ObjectEnd {
     depth: u32,
     in_string: bool,
     escaped: bool,
+    /// Bit `d` set when the container `d + 1` deep is an array (the first 64 levels).
+    arrays: u64,
+    /// The last token outside strings.
+    last: Token,
+    /// A line break came after `last`: the next token starts a line, and is checked.
+    at_line_start: bool,
+}
+
+/// The last token of an object so far, as far as the next one depends on it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    /// `{`, or nothing yet.
+    #[default]
+    Open,
+    /// `[`.
+    OpenArray,
+    /// `:`.
+    Colon,
+    /// `,`.
+    Comma,
+    /// The end of a value or a key: a string, a bare value, `}` or `]`.
+    Value,
 }
 
 impl ObjectEnd {
-    /// Feeds the next bytes; returns the offset just past the closing brace (`true`), or of a raw
-    /// newline, which no one-line object holds (`false`), when either is in `bytes`.
+    /// Feeds the next bytes; returns the offset just past the closing brace (`true`), or of the line
+    /// break before a line that cannot go on with the object (`false`: it ends there, broken), when
+    /// either is in `bytes`. A raw line break inside a string breaks it too (no JSON string holds one).
     fn feed(&mut self, bytes: &[u8]) -> Option<(usize, bool)> {
+        // The latest line break outside strings in `bytes`: where a broken object ends.
+        let mut line_break = 0;
         for (i, &b) in bytes.iter().enumerate() {
             if self.in_string {
                 match b {
                     _ if self.escaped => self.escaped = false,
                     b'\\' => self.escaped = true,
-                    b'"' => self.in_string = false,
+                    b'"' => {
+                        self.in_string = false;
+                        self.last = Token::Value;
+                    }
                     b'\n' => return Some((i, false)),
                     _ => {}
                 }
                 continue;
             }
+            if b == b'\n' {
+                self.at_line_start = true;
+                line_break = i;
+                continue;
+            }
+            if b.is_ascii_whitespace() {
+                continue;
+            }
+            if std::mem::take(&mut self.at_line_start) && !self.goes_on_with(b) {
+                return Some((line_break, false));
+            }
             match b {
                 b'"' => self.in_string = true,
-                b'{' | b'[' => self.depth += 1,
+                b'{' | b'[' => {
+                    if self.depth < 64 {
+                        let bit = 1u64 << self.depth;
+                        self.arrays = if b == b'[' { self.arrays | bit } else { self.arrays & !bit };
+                    }
+                    self.depth += 1;
+                    self.last = if b == b'[' { Token::OpenArray } else { Token::Open };
+                }
                 b'}' | b']' => {
                     self.depth = self.depth.saturating_sub(1);
+                    self.last = Token::Value;
                     if self.depth == 0 {
                         return Some((i + 1, true));
                     }
                 }
-                b'\n' => return Some((i, false)),
-                _ => {}
+                b':' => self.last = Token::Colon,
+                b',' => self.last = Token::Comma,
+                _ => self.last = Token::Value,
             }
         }
         None
+    }
+
+    /// Whether JSON (read leniently: a bare value may be anything) allows `b` as the next token.
+    fn goes_on_with(&self, b: u8) -> bool {
+        let in_array = self.depth > 0 && self.depth <= 64 && self.arrays & (1 << (self.depth - 1)) != 0;
+        let value_start = !matches!(b, b',' | b':' | b'}' | b']');
+        match self.last {
+            Token::Open => matches!(b, b'"' | b'}'),
+            Token::OpenArray => value_start || b == b']',
+            Token::Colon => value_start,
+            Token::Comma if in_array => value_start,
+            Token::Comma => b == b'"',
+            Token::Value => matches!(b, b',' | b':' | b'}' | b']'),
+        }
     }
 }
 
