@@ -145,7 +145,7 @@ impl Container {
     }
 }
 
-fn decision<'p>(plan: &'p Plan, w: EpochMillis) -> &'p WindowDecision {
+fn decision(plan: &Plan, w: EpochMillis) -> &WindowDecision {
     plan.decisions.iter().find(|d| d.key == key(w)).expect("window decided")
 }
 
