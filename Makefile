@@ -14,7 +14,7 @@ EVENT ?= events/high.json
 HOST_TEMPLATE := target/template-host.yaml
 FUZZ_SECONDS ?= 20
 
-.PHONY: help venv demo test lint template-check build build-host invoke sam-invoke deploy bench fuzz events template clean
+.PHONY: help venv demo test lint build build-host invoke sam-invoke deploy bench fuzz events clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -36,18 +36,12 @@ test: venv lint ## Everything CI runs: unit, property, CLI, emulator, fault and 
 	$(MAKE) --no-print-directory build-host
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
-lint: venv template-check ## cargo fmt --check, clippy -D warnings, cfn-lint, sam validate (--lint)
+lint: venv ## cargo fmt --check, clippy -D warnings, cfn-lint, sam validate (--lint)
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cfn-lint template.yaml examples/demo-api/template.yaml
 	sam validate --region $(REGION)
 	sam validate --lint --region $(REGION)
-
-template-check:
-	python3 tools/gen_template.py --check
-
-template: ## Regenerate template.yaml from tools/gen_template.py
-	python3 tools/gen_template.py
 
 build: venv ## sam build (arm64); falls back to cargo lambda build for the host when arm64 is missing
 	@if rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu; then \
@@ -63,6 +57,7 @@ build-host: venv ## sam build with the template switched to the host architectur
 	CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
 		sam build --template-file $(HOST_TEMPLATE) --build-dir target/sam-build --beta-features
 	test -x target/sam-build/Function/bootstrap
+	test -x target/sam-build/SweepFunction/bootstrap
 
 invoke: venv ## Invoke the function locally once with EVENT (starts the emulator)
 	cargo build --bin bootstrap

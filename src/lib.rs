@@ -27,8 +27,9 @@
 //! | 6 | `window` | window keys, state and markers, the decision on a window, the ledger |
 //! | 7 | `metrics` | the metric contract, EMF documents, metric queries and reads |
 //! | 8 | `context` | the stage behind a log group and its last deployment |
-//! | 9 | `render` | alert messages, CLI reports, the `history` table, Logs Insights queries |
-//! | 10 | `function` | the Lambda: run, events, errors, config, stores, alert context |
+//! | 9 | `watch` | which log groups are watched: selection, the sweep's passes, plans, state and pace |
+//! | 10 | `render` | alert messages, notices, CLI reports, the `history` table, Logs Insights queries |
+//! | 11 | `function` | the Lambda: run, events, errors, config, stores, alert context, the sweep |
 //!
 //! # Where each README behaviour lives
 //!
@@ -40,6 +41,7 @@
 //! | Why it happened, and whether it is unusual | [`judge::finding`], [`judge::recommendation`], [`count::consumers`], [`judge::baseline`], [`context`] |
 //! | Levels per API / Tune before you change | [`judge::group_rules`], [`render::history`] |
 //! | Metrics (a public contract) | [`metrics::contract`], [`metrics::emf`] |
+//! | Which log groups are watched | [`watch`], [`function::sweep`], [`render::notice`], [`window::format_watch`] |
 //! | The CLI | [`ingest`], [`count::parallel`], [`render::report`], `src/bin/apigw-4xx/` |
 //! | The CLI: the Logs Insights engine | [`ingest::insights`], [`count::insights`], [`render::insights`] |
 
@@ -57,4 +59,5 @@ pub mod ingest;
 pub mod judge;
 pub mod metrics;
 pub mod render;
+pub mod watch;
 pub mod window;

@@ -193,3 +193,32 @@ async fn deploy_tool_formats_are_counted_by_the_function() {
         assert_eq!((s.requests, s.client_errors, s.unparsed), (requests, client_errors, 0), "{name}");
     }
 }
+
+/// The format-mismatch check that replaced an alarm per group: a group whose lines mostly do not
+/// parse over an hour gets one notice once the hour is over, and not another that day.
+#[tokio::test]
+async fn a_group_whose_lines_do_not_parse_for_an_hour_gets_one_notice() {
+    let cloud = Cloud::new();
+    let f = cloud.function(&[]);
+    let w = recent_window();
+    let hour = w - w.rem_euclid(3_600_000) + 3_600_000;
+    let junk: Vec<(i64, String)> = (0..150).map(|i| (w + i, format!("not an access-log line {i}"))).collect();
+    let good = events(Format::ConsoleJson, &statuses(&[(200, 100)]), w + 5_000, 10);
+    // The hour: 150 lines that do not parse, 100 that do.
+    cloud.run(&f, &subscription(GROUP, &junk), Invocation::at(hour - 60_000)).await.unwrap();
+    cloud.run(&f, &event(&statuses(&[(200, 100)]), w, 10), Invocation::at(hour - 30_000)).await.unwrap();
+    assert!(cloud.alerts.sent().is_empty(), "the hour is not over");
+    // The next hour's first batch closes it.
+    let s = cloud.run(&f, &subscription(GROUP, &good), Invocation::at(hour + 1_000)).await.unwrap();
+    assert_eq!(s.notices, 1);
+    let sent = cloud.alerts.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].subject.starts_with("UNPARSED: /aws/apigateway/prod-access"), "{}", sent[0].subject);
+    assert!(sent[0].body.contains("150 of 250"), "{}", sent[0].body);
+    // A bad hour again: told once a day at most.
+    let junk_again: Vec<(i64, String)> = junk.iter().map(|(t, m)| (t + 1, m.clone())).collect();
+    cloud.run(&f, &subscription(GROUP, &junk_again), Invocation::at(hour + 60_000)).await.unwrap();
+    let later = events(Format::ConsoleJson, &statuses(&[(200, 100)]), w + 9_000, 10);
+    let s = cloud.run(&f, &subscription(GROUP, &later), Invocation::at(hour + 3_600_000 + 1_000)).await.unwrap();
+    assert_eq!((s.notices, cloud.alerts.sent().len()), (0, 1));
+}

@@ -289,7 +289,7 @@ fn bounded_in_flight_and_each_fault_ends_in_the_right_total_or_a_named_error() {
     assert!(out.stdout.is_empty());
 
     // A missing permission: one line naming the call, the group and the permissions needed.
-    e.inject_matching("StartQuery", "denied", 1, &group);
+    e.inject_matching("StartQuery", "access_denied", 1, &group);
     let out = run(&[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");

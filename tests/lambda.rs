@@ -520,4 +520,57 @@ fn the_template_states_the_codes_defaults() {
     // The window range: the template may narrow it, never widen it.
     let max: u32 = param("WindowMinutes", "MaxValue").and_then(|v| v.parse().ok()).unwrap_or(u32::MAX);
     assert!(max <= d["WindowMinutes"]["MaxValue"].as_u64().unwrap() as u32, "template MaxValue {max}");
+
+    // Every metric name, dimension, namespace and period the template states (alarms and the
+    // dashboard, written by hand) is the code's. AWS's own metrics (namespaces AWS/…) are AWS's.
+    let names: Vec<&str> = d["Metrics"].as_object().unwrap().values().map(|v| v.as_str().unwrap()).collect();
+    let dims: Vec<&str> = d["Dimensions"].as_object().unwrap().values().map(|v| v.as_str().unwrap()).collect();
+    let period = d["PeriodSeconds"].to_string();
+    let after = |line: &str, key: &str| -> Vec<String> {
+        line.match_indices(key)
+            .map(|(i, _)| {
+                line[i + key.len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '/').collect()
+            })
+            .collect()
+    };
+    let mut checked = (0, 0, 0, 0);
+    let mut namespace: Option<String> = None;
+    for line in template.lines().map(str::trim) {
+        if let Some(ns) = line.strip_prefix("Namespace: ") {
+            assert!(ns == "!Ref MetricNamespace" || ns.starts_with("AWS/"), "{line}");
+            namespace = Some(ns.to_string());
+            checked.0 += 1;
+        }
+        if let Some(metric) = line.strip_prefix("MetricName: ") {
+            let aws = namespace.as_deref().is_some_and(|n| n.starts_with("AWS/"));
+            assert!(aws || names.contains(&metric), "{line}: not a metric of the contract");
+            checked.1 += usize::from(!aws);
+        }
+        if line.contains("MetricNamespace}") {
+            // SEARCH('{${MetricNamespace},LogGroup,StatusCode} MetricName="ClientErrors"', 'Sum', 300)
+            for m in after(line, "MetricName=\\\"").into_iter().chain(after(line, "\"${MetricNamespace}\", \"")) {
+                assert!(names.contains(&m.as_str()), "{m}: not a metric of the contract ({line})");
+                checked.1 += 1;
+            }
+            for (i, _) in line.match_indices("{${MetricNamespace},") {
+                let schema = line[i..].split_once(',').and_then(|(_, r)| r.split_once('}')).map_or("", |(d, _)| d);
+                for dim in schema.split(',') {
+                    assert!(dims.contains(&dim), "{dim}: not a dimension of the contract ({line})");
+                    checked.2 += 1;
+                }
+            }
+            for p in after(line, "'Sum', ") {
+                assert_eq!(p, period, "{line}");
+                checked.3 += 1;
+            }
+        }
+        for p in after(line, "\"period\": ").into_iter().chain(line.strip_prefix("Period: ").map(String::from)) {
+            assert_eq!(p, period, "{line}");
+            checked.3 += 1;
+        }
+    }
+    assert!(checked.0 >= 4 && checked.1 >= 9 && checked.2 >= 9 && checked.3 >= 16, "checked {checked:?}");
+    for m in &names {
+        assert!(template.contains(m), "the dashboard shows {m}");
+    }
 }

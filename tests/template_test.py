@@ -25,10 +25,11 @@ class NoManagedPolicies:
 def translated():
     template, problems = decode_str((ROOT / "template.yaml").read_text())
     assert not problems, problems
-    params = {"LogGroupNames": "/aws/apigateway/a,/aws/apigateway/b"}
+    params = {"LogGroupNames": "/aws/apigateway/a,/aws/apigateway/team-*"}
     packaged = copy.deepcopy(template)
     # As `sam package` would leave it: the code in S3.
-    packaged["Resources"]["Function"]["Properties"]["CodeUri"] = "s3://artifacts/apigw-4xx.zip"
+    for fn in ("Function", "SweepFunction"):
+        packaged["Resources"][fn]["Properties"]["CodeUri"] = "s3://artifacts/apigw-4xx.zip"
     return template, transform(packaged, params, NoManagedPolicies())
 
 
@@ -40,10 +41,17 @@ def of_type(kind):
     return {name: r for name, r in RESOURCES.items() if r["Type"] == kind}
 
 
-def statements():
-    role = RESOURCES["FunctionRole"]["Properties"]
-    for policy in role.get("Policies", []):
-        yield from policy["PolicyDocument"]["Statement"]
+def statements(role="FunctionRole"):
+    """The role's statements; one under a condition (`Fn::If`, else nothing) as `(condition, statement)`."""
+    props = RESOURCES[role]["Properties"]
+    for policy in props.get("Policies", []):
+        for st in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in st:
+                condition, then, otherwise = st["Fn::If"]
+                assert otherwise == {"Ref": "AWS::NoValue"}, st
+                yield condition, then
+            else:
+                yield None, st
 
 
 class FunctionTest(unittest.TestCase):
@@ -65,7 +73,7 @@ class FunctionTest(unittest.TestCase):
         self.assertEqual(RESOURCES["Function"]["Properties"]["Role"], {"Fn::GetAtt": ["FunctionRole", "Arn"]})
         self.assertEqual(role.get("ManagedPolicyArns", []), [], "AWSLambdaBasicExecutionRole would allow every log group")
         seen = {}
-        for st in statements():
+        for _, st in statements():
             actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
             for action in actions:
                 self.assertNotIn("*", action.split(":")[1].replace("GenerateDataKey*", "GenerateDataKey"), st)
@@ -87,7 +95,7 @@ class FunctionTest(unittest.TestCase):
         self.assertEqual(seen["sns:Publish"]["Resource"], {"Ref": "AlertTopic"})
         self.assertEqual(seen["sqs:SendMessage"]["Resource"], {"Fn::GetAtt": ["FailureQueue", "Arn"]})
         self.assertEqual(seen["kms:Decrypt"]["Resource"], {"Fn::GetAtt": ["AlertKey", "Arn"]})
-        wildcard = [st for st in statements() if st["Resource"] == "*"]
+        wildcard = [st for _, st in statements() if st["Resource"] == "*"]
         self.assertEqual(sorted(json.dumps(st["Action"]) for st in wildcard),
                          ['"cloudwatch:GetMetricData"', '"cloudwatch:PutMetricData"'])
 
@@ -125,7 +133,8 @@ class FunctionTest(unittest.TestCase):
             self.assertFalse(accepts("IgnoreStatus", bad), bad)
 
     def test_failed_batches_are_kept(self):
-        cfg = next(iter(of_type("AWS::Lambda::EventInvokeConfig").values()))["Properties"]
+        [cfg] = [c["Properties"] for c in of_type("AWS::Lambda::EventInvokeConfig").values()
+                 if c["Properties"]["FunctionName"] == {"Ref": "Function"}]
         self.assertEqual(cfg["MaximumRetryAttempts"], 2)
         self.assertEqual(cfg["DestinationConfig"]["OnFailure"]["Destination"], {"Fn::GetAtt": ["FailureQueue", "Arn"]})
         queue = RESOURCES["FailureQueue"]["Properties"]
@@ -133,45 +142,106 @@ class FunctionTest(unittest.TestCase):
         self.assertTrue(queue["SqsManagedSseEnabled"])
 
 
+LOG_GROUPS_ARN = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
+
+
 class WatchedGroupsTest(unittest.TestCase):
-    def accepts(self, names):
-        """Whether CloudFormation takes `names` for LogGroupNames (its AllowedPattern, matched whole)."""
-        pattern = TEMPLATE["Parameters"]["LogGroupNames"]["AllowedPattern"]
-        return re.fullmatch(pattern, ",".join(names)) is not None
+    def accepts(self, param, value):
+        """Whether CloudFormation takes `value` for `param` (its AllowedPattern, matched whole)."""
+        return re.fullmatch(TEMPLATE["Parameters"][param]["AllowedPattern"], value) is not None
 
-    def test_more_groups_than_slots_fail_the_deploy(self):
-        groups = [f"/aws/apigateway/api-{i}_x.y#z" for i in range(11)]
-        self.assertTrue(self.accepts(groups[:1]))
-        self.assertTrue(self.accepts(groups[:10]))
-        self.assertTrue(self.accepts(["a" * 512] * 10))
-        self.assertFalse(self.accepts(groups), "an 11th name would be dropped silently")
-        self.assertFalse(self.accepts([]))
-        self.assertFalse(self.accepts(["/a", ""]), "an empty name")
-        self.assertFalse(self.accepts(["/a", " /b"]), "a space would watch a group that does not exist")
-        self.assertFalse(self.accepts(["a" * 513]))
-        reason = TEMPLATE["Parameters"]["LogGroupNames"]["ConstraintDescription"]
-        self.assertIn("1 to 10 log group names", reason)
-        self.assertIn("another stack", reason)
+    def test_any_number_of_names_and_prefixes(self):
+        names = [f"/aws/apigateway/api-{i}_x.y#z" for i in range(60)]
+        self.assertTrue(self.accepts("LogGroupNames", ""))
+        self.assertTrue(self.accepts("LogGroupNames", ",".join(names)))
+        self.assertTrue(self.accepts("LogGroupNames", "/aws/apigateway/*, /custom/orders"))
+        self.assertTrue(self.accepts("LogGroupNames", "a" * 512))
+        for bad in ("*", "/a,*", "/a b", "/a,,/b", "/a*b", "a" * 513):
+            self.assertFalse(self.accepts("LogGroupNames", bad), bad)
+        # Lambda allows 4 KB of environment variables in all: the list has room, and a bound.
+        self.assertEqual(TEMPLATE["Parameters"]["LogGroupNames"]["MaxLength"], 3000)
+        self.assertEqual(TEMPLATE["Parameters"]["WatchStages"]["Default"], "all")
+        for ok in ("", "orders-*", "orders,billing-*, team=legacy", "apigw-4xx=off"):
+            self.assertTrue(self.accepts("StageFilter", ok), ok)
+        self.assertFalse(self.accepts("StageFilter", "a*b"))
 
+    def test_no_resource_per_group(self):
+        self.assertEqual(of_type("AWS::Logs::SubscriptionFilter"), {})
+        self.assertEqual(of_type("AWS::CloudWatch::Alarm").keys() & {n for n in RESOURCES if n[-1].isdigit()}, set())
+        self.assertFalse([c for c in OUT["Conditions"] if c.startswith("WatchGroup")])
+        # The group names reach only the sweep: its environment and its custom resource.
+        users = sorted(name for name, r in RESOURCES.items() if "LogGroupNames" in json.dumps(r))
+        self.assertEqual(users, ["Sweep", "SweepFunction"])
 
-    def test_one_filter_and_scoped_permission_per_slot(self):
-        filters = of_type("AWS::Logs::SubscriptionFilter")
+    def test_one_scoped_permission_for_every_group(self):
         permissions = of_type("AWS::Lambda::Permission")
-        self.assertEqual(len(filters), 10)
-        self.assertEqual(len(permissions), 10)
-        for name, p in permissions.items():
-            props = p["Properties"]
-            self.assertEqual(props["Principal"], "logs.amazonaws.com", name)
-            self.assertEqual(props["SourceAccount"], {"Ref": "AWS::AccountId"}, name)
-            self.assertIn("log-group:${Group}:*", json.dumps(props["SourceArn"]), name)
-            self.assertTrue(p.get("Condition", "").startswith("WatchGroup"), name)
-        for name, f in filters.items():
-            self.assertEqual(f["Properties"]["FilterPattern"], "", name)
-            self.assertEqual(f["Properties"]["DestinationArn"], {"Fn::GetAtt": ["Function", "Arn"]}, name)
+        logs = [p["Properties"] for p in permissions.values() if p["Properties"]["Principal"] == "logs.amazonaws.com"]
+        self.assertEqual(len(logs), 1)
+        self.assertEqual(logs[0]["FunctionName"], {"Fn::GetAtt": ["Function", "Arn"]})
+        self.assertEqual(logs[0]["SourceAccount"], {"Ref": "AWS::AccountId"})
+        self.assertEqual(logs[0]["SourceArn"], LOG_GROUPS_ARN)
+        events = [p["Properties"] for p in permissions.values() if p["Properties"]["Principal"] == "events.amazonaws.com"]
+        self.assertEqual([e["SourceArn"] for e in events], [{"Fn::GetAtt": ["SweepSchedule", "Arn"]}])
+        self.assertEqual(len(permissions), 2)
 
-    def test_unused_slots_are_conditional(self):
-        for i in range(10):
-            self.assertIn(f"WatchGroup{i}", OUT["Conditions"])
+    def test_the_sweep_has_least_privilege(self):
+        role = RESOURCES["SweepRole"]["Properties"]
+        self.assertEqual(role.get("ManagedPolicyArns", []), [])
+        self.assertEqual(RESOURCES["SweepFunction"]["Properties"]["Role"], {"Fn::GetAtt": ["SweepRole", "Arn"]})
+        seen = {}
+        for condition, st in statements("SweepRole"):
+            self.assertEqual(st["Effect"], "Allow")
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            for action in actions:
+                self.assertNotIn(action, seen, "granted twice")
+                seen[action] = (condition, st)
+        self.assertEqual(set(seen), {
+            "logs:CreateLogStream", "logs:PutLogEvents",
+            "logs:DescribeSubscriptionFilters", "logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter",
+            "logs:DescribeLogGroups", "apigateway:GET", "dynamodb:GetItem", "dynamodb:PutItem",
+            "sns:Publish", "kms:Decrypt", "kms:GenerateDataKey*"})
+        for action in ("logs:DescribeSubscriptionFilters", "logs:PutSubscriptionFilter",
+                       "logs:DeleteSubscriptionFilter", "logs:DescribeLogGroups"):
+            self.assertEqual(seen[action][1]["Resource"], LOG_GROUPS_ARN, action)
+        self.assertEqual(seen["logs:DescribeLogGroups"][0], "HasGroupPrefixes", "listed only for a prefix")
+        condition, api = seen["apigateway:GET"]
+        self.assertEqual(condition, "WatchAllStages")
+        self.assertEqual(
+            [r["Fn::Sub"] for r in api["Resource"]],
+            ["arn:${AWS::Partition}:apigateway:${AWS::Region}::/" + p for p in ("restapis", "restapis/*", "apis", "apis/*")],
+        )
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+            self.assertEqual(seen[action][1]["Resource"], {"Fn::GetAtt": ["SweepLogGroup", "Arn"]})
+        for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
+            self.assertEqual(seen[action][1]["Resource"], {"Fn::GetAtt": ["SweepState", "Arn"]})
+        self.assertEqual(seen["sns:Publish"][1]["Resource"], {"Ref": "AlertTopic"})
+        self.assertEqual(seen["kms:Decrypt"][1]["Condition"],
+                         {"StringEquals": {"kms:ViaService": {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}})
+        self.assertFalse([st for _, st in statements("SweepRole") if st["Resource"] == "*"])
+        prefixes = OUT["Conditions"]["HasGroupPrefixes"]
+        self.assertIn('"*"', json.dumps(prefixes))
+
+    def test_sweep_runs_on_schedule_at_deploy_and_at_deletion(self):
+        fn = RESOURCES["SweepFunction"]["Properties"]
+        env = fn["Environment"]["Variables"]
+        self.assertEqual(env["SWEEP_STATE_TABLE"], {"Ref": "SweepState"})
+        self.assertEqual(env["DESTINATION_ARN"], {"Fn::GetAtt": ["Function", "Arn"]})
+        self.assertEqual(env["SUBSCRIPTION_FILTER_NAME"], {"Fn::Sub": "apigw-4xx-${AWS::StackName}"})
+        self.assertEqual(env["OWN_LOG_GROUPS"], {"Fn::Sub": "${FunctionLogGroup},${SweepLogGroup}"})
+        self.assertEqual(fn["ReservedConcurrentExecutions"], 1, "one sweep at a time")
+        rule = RESOURCES["SweepSchedule"]
+        self.assertEqual(rule["Properties"]["ScheduleExpression"], {"Fn::Sub": "rate(${SweepMinutes} minutes)"})
+        self.assertEqual(TEMPLATE["Parameters"]["SweepMinutes"]["Default"], 15)
+        # Deleted first, so no scheduled run follows the custom resource's Delete.
+        self.assertEqual(rule["DependsOn"], "Sweep")
+        sweep = RESOURCES["Sweep"]
+        self.assertEqual(sweep["Properties"]["ServiceToken"], {"Fn::GetAtt": ["SweepFunction", "Arn"]})
+        # The Delete runs while the function, its permission and the state still exist.
+        self.assertEqual(sweep["Properties"]["Destination"], {"Fn::GetAtt": ["Function", "Arn"]})
+        self.assertEqual(set(sweep["DependsOn"]), {"LogsInvokePermission", "SweepState"})
+        for p in ("WatchStages", "StageFilter", "LogGroupNames"):
+            self.assertEqual(sweep["Properties"][p], {"Ref": p}, "a new selection sweeps at once")
+        self.assertEqual(RESOURCES["SweepState"]["Properties"]["BillingMode"], "PAY_PER_REQUEST")
 
 
 class AlertsTest(unittest.TestCase):
@@ -188,7 +258,8 @@ class AlertsTest(unittest.TestCase):
         alarms = of_type("AWS::CloudWatch::Alarm")
         metrics = {a["Properties"].get("MetricName") for a in alarms.values()}
         self.assertTrue({"Errors", "Throttles", "ApproximateNumberOfMessagesVisible"} <= metrics)
-        self.assertEqual(len([n for n in alarms if n.startswith("UnparsedAlarm")]), 10)
+        self.assertEqual(alarms["SweepErrorsAlarm"]["Properties"]["Dimensions"],
+                         [{"Name": "FunctionName", "Value": {"Ref": "SweepFunction"}}])
         for name, a in alarms.items():
             self.assertEqual(a["Properties"]["AlarmActions"], [{"Ref": "AlertTopic"}], name)
 
@@ -199,6 +270,8 @@ class AlertsTest(unittest.TestCase):
         self.assertIn("HIGH", body)
         self.assertIn("StatusCode", body)
         self.assertIn("AlertsPublished", body)
+        self.assertIn("WatchedLogGroups", body)
+        self.assertIn("UnwatchableLogGroups", body)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,9 @@ pub struct Clients {
     /// The function's [`timeouts`]; a CLI command keeps the SDK's own (a long FilterLogEvents page
     /// is no reason to give up).
     bounded: bool,
+    /// The SDK retries failed calls (off for a caller that paces and retries its own calls: a
+    /// retry the caller does not see would break its pace).
+    retries: bool,
 }
 
 /// A client of one service: the configuration's settings, [`timeouts`] where bounded and the
@@ -124,6 +127,9 @@ macro_rules! client {
             if self.bounded && self.sdk.sleep_impl().is_some() {
                 b = b.timeout_config(timeouts());
             }
+            if !self.retries {
+                b = b.retry_config(aws_config::retry::RetryConfig::disabled());
+            }
             $krate::Client::from_conf(b.build())
         }
     };
@@ -132,7 +138,13 @@ macro_rules! client {
 impl Clients {
     /// The function's clients over `sdk`, with [`timeouts`], counted by a counter of their own.
     pub fn new(sdk: &SdkConfig) -> Self {
-        Clients { sdk: sdk.clone(), calls: CallCounter::default(), bounded: true }
+        Clients { sdk: sdk.clone(), calls: CallCounter::default(), bounded: true, retries: true }
+    }
+
+    /// The same clients without the SDK's retries, for a caller that paces its calls and retries
+    /// them itself (the sweep); same counter.
+    pub fn unretried(&self) -> Self {
+        Clients { retries: false, ..self.clone() }
     }
 
     /// A CLI command's clients over the standard configuration chain ([`load_config`]), with the
@@ -164,6 +176,11 @@ impl Clients {
         /// CloudWatch Logs (log-group reads).
         logs,
         aws_sdk_cloudwatchlogs
+    );
+    client!(
+        /// DynamoDB (the sweep's state).
+        dynamodb,
+        aws_sdk_dynamodb
     );
     client!(
         /// API Gateway, REST APIs.

@@ -1,16 +1,27 @@
 //! The Lambda function: API Gateway access logs in (CloudWatch Logs subscription or Kinesis), window
 //! counts out as EMF lines, alert markers to CloudWatch, alerts to SNS. Configuration is read and
 //! validated once, at init.
+//!
+//! With `SWEEP_STATE_TABLE` set, the same binary is the sweep: it keeps this stack's subscription
+//! filters on the log groups it watches, on a scheduled event or a CloudFormation custom-resource
+//! request (told apart by shape).
 // The handler's future (with the alert context) is deep: rustc's default limit of 128 is short.
 #![recursion_limit = "256"]
 
 use apigw_4xx::aws::client::{load_config, Clients};
+use apigw_4xx::context::apigateway::ApiGateway;
 use apigw_4xx::function::config::Config;
 use apigw_4xx::function::context::AlertContext;
 use apigw_4xx::function::emf::StdoutEmf;
 use apigw_4xx::function::stores::{CloudWatchStore, SnsAlerts};
+use apigw_4xx::function::sweep::config::{SweepConfig, STATE_TABLE_VAR};
+use apigw_4xx::function::sweep::event::SweepEvent;
+use apigw_4xx::function::sweep::logs::CloudWatchLogs;
+use apigw_4xx::function::sweep::respond::HttpResponder;
+use apigw_4xx::function::sweep::store::DynamoState;
+use apigw_4xx::function::sweep::{answer_unconfigured, SweepError, Sweeper};
 use apigw_4xx::function::{system_now, Function, IncomingEvent, Invocation};
-use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use lambda_runtime::{service_fn, Context, Diagnostic, LambdaEvent};
 use lambda_runtime_api_client::{body::Body, build_request, PooledClient};
 use std::time::{Duration, Instant};
 
@@ -49,14 +60,118 @@ async fn report_init_error(message: &str) -> Result<(), String> {
     }
 }
 
+/// The invocation's clock and Lambda's deadline.
+fn invocation(context: &Context) -> (Invocation, u64) {
+    let now = system_now();
+    let deadline = context.deadline;
+    let remaining_ms = deadline.saturating_sub(u64::try_from(now).unwrap_or(0));
+    if remaining_ms == 0 {
+        // Lambda always sends a deadline ahead of the clock; local emulators may not.
+        tracing::warn!(deadline, now, "no usable invocation deadline: running without one");
+        (Invocation::at(now), 0)
+    } else {
+        (Invocation::at(now).with_remaining(Duration::from_millis(remaining_ms)), remaining_ms)
+    }
+}
+
+/// The sweep mode: its own configuration (a bad one still answers CloudFormation), its clients
+/// without SDK retries (the sweep paces and retries its calls), one summary line per run.
+async fn sweep() -> Result<(), lambda_runtime::Error> {
+    let responder = match HttpResponder::new() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "no HTTPS client for CloudFormation responses");
+            std::process::exit(1);
+        }
+    };
+    let responder = &responder;
+    let config = match SweepConfig::from_lookup(|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            let problem = e.to_string();
+            let problem = &problem;
+            return lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+                if let Ok(event) = SweepEvent::from_value(event.payload) {
+                    if let Err(e) = answer_unconfigured(event, problem, responder).await {
+                        tracing::error!(error = %e, "no answer delivered");
+                    }
+                }
+                Err::<(), _>(Diagnostic { error_type: "Sweep.Config".into(), error_message: problem.clone() })
+            }))
+            .await;
+        }
+    };
+    let sdk = load_config().await;
+    let clients = Clients::new(&sdk).unretried();
+    let table = config.table.clone();
+    let alerts = SnsAlerts::new(&Clients::new(&sdk), config.outputs.alert_topic_arn.clone());
+    let sweeper = Sweeper::new(
+        config,
+        ApiGateway::new(&clients),
+        CloudWatchLogs::new(&clients),
+        DynamoState::new(&clients, table),
+        alerts,
+        StdoutEmf,
+        clients.calls().clone(),
+    );
+    let sweeper = &sweeper;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let started = Instant::now();
+        let (inv, remaining_ms) = invocation(&event.context);
+        let result = match SweepEvent::from_value(event.payload) {
+            Ok(e) => sweeper.handle(e, inv, responder).await,
+            Err(shape) => Err(SweepError::Shape(shape)),
+        };
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        match result {
+            Ok(s) => {
+                tracing::info!(
+                    wanted = s.wanted,
+                    watched = s.watched,
+                    unwatchable = s.unwatchable,
+                    unwatchable_groups = ?s.unwatchable_groups,
+                    added = s.added,
+                    removed = s.removed,
+                    reported = s.reported,
+                    steps = s.steps,
+                    remaining = s.remaining,
+                    complete = s.complete,
+                    runs = s.runs,
+                    throttled = s.throttled,
+                    failed = s.failed,
+                    aws_calls = s.aws_calls,
+                    closed = s.closed,
+                    error = s.error.as_deref(),
+                    remaining_ms,
+                    ms,
+                    "sweep"
+                );
+                match s.error {
+                    None => Ok(()),
+                    Some(e) => Err(Diagnostic { error_type: "Sweep.Call".into(), error_message: e }),
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, error_type = e.error_type(), ms, "sweep failed");
+                Err(Diagnostic { error_type: e.error_type().into(), error_message: e.to_string() })
+            }
+        }
+    }))
+    .await
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     if std::env::args().nth(1).as_deref() == Some("--print-defaults") {
-        // For the template generator's test: the defaults it must state, from their one home.
+        // For the template's test: the defaults it must state, from their one home.
         println!("{}", apigw_4xx::function::config::defaults_json());
         return Ok(());
     }
     lambda_runtime::tracing::init_default_subscriber();
+    if std::env::var(STATE_TABLE_VAR).is_ok_and(|v| !v.trim().is_empty()) {
+        return sweep().await;
+    }
     let init = Instant::now();
     let config = match Config::from_lookup(|k| std::env::var(k).ok()) {
         Ok(c) => c,
@@ -81,16 +196,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<IncomingEvent>| async move {
         let started = Instant::now();
-        let now = system_now();
-        let deadline = event.context.deadline;
-        let remaining_ms = deadline.saturating_sub(u64::try_from(now).unwrap_or(0));
-        let inv = if remaining_ms == 0 {
-            // Lambda always sends a deadline ahead of the clock; local emulators may not.
-            tracing::warn!(deadline, now, "no usable invocation deadline: running without one");
-            Invocation::at(now)
-        } else {
-            Invocation::at(now).with_remaining(Duration::from_millis(remaining_ms))
-        };
+        let (inv, remaining_ms) = invocation(&event.context);
         let result = function.handle_at(&event.payload, inv).await;
         let ms = started.elapsed().as_secs_f64() * 1e3;
         match &result {
@@ -107,6 +213,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 windows = s.windows,
                 windows_read = s.windows_read,
                 alerts = s.alerts,
+                notices = s.notices,
                 markers = s.markers,
                 emf_documents = s.emf_documents,
                 emf_bytes = s.emf_bytes,

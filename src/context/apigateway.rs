@@ -1,4 +1,5 @@
-//! The API Gateway control plane, read-only, behind a small trait: find a stage the lines name
+//! The API Gateway control plane, read-only, behind small traits: list the APIs and their stages a
+//! page at a time, tags included ([`StageLister`], for the sweep), find a stage the lines name
 //! (REST `GetRestApi`, else HTTP `GetApi`), list every stage (REST `GetRestApis` + `GetStages`,
 //! HTTP `GetApis` + `GetStages`), and read a stage's current deployment (REST `GetStage` +
 //! `GetDeployment`; HTTP `GetStage`, whose deployment fields and `lastUpdatedDate` say it).
@@ -10,7 +11,7 @@
 use crate::aws::client::Clients;
 use crate::aws::error::{classify, AwsError};
 use crate::base::time::EpochMillis;
-use crate::context::deployment::{stage_for, ApiKind, Deployment, ListingFailed, StageCache, StageInfo};
+use crate::context::deployment::{stage_for, ApiKind, ApiRef, Deployment, ListingFailed, Page, StageCache, StageInfo};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
@@ -75,6 +76,113 @@ fn millis(t: Option<&aws_sdk_apigateway::primitives::DateTime>) -> Option<EpochM
     t.and_then(|t| t.to_millis().ok())
 }
 
+/// The control plane's listings one page per call, for a caller that paces its calls (the sweep).
+pub trait StageLister {
+    /// One page of the APIs of `kind` (REST, or HTTP and WebSocket), with their tags.
+    fn api_page(
+        &self,
+        kind: ApiKind,
+        token: Option<String>,
+    ) -> impl Future<Output = Result<Page<ApiRef>, LookupError>> + Send;
+    /// One page of `api`'s stages, with their access-log destination and tags (over the API's).
+    fn stage_page(
+        &self,
+        api: &ApiRef,
+        token: Option<String>,
+    ) -> impl Future<Output = Result<Page<StageInfo>, LookupError>> + Send;
+}
+
+/// An API's tags under a stage's own (the stage's value wins).
+fn merged<'a>(
+    api: &BTreeMap<String, String>,
+    stage: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> BTreeMap<String, String> {
+    let mut tags = api.clone();
+    tags.extend(stage.into_iter().map(|(k, v)| (k.clone(), v.clone())));
+    tags
+}
+
+/// A page token, when there is a next page.
+fn next(token: Option<&str>) -> Option<String> {
+    token.filter(|t| !t.is_empty()).map(str::to_string)
+}
+
+impl StageLister for ApiGateway {
+    async fn api_page(&self, kind: ApiKind, token: Option<String>) -> Result<Page<ApiRef>, LookupError> {
+        let api = |id: Option<&str>, name: Option<&str>, tags: Option<&std::collections::HashMap<String, String>>| {
+            let id = id?;
+            Some(ApiRef {
+                kind,
+                id: id.to_string(),
+                name: name.unwrap_or(id).to_string(),
+                tags: tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+            })
+        };
+        match kind {
+            ApiKind::Rest => {
+                let page =
+                    self.rest.get_rest_apis().limit(API_PAGE).set_position(token).send().await.map_err(lookup_error)?;
+                let items = page.items().iter().filter_map(|a| api(a.id(), a.name(), a.tags())).collect();
+                Ok(Page { items, next: next(page.position()) })
+            }
+            ApiKind::Http => {
+                let page = self
+                    .http
+                    .get_apis()
+                    .max_results(API_PAGE.to_string())
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(lookup_error)?;
+                let items = page.items().iter().filter_map(|a| api(a.api_id(), a.name(), a.tags())).collect();
+                Ok(Page { items, next: next(page.next_token()) })
+            }
+        }
+    }
+
+    async fn stage_page(&self, api: &ApiRef, token: Option<String>) -> Result<Page<StageInfo>, LookupError> {
+        let stage = |name: Option<&str>, arn: Option<&str>, tags: BTreeMap<String, String>| StageInfo {
+            kind: api.kind,
+            api_id: api.id.clone(),
+            api_name: api.name.clone(),
+            stage: name.unwrap_or_default().to_string(),
+            destination_arn: arn.map(str::to_string),
+            tags,
+        };
+        match api.kind {
+            // REST GetStages answers every stage at once.
+            ApiKind::Rest => {
+                let stages = self.rest.get_stages().rest_api_id(&api.id).send().await.map_err(lookup_error)?;
+                let items = stages
+                    .item()
+                    .iter()
+                    .map(|s| {
+                        let arn = s.access_log_settings().and_then(|a| a.destination_arn());
+                        stage(s.stage_name(), arn, merged(&api.tags, s.tags().into_iter().flatten()))
+                    })
+                    .collect();
+                Ok(Page { items, next: None })
+            }
+            ApiKind::Http => {
+                let stages =
+                    self.http.get_stages().api_id(&api.id).set_next_token(token).send().await.map_err(lookup_error)?;
+                let items = stages
+                    .items()
+                    .iter()
+                    .map(|s| {
+                        let arn = s.access_log_settings().and_then(|a| a.destination_arn());
+                        stage(s.stage_name(), arn, merged(&api.tags, s.tags().into_iter().flatten()))
+                    })
+                    .collect();
+                Ok(Page { items, next: next(stages.next_token()) })
+            }
+        }
+    }
+}
+
+/// APIs asked for per listing page (the most either API answers).
+const API_PAGE: i32 = 500;
+
 impl ControlPlane for ApiGateway {
     async fn named(&self, api_id: &str, stage: &str) -> Result<Option<StageInfo>, LookupError> {
         let info = |kind, name: Option<&str>| StageInfo {
@@ -83,6 +191,7 @@ impl ControlPlane for ApiGateway {
             api_name: name.unwrap_or(api_id).to_string(),
             stage: stage.to_string(),
             destination_arn: None,
+            tags: BTreeMap::new(),
         };
         match self.rest.get_rest_api().rest_api_id(api_id).send().await {
             Ok(api) => return Ok(Some(info(ApiKind::Rest, api.name()))),
@@ -98,60 +207,25 @@ impl ControlPlane for ApiGateway {
 
     async fn stages(&self) -> Result<Vec<StageInfo>, LookupError> {
         let mut out = Vec::new();
-        let mut apis = self.rest.get_rest_apis().limit(500).into_paginator().items().send();
-        let mut rest = Vec::new();
-        while let Some(api) = apis.next().await {
-            rest.push(api.map_err(lookup_error)?);
-        }
-        for api in rest {
-            let id = api.id().unwrap_or_default();
-            let stages = self.rest.get_stages().rest_api_id(id).send().await.map_err(lookup_error)?;
-            out.extend(stages.item().iter().map(|s| StageInfo {
-                kind: ApiKind::Rest,
-                api_id: id.to_string(),
-                api_name: api.name().unwrap_or(id).to_string(),
-                stage: s.stage_name().unwrap_or_default().to_string(),
-                destination_arn: s.access_log_settings().and_then(|a| a.destination_arn()).map(str::to_string),
-            }));
-        }
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .http
-                .get_apis()
-                .max_results("500")
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(lookup_error)?;
-            for api in page.items() {
-                let id = api.api_id().unwrap_or_default();
-                let mut stage_token: Option<String> = None;
-                loop {
-                    let stages = self
-                        .http
-                        .get_stages()
-                        .api_id(id)
-                        .set_next_token(stage_token.take())
-                        .send()
-                        .await
-                        .map_err(lookup_error)?;
-                    out.extend(stages.items().iter().map(|s| StageInfo {
-                        kind: ApiKind::Http,
-                        api_id: id.to_string(),
-                        api_name: api.name().unwrap_or(id).to_string(),
-                        stage: s.stage_name().unwrap_or_default().to_string(),
-                        destination_arn: s.access_log_settings().and_then(|a| a.destination_arn()).map(str::to_string),
-                    }));
-                    match stages.next_token() {
-                        Some(t) if !t.is_empty() => stage_token = Some(t.to_string()),
-                        _ => break,
+        for kind in [ApiKind::Rest, ApiKind::Http] {
+            let mut token = None;
+            loop {
+                let page = self.api_page(kind, token).await?;
+                for api in &page.items {
+                    let mut stage_token = None;
+                    loop {
+                        let stages = self.stage_page(api, stage_token).await?;
+                        out.extend(stages.items);
+                        match stages.next {
+                            Some(t) => stage_token = Some(t),
+                            None => break,
+                        }
                     }
                 }
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+                match page.next {
+                    Some(t) => token = Some(t),
+                    None => break,
+                }
             }
         }
         Ok(out)
@@ -350,6 +424,7 @@ mod tests {
             api_name: name.into(),
             stage: stage.into(),
             destination_arn: Some(format!("arn:aws:logs:us-east-1:1:log-group:{group}:*")),
+            tags: BTreeMap::new(),
         }
     }
 

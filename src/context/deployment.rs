@@ -9,18 +9,41 @@
 //! costs a call per API), with the clock passed in.
 
 use crate::base::time::{format_iso8601, EpochMillis, MINUTE_MS};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// How long a container trusts its log group → stage mapping.
 pub const CACHE_TTL_MS: i64 = 15 * MINUTE_MS;
 
-/// REST (`apigateway`) or HTTP (`apigatewayv2`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// REST (`apigateway`) or HTTP and WebSocket (`apigatewayv2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum ApiKind {
     /// A REST API.
     Rest,
-    /// An HTTP (or WebSocket) API.
+    /// An HTTP or WebSocket API.
     Http,
+}
+
+/// An API as the control plane lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ApiRef {
+    /// REST, or HTTP and WebSocket.
+    pub kind: ApiKind,
+    /// The API id.
+    pub id: String,
+    /// The API name.
+    pub name: String,
+    /// The API's tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One page of a control-plane listing, and the token of the next (none on the last page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// What this page holds.
+    pub items: Vec<T>,
+    /// The next page's token.
+    pub next: Option<String>,
 }
 
 /// A stage as the control plane lists it.
@@ -36,6 +59,8 @@ pub struct StageInfo {
     pub stage: String,
     /// `accessLogSettings.destinationArn`, when access logging is on.
     pub destination_arn: Option<String>,
+    /// The stage's tags over its API's (a stage's own value wins).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A stage's current deployment.
@@ -181,6 +206,7 @@ mod tests {
             api_name: format!("{api}-name"),
             stage: name.into(),
             destination_arn: arn.map(Into::into),
+            tags: BTreeMap::new(),
         }
     }
 

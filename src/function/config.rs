@@ -13,7 +13,8 @@ use crate::metrics::contract::{self, namespace_problem, DEFAULT_NAMESPACE, NAMES
 use crate::render::alert::AlertFormat;
 
 /// The defaults the template must state, from their one home each (`bootstrap --print-defaults`
-/// prints this, so a test of the template generator can compare).
+/// prints this; tests/lambda.rs checks every metric name, dimension, namespace and period of
+/// template.yaml against it).
 pub fn defaults_json() -> String {
     let t = Thresholds::default();
     serde_json::json!({
@@ -30,6 +31,8 @@ pub fn defaults_json() -> String {
             "ClientErrors": contract::CLIENT_ERRORS,
             "UnparsedLines": contract::UNPARSED_LINES,
             "AlertsPublished": contract::ALERTS_PUBLISHED,
+            "WatchedLogGroups": contract::WATCHED_LOG_GROUPS,
+            "UnwatchableLogGroups": contract::UNWATCHABLE_LOG_GROUPS,
         },
         "Dimensions": {
             "LogGroup": contract::LOG_GROUP,
@@ -160,6 +163,41 @@ fn topic_arn_problem(arn: &str, region: Option<&str>) -> Option<String> {
     }
 }
 
+/// What the function and the sweep both write to: the alert topic, the metric namespace, how
+/// messages are written, and the Region (for links). Read and checked the same way by both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outputs {
+    /// `ALERT_TOPIC_ARN` (required): an SNS standard topic in the function's Region.
+    pub alert_topic_arn: String,
+    /// `METRIC_NAMESPACE`, default `ApiGateway4xx`.
+    pub namespace: String,
+    /// `ALERT_FORMAT`: `text` (default) or `chat`.
+    pub alert_format: AlertFormat,
+    /// `AWS_REGION`, default `us-east-1`.
+    pub region: String,
+}
+
+impl Outputs {
+    /// Reads the four variables through `get` (values trimmed, empty as unset).
+    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Outputs, ConfigError> {
+        let region = get("AWS_REGION");
+        let alert_topic_arn = get("ALERT_TOPIC_ARN").ok_or(ConfigError::Missing("ALERT_TOPIC_ARN"))?;
+        if let Some(reason) = topic_arn_problem(&alert_topic_arn, region.as_deref()) {
+            return Err(ConfigError::invalid("ALERT_TOPIC_ARN", &alert_topic_arn, reason));
+        }
+        let namespace = get("METRIC_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+        if let Some(reason) = namespace_problem(&namespace) {
+            return Err(ConfigError::invalid("METRIC_NAMESPACE", &namespace, reason));
+        }
+        let alert_format = match get("ALERT_FORMAT").as_deref() {
+            None | Some("text") => AlertFormat::Text,
+            Some("chat") => AlertFormat::Chat,
+            Some(other) => return Err(ConfigError::invalid("ALERT_FORMAT", other, "must be text or chat")),
+        };
+        Ok(Outputs { alert_topic_arn, namespace, alert_format, region: region.unwrap_or_else(|| "us-east-1".into()) })
+    }
+}
+
 impl Config {
     /// Reads the configuration through `var` (the process environment in production).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
@@ -174,15 +212,7 @@ impl Config {
             }
         }
         let invalid = |name: &'static str, value: &str, reason: String| ConfigError::invalid(name, value, reason);
-        let region = get("AWS_REGION");
-        let alert_topic_arn = get("ALERT_TOPIC_ARN").ok_or(ConfigError::Missing("ALERT_TOPIC_ARN"))?;
-        if let Some(reason) = topic_arn_problem(&alert_topic_arn, region.as_deref()) {
-            return Err(invalid("ALERT_TOPIC_ARN", &alert_topic_arn, reason));
-        }
-        let namespace = get("METRIC_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into());
-        if let Some(reason) = namespace_problem(&namespace) {
-            return Err(invalid("METRIC_NAMESPACE", &namespace, reason.into()));
-        }
+        let Outputs { alert_topic_arn, namespace, alert_format, region } = Outputs::from_lookup(&get)?;
         let window_minutes: u32 = parsed("WINDOW_MINUTES", get("WINDOW_MINUTES"), DEFAULT_WINDOW_MINUTES)?;
         if !(MIN_WINDOW_MINUTES..=MAX_WINDOW_MINUTES).contains(&window_minutes) {
             let reason = format!("must be {MIN_WINDOW_MINUTES} to {MAX_WINDOW_MINUTES}");
@@ -237,11 +267,6 @@ impl Config {
                 Template::compile(&t).map_err(|e| invalid("ACCESS_LOG_FORMAT", &t, e.to_string()))?,
             ),
         };
-        let alert_format = match get("ALERT_FORMAT").as_deref() {
-            None | Some("text") => AlertFormat::Text,
-            Some("chat") => AlertFormat::Chat,
-            Some(other) => return Err(invalid("ALERT_FORMAT", other, "must be text or chat".into())),
-        };
         let notify_recovery = match get("NOTIFY_RECOVERY").map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("true" | "1" | "yes") => true,
             Some("false" | "0" | "no") => false,
@@ -262,7 +287,7 @@ impl Config {
             alert_format,
             notify_recovery,
             limits: Limits { max_inner_bytes: max_inner_mib << 20, ..Limits::default() },
-            region: region.unwrap_or_else(|| "us-east-1".into()),
+            region,
             group_rules,
             spike_factor,
             deployment_lookup,

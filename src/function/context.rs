@@ -255,6 +255,7 @@ mod tests {
                 api_name: "orders".into(),
                 stage: stage.into(),
                 destination_arn: None,
+                tags: Default::default(),
             }))
         }
         async fn stages(&self) -> Result<Vec<StageInfo>, LookupError> {

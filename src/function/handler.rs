@@ -23,8 +23,10 @@ use crate::judge::severity::IgnoredStatuses;
 use crate::metrics::contract::{accepted_range, fold, MetricPlan, WriterId};
 use crate::metrics::emf::documents;
 use crate::render::alert::{lead, message, AlertMessage, Style};
+use crate::render::notice;
 use crate::render::withheld::old_windows_line;
 use crate::window::decide::{Judge, WindowDecision};
+use crate::window::format_watch::FormatWatch;
 use crate::window::ledger::{Ledger, Plan, Reads, Stored};
 use crate::window::marker::Marker;
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +43,8 @@ pub struct Function<M, A, E, X = NoContext> {
     alerts: A,
     emf: E,
     ledger: Mutex<Ledger>,
+    /// Each group's hour of unparsed lines (the format-mismatch notice).
+    format_watch: Mutex<FormatWatch>,
     context: X,
 }
 
@@ -55,7 +59,17 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink> Function<M, A, E> 
         let plan = MetricPlan::new(&config.tracked, &ignored);
         let ledger = Mutex::new(Ledger::new(config.window_minutes));
         let writer = WriterId::from_bits(random_bits());
-        Function { config, plan, writer, metrics, alerts, emf, ledger, context: NoContext }
+        Function {
+            config,
+            plan,
+            writer,
+            metrics,
+            alerts,
+            emf,
+            ledger,
+            format_watch: Mutex::default(),
+            context: NoContext,
+        }
     }
 }
 
@@ -73,15 +87,15 @@ fn random_bits() -> u64 {
 impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource + Sync> Function<M, A, E, X> {
     /// The same function with `context` for its alerts (baseline and deployment lines, SPIKE_FACTOR).
     pub fn with_context<Y: ContextSource>(self, context: Y) -> Function<M, A, E, Y> {
-        let Function { config, plan, writer, metrics, alerts, emf, ledger, .. } = self;
-        Function { config, plan, writer, metrics, alerts, emf, ledger, context }
+        let Function { config, plan, writer, metrics, alerts, emf, ledger, format_watch, .. } = self;
+        Function { config, plan, writer, metrics, alerts, emf, ledger, format_watch, context }
     }
 
     /// The same function (configuration and ledger) over another metrics store: a warm container
     /// whose next call meets different AWS behaviour, for fault tests.
     pub fn with_metrics<N: MetricsStore>(self, metrics: N) -> Function<N, A, E, X> {
-        let Function { config, plan, writer, alerts, emf, ledger, context, .. } = self;
-        Function { config, plan, writer, metrics, alerts, emf, ledger, context }
+        let Function { config, plan, writer, alerts, emf, ledger, format_watch, context, .. } = self;
+        Function { config, plan, writer, metrics, alerts, emf, ledger, format_watch, context }
     }
 
     /// The metrics store.
@@ -115,7 +129,8 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
 
     /// One invocation, a straight line: decode → count → read what the ledger lacks → decide once
     /// (then lift quiet windows by their baseline and add the breakdown of those about to alert) →
-    /// publish → write markers and writer marks → print counts → commit.
+    /// publish → write markers and writer marks → print counts → commit → format-mismatch notices
+    /// (best effort).
     async fn run(&self, event: &IncomingEvent, inv: Invocation) -> Result<Summary, HandlerError> {
         let c = &self.config;
         let now = inv.now;
@@ -175,7 +190,38 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
             self.emf.write(&mut self.emf_documents(&decoded.analyzer, &accepted, &plan)).map_err(HandlerError::Emf)?;
         (summary.emf_documents, summary.emf_bytes) = (written.documents, written.bytes);
         ledger.commit(&plan, &stored, decoded.fingerprint, now);
+        drop(ledger);
+        summary.notices = self.format_notices(&decoded.analyzer, inv).await;
         Ok(summary)
+    }
+
+    /// After the counts: a notice for each group whose last hour's lines mostly did not parse.
+    /// Best effort: a notice that fails is logged, and the batch still succeeds.
+    async fn format_notices(&self, analyzer: &Analyzer, inv: Invocation) -> usize {
+        let due: Vec<_> = {
+            let mut watch = self.format_watch.lock().await;
+            analyzer
+                .by_log_group
+                .iter()
+                .filter_map(|(group, t)| {
+                    let unparsed = t.overall.unparsed;
+                    watch.observe(group, unparsed, t.overall.requests() + unparsed, inv.now)
+                })
+                .collect()
+        };
+        let c = &self.config;
+        let mut sent = 0;
+        for m in due {
+            let message = notice::format_mismatch(&m.group, m.unparsed, m.lines, c.alert_format, &c.region);
+            match within(inv, self.alerts.publish(&message)).await {
+                Ok(()) => {
+                    self.format_watch.lock().await.told(&m.group, inv.now);
+                    sent += 1;
+                }
+                Err(e) => tracing::warn!(group = m.group, error = %e, "format-mismatch notice not sent"),
+            }
+        }
+        sent
     }
 
     /// The messages of the batch, one per log group with an action, with their context (baseline

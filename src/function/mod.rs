@@ -8,6 +8,8 @@
 //!   line over the layers below.
 //! - [`stores`] and [`emf`]: the AWS edges (CloudWatch, SNS) and the EMF output; [`context`]: the
 //!   alert's baseline and deployment lines; [`memory`]: in-memory edges for tests and examples.
+//! - [`sweep`]: the same binary's other mode, which keeps this stack's subscription filters on the
+//!   log groups it watches (scheduled, and at deploy and deletion through a custom resource).
 
 pub mod batch;
 pub mod config;
@@ -20,6 +22,7 @@ pub mod invocation;
 pub mod memory;
 pub mod stores;
 pub mod summary;
+pub mod sweep;
 
 pub use error::HandlerError;
 pub use event::{AwsLogs, IncomingEvent, KinesisData, Record};

@@ -31,6 +31,8 @@ pub struct Summary {
     pub windows_read: usize,
     /// Messages published (at most one per log group).
     pub alerts: usize,
+    /// Notices that a group's lines mostly did not parse over its last hour.
+    pub notices: usize,
     /// Alert markers written.
     pub markers: usize,
     /// Writer marks written (windows this container counted in for the first time).

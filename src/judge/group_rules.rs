@@ -11,6 +11,7 @@
 //! value (`ELEVATED_PERCENT`, `HIGH_PERCENT`, `MIN_REQUESTS`, `IGNORE_STATUS`). Everything is
 //! validated once, when the rules are read, against those global values.
 
+use crate::base::pattern::NamePattern;
 use crate::judge::finding::Rules;
 use crate::judge::severity::{IgnoredStatuses, Percent, Thresholds};
 use serde_json::Value;
@@ -74,11 +75,10 @@ impl Override {
     }
 }
 
-/// One entry: a name (exact) or a prefix (the key without its trailing `*`).
+/// One entry: a name (exact) or a prefix, and its levels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
-    pattern: String,
-    prefix: bool,
+    pattern: NamePattern,
     set: Override,
 }
 
@@ -107,10 +107,8 @@ impl GroupRules {
         };
         let mut entries = Vec::with_capacity(map.len());
         for (key, v) in map {
-            let (pattern, prefix) = match key.strip_suffix('*') {
-                Some(p) if !p.contains('*') => (p.to_string(), true),
-                None if !key.is_empty() && !key.contains('*') => (key.clone(), false),
-                _ => return Err(GroupRulesError::Pattern(key)),
+            let Some(pattern) = NamePattern::parse(&key) else {
+                return Err(GroupRulesError::Pattern(key));
             };
             let Value::Object(fields) = v else {
                 return Err(GroupRulesError::Json(format!("{key:?} must map to an object")));
@@ -141,19 +139,19 @@ impl GroupRules {
                 key: "high_percent",
                 reason,
             })?;
-            entries.push(Entry { pattern, prefix, set });
+            entries.push(Entry { pattern, set });
         }
         Ok(GroupRules { base, entries })
     }
 
     /// The rules for `log_group`: the exact entry, else the longest matching prefix, else the global rules.
     pub fn for_group(&self, log_group: &str) -> Rules {
-        let exact = self.entries.iter().find(|e| !e.prefix && e.pattern == log_group);
+        let exact = self.entries.iter().find(|e| !e.pattern.prefix && e.pattern.matches(log_group));
         let entry = exact.or_else(|| {
             self.entries
                 .iter()
-                .filter(|e| e.prefix && log_group.starts_with(&e.pattern))
-                .max_by_key(|e| e.pattern.len())
+                .filter(|e| e.pattern.prefix && e.pattern.matches(log_group))
+                .max_by_key(|e| e.pattern.text.len())
         });
         entry.map_or_else(|| self.base.clone(), |e| e.set.apply(&self.base))
     }

@@ -32,7 +32,12 @@ pub const UNPARSED_LINES: &str = "UnparsedLines";
 /// `AlertsPublished` (Count), dimensions `LogGroup`, `Severity` (`ELEVATED`, `HIGH`, `RECOVERED`):
 /// also the marker that a window has alerted at a level.
 pub const ALERTS_PUBLISHED: &str = "AlertsPublished";
-/// The dimension every metric carries.
+/// `WatchedLogGroups` (Count), no dimension: groups holding this stack's filter after a sweep.
+pub const WATCHED_LOG_GROUPS: &str = "WatchedLogGroups";
+/// `UnwatchableLogGroups` (Count), no dimension: wanted groups the sweep cannot subscribe (no free
+/// filter slot, access denied, no such group).
+pub const UNWATCHABLE_LOG_GROUPS: &str = "UnwatchableLogGroups";
+/// The dimension every count carries.
 pub const LOG_GROUP: &str = "LogGroup";
 /// The dimension of the per-code `ClientErrors`.
 pub const STATUS_CODE: &str = "StatusCode";

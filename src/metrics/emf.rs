@@ -61,6 +61,25 @@ struct Definition {
     unit: &'static str,
 }
 
+/// One document of account-wide values, with no dimension (the sweep's `WatchedLogGroups` and
+/// `UnwatchableLogGroups`).
+pub fn account_document(namespace: &str, timestamp: EpochMillis, values: Vec<(&'static str, u64)>) -> String {
+    let d = Document {
+        aws: Metadata {
+            timestamp,
+            cloud_watch_metrics: [Directive {
+                namespace,
+                dimensions: vec![&[]],
+                metrics: values.iter().map(|(name, _)| Definition { name, unit: "Count" }).collect(),
+            }],
+        },
+        dimensions: std::collections::BTreeMap::new(),
+        values: values.into_iter().collect(),
+    };
+    // Serializing plain structs of strings and integers cannot fail.
+    serde_json::to_string(&d).unwrap_or_default()
+}
+
 /// The documents for one log group's counts in one minute (`totals` as the metric plan maps them),
 /// tagged with `writer` (the writer's position among the window's writers) when given.
 pub fn documents(
@@ -150,6 +169,14 @@ mod tests {
                 assert!(value[m["Name"].as_str().unwrap()].is_u64(), "every metric has its value: {doc}");
             }
         }
+    }
+
+    #[test]
+    fn account_documents_have_an_empty_dimension_set() {
+        let doc = account_document("N", 5, vec![("WatchedLogGroups", 7), ("UnwatchableLogGroups", 1)]);
+        let v: Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([[]]));
+        assert_eq!((v["WatchedLogGroups"].as_u64(), v["UnwatchableLogGroups"].as_u64()), (Some(7), Some(1)));
     }
 
     #[test]

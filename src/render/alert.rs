@@ -94,7 +94,7 @@ pub fn message(
     } else {
         format!(" ({} min, {} windows)", style.window_minutes, acting.len())
     };
-    let subject = subject_line(level, &rate, group, &tail);
+    let subject = subject_line(&format!("{level}: {rate} 4xx on "), group, &tail);
     let (first, last) = (acting[0].key.1, window_end(acting[acting.len() - 1].key.1, style.window_minutes));
     let shown = escape(group);
     let mut shown_finding = Finding::new(&lead.state.totals(), evidence, style.rules);
@@ -182,12 +182,13 @@ pub fn window_line(d: &WindowDecision, level: &str, window_minutes: u32) -> Stri
 /// `HIGH: 31.2% 4xx on /aws/apigateway/prod-access (5 min)`, ASCII, one line, ≤ 99 characters: a long
 /// log group keeps its end (the distinctive part).
 pub fn subject(level: &str, rate: &str, log_group: &str, window_minutes: u32) -> String {
-    subject_line(level, rate, log_group, &format!(" ({window_minutes} min)"))
+    subject_line(&format!("{level}: {rate} 4xx on "), log_group, &format!(" ({window_minutes} min)"))
 }
 
-fn subject_line(level: &str, rate: &str, log_group: &str, tail: &str) -> String {
+/// `head`, the log group and `tail` as a subject: ASCII, one line, ≤ 99 characters, a long log group
+/// cut at its start.
+pub fn subject_line(head: &str, log_group: &str, tail: &str) -> String {
     let clean: String = log_group.chars().map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect();
-    let head = format!("{level}: {rate} 4xx on ");
     let room = MAX_SUBJECT.saturating_sub(head.len() + tail.len());
     let group =
         if clean.len() <= room { clean } else { format!("...{}", &clean[clean.len() - room.saturating_sub(3)..]) };
@@ -202,8 +203,25 @@ pub fn escape(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
+/// The console link of a log group. The console's fragment holds the percent-encoded name with `%`
+/// written as `$25`: every byte but unreserved ones is encoded (`#`, legal in group names, too).
+pub fn log_group_link(region: &str, log_group: &str) -> String {
+    let mut name = String::with_capacity(log_group.len() * 3);
+    for b in log_group.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            name.push(char::from(b));
+        } else {
+            name.push_str(&format!("$25{b:02X}"));
+        }
+    }
+    let region: String = region.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{name}"
+    )
+}
+
 /// Cuts `body` at [`MAX_BODY_BYTES`] (on a character boundary), saying so.
-fn cap(mut body: String) -> String {
+pub fn cap(mut body: String) -> String {
     const NOTE: &str = "\n[cut: the message reached its size limit]";
     if body.len() > MAX_BODY_BYTES {
         let mut end = MAX_BODY_BYTES - NOTE.len();

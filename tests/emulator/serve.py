@@ -9,7 +9,8 @@ except that gzip'd bodies (`Content-Encoding: gzip`, which the SDK uses for puts
 are gunzipped first.
 
 Control endpoints on the proxy's port (test infrastructure; see tests/support/emulator.rs):
-- `GET /_calls`, `POST /_calls/reset`: requests seen, per `service:Operation` (SDK retries count).
+- `GET /_calls`, `POST /_calls/reset`: requests seen, per `service:Operation` (SDK retries count);
+  `GET /_calls/log`: each request since the reset as `[seconds, "service:Operation"]`, in order.
 - `POST /_faults` `{"operation", "fault", "times", "hang_seconds", "match", "every"}`, `POST /_latency`
   `{"ms"}`, `DELETE /_faults`: faults a real service shows and moto cannot (see FAULTS).
 - `POST /_emf`, `POST /_emf/config` `{"delay_seconds"}`, `POST /_emf/flush`: stands in for
@@ -21,10 +22,20 @@ Control endpoints on the proxy's port (test infrastructure; see tests/support/em
   extracted from EMF, become readable only this long after they are written (PutMetricData API
   reference: "data points with time stamps from 3 to 24 hours ago can take as much as 2 hours to
   become available"); 0, the default, makes every point readable at once.
+- `POST /_lambda` `{"name"}`: a Lambda function in moto (role and code made up), so that
+  PutSubscriptionFilter accepts it as a destination; answers `{"arn"}`.
+- `GET /_deliveries`: what CloudWatch Logs delivered to Lambda destinations since the last call
+  (taken): `[{"function", "filter", "logGroup", "event"}]`, `event` being the Lambda payload
+  (`{"awslogs": {"data": …}}`). moto cannot run the Rust function: it would start a container; the
+  delivery is caught here instead, and the test hands it to the function.
+- `GET /_sns?topic=<arn>`: the messages SNS accepted for a topic, as moto keeps them.
+- `PUT /_cfn/<id>`, `GET /_cfn`: stands in for the pre-signed S3 URL CloudFormation gives a custom
+  resource to answer on; `GET` returns the bodies received, in order.
 
 What it does not do: metric math and SEARCH expressions, Metrics Insights queries, extended
 statistics, or a lag that differs between the documents of one batch (every document accepted in
-one call waits the same delay).
+one call waits the same delay); run Lambda functions (see `/_deliveries`), enforce IAM, or limit
+calls by rate (inject `throttle`/`too_many_requests` faults instead).
 
 Logs Insights (moto accepts StartQuery but does not evaluate `stats`): StartQuery, GetQueryResults
 and StopQuery are answered here, evaluating the query over the events moto stores (see INSIGHTS):
@@ -32,7 +43,7 @@ statuses `Scheduled`, `Running`, then `Complete` (or `Failed`, `Timeout`, `Cance
 `statistics` with `recordsMatched`, `recordsScanned`, `bytesScanned`; results as lists of
 `{field, value}`. `GET /_insights` (queries started, stopped, the most running at once, rows),
 `POST /_insights/config` `{"polls", "max_concurrent"}`, `POST /_insights/reset`; faults
-`limit_exceeded` and `denied` (StartQuery refused), `query_failed`, `query_timeout` (the query ends so) and
+`limit_exceeded` and `access_denied` (StartQuery refused), `query_failed`, `query_timeout` (the query ends so) and
 `query_hold` (it runs until stopped).
 
 Prints one JSON line {"endpoint": <proxy URL>, "moto": <moto URL>} when ready, then serves until
@@ -68,8 +79,8 @@ MODEL = SESSION.get_service_model("cloudwatch")
 UTC = datetime.timezone.utc
 # Signing names that differ from the names tests use for a service.
 SERVICE_NAMES = {"monitoring": "cloudwatch", "execute-api": "apigateway"}
-FAULTS = ("apply_then_500", "apply_then_drop", "hang", "throttle", "500", "limit_exceeded", "denied",
-          "query_failed", "query_timeout", "query_hold")
+FAULTS = ("apply_then_500", "apply_then_drop", "hang", "throttle", "too_many_requests", "access_denied", "500",
+          "limit_exceeded", "query_failed", "query_timeout", "query_hold")
 # Faults that StartQuery applies: the query starts, and ends so (or runs until stopped).
 QUERY_FATES = {"query_failed": "Failed", "query_timeout": "Timeout", "query_hold": "hold"}
 
@@ -188,6 +199,7 @@ class Faults:
         self.latency_ms = 0
         self.cleared = threading.Event()
         self.calls = Counter()
+        self.log = []
 
     def add(self, spec):
         fault = spec.get("fault")
@@ -219,6 +231,7 @@ class Faults:
         op = name.split(":", 1)[1]
         with self.lock:
             self.calls[name] += 1
+            self.log.append([time.time(), name])
             for f in self.faults:
                 if f["operation"] not in (op, name):
                     continue
@@ -877,6 +890,67 @@ def region_of(headers):
 
 
 # ---------------------------------------------------------------------------------------------
+# Lambda destinations: made in moto, their deliveries caught.
+
+DELIVERIES = []
+CFN_RESPONSES = []
+DELIVERIES_LOCK = threading.Lock()
+
+
+def create_function(name):
+    """A function in moto that PutSubscriptionFilter accepts as a destination; its ARN."""
+    import boto3
+    import io
+    import zipfile
+    kw = dict(endpoint_url=Proxy.moto, region_name="us-east-1", aws_access_key_id="testing",
+              aws_secret_access_key="testing")
+    iam = boto3.client("iam", **kw)
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    try:
+        role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName=f"{name}-role")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    client = boto3.client("lambda", **kw)
+    try:
+        return client.create_function(FunctionName=name, Runtime="provided.al2023", Role=role, Handler="bootstrap",
+                                      Code={"ZipFile": code.getvalue()})["FunctionArn"]
+    except client.exceptions.ResourceConflictException:
+        return client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+
+
+def catch_deliveries():
+    """moto hands a subscription's events to its Lambda backend, which would run the function in a
+    container: record the payload it builds instead."""
+    from moto.awslambda.models import LambdaBackend
+
+    original = LambdaBackend.send_log_event
+
+    def send_log_event(self, function_arn, filter_name, log_group_name, log_stream_name, log_events):
+        captured = {}
+
+        class Catch:
+            def invoke(self, body, *_):
+                captured["event"] = json.loads(body)
+
+        lambdas = self._lambdas
+        get_arn = lambdas.get_arn
+        lambdas.get_arn = lambda arn: Catch()
+        try:
+            original(self, function_arn, filter_name, log_group_name, log_stream_name, log_events)
+        finally:
+            lambdas.get_arn = get_arn
+        with DELIVERIES_LOCK:
+            DELIVERIES.append({"function": function_arn, "filter": filter_name, "logGroup": log_group_name,
+                               "event": captured.get("event")})
+
+    LambdaBackend.send_log_event = send_log_event
+
+
+# ---------------------------------------------------------------------------------------------
 # The proxy.
 
 def error_reply(path, headers, status, code, message):
@@ -942,7 +1016,9 @@ class Proxy(BaseHTTPRequestHandler):
         self._send(status, [("Content-Type", "application/json")], json.dumps(value).encode())
 
     def _forward(self, method, path, headers, body):
-        req = urllib.request.Request(self.moto + path, data=body if method not in ("GET", "HEAD") else None,
+        # No body, no data: urllib would otherwise add a form Content-Type, and moto would read the
+        # call (a REST DeleteStage, say) as a query-protocol one.
+        req = urllib.request.Request(self.moto + path, data=body if body and method not in ("GET", "HEAD") else None,
                                      method=method)
         for k, v in headers:
             if k.lower() not in ("host", "content-length", "connection", "expect"):
@@ -985,10 +1061,10 @@ class Proxy(BaseHTTPRequestHandler):
         if kind == "hang":
             fault["cleared"].wait(fault["hang_seconds"])
             return self._drop()
-        if kind in ("throttle", "500", "limit_exceeded", "denied"):
-            status, code = {"throttle": (400, "Throttling"), "500": (500, "InternalFailure"),
-                            "limit_exceeded": (400, "LimitExceededException"),
-                            "denied": (400, "AccessDeniedException")}[kind]
+        if kind in ("throttle", "too_many_requests", "access_denied", "500", "limit_exceeded"):
+            status, code = {"throttle": (400, "Throttling"), "too_many_requests": (429, "TooManyRequestsException"),
+                            "access_denied": (400, "AccessDeniedException"), "500": (500, "InternalFailure"),
+                            "limit_exceeded": (400, "LimitExceededException")}[kind]
             return self._send(*error_reply(self.path, self.headers, status, code, f"emulated fault: {kind}"))
         if name in INSIGHTS_OPERATIONS:
             return self._send(*self._insights(name, body, QUERY_FATES.get(kind)))
@@ -1058,7 +1134,35 @@ class Proxy(BaseHTTPRequestHandler):
         if (method, path) == ("POST", "/_calls/reset"):
             with FAULT_STATE.lock:
                 FAULT_STATE.calls.clear()
+                FAULT_STATE.log.clear()
             return self._json(200, {})
+        if (method, path) == ("GET", "/_calls/log"):
+            with FAULT_STATE.lock:
+                return self._json(200, list(FAULT_STATE.log))
+        if (method, path) == ("POST", "/_lambda"):
+            return self._json(200, {"arn": create_function(spec.get("name", "apigw-4xx"))})
+        if (method, path) == ("GET", "/_sns"):
+            # moto's data.json breaks once a Lambda function exists (a property of the function
+            # wants Docker): the topic's messages are read from the backend itself.
+            from moto.sns import sns_backends
+            topic = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("topic", [""])[0]
+            region = topic.split(":")[3] if topic.count(":") >= 5 else "us-east-1"
+            account = topic.split(":")[4] if topic.count(":") >= 5 else "123456789012"
+            found = sns_backends[account][region].topics.get(topic)
+            sent = [list(n) for n in found.sent_notifications] if found else []
+            return self._json(200, sent)
+        if (method, path) == ("GET", "/_deliveries"):
+            with DELIVERIES_LOCK:
+                taken = list(DELIVERIES)
+                DELIVERIES.clear()
+            return self._json(200, taken)
+        if method == "PUT" and path.startswith("/_cfn/"):
+            with DELIVERIES_LOCK:
+                CFN_RESPONSES.append(json.loads(body) if body.strip() else None)
+            return self._json(200, {})
+        if (method, path) == ("GET", "/_cfn"):
+            with DELIVERIES_LOCK:
+                return self._json(200, list(CFN_RESPONSES))
         if (method, path) == ("POST", "/_faults"):
             try:
                 FAULT_STATE.add(spec)
@@ -1122,6 +1226,7 @@ class Server(ThreadingHTTPServer):
 
 def main():
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    catch_deliveries()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()

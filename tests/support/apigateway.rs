@@ -13,13 +13,10 @@ pub fn log_group_arn(group: &str) -> String {
     format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group}:*")
 }
 
-/// A REST API whose `prod` stage logs to `group`, deployed with `description`: `(api id,
-/// deployment id)`.
-pub async fn rest_stage(sdk: &aws_config::SdkConfig, name: &str, group: &str, description: &str) -> (String, String) {
-    let c = aws_sdk_apigateway::Client::new(sdk);
-    let api = c.create_rest_api().name(name).send().await.unwrap();
-    let api_id = api.id().unwrap().to_string();
-    // moto, like API Gateway, deploys only an API with a method.
+/// A REST API named `name` that can be deployed (moto, like API Gateway, deploys only an API with a
+/// method: `GET /`, a mock integration): its id.
+pub async fn deployable_rest_api(c: &aws_sdk_apigateway::Client, name: &str) -> String {
+    let api_id = c.create_rest_api().name(name).send().await.unwrap().id.unwrap();
     let root = c.get_resources().rest_api_id(&api_id).send().await.unwrap().items()[0].id().unwrap().to_string();
     c.put_method()
         .rest_api_id(&api_id)
@@ -37,6 +34,14 @@ pub async fn rest_stage(sdk: &aws_config::SdkConfig, name: &str, group: &str, de
         .send()
         .await
         .unwrap();
+    api_id
+}
+
+/// A REST API whose `prod` stage logs to `group`, deployed with `description`: `(api id,
+/// deployment id)`.
+pub async fn rest_stage(sdk: &aws_config::SdkConfig, name: &str, group: &str, description: &str) -> (String, String) {
+    let c = aws_sdk_apigateway::Client::new(sdk);
+    let api_id = deployable_rest_api(&c, name).await;
     let d =
         c.create_deployment().rest_api_id(&api_id).stage_name("prod").description(description).send().await.unwrap();
     c.update_stage()

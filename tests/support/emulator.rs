@@ -99,6 +99,46 @@ impl Emulator {
         self.calls().values().sum()
     }
 
+    /// Each call since the last reset, in order: `(seconds since the epoch, "service:Operation")`,
+    /// as the emulator received it.
+    pub fn call_log(&self) -> Vec<(f64, String)> {
+        let body = self.control("GET", "/_calls/log", "");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("/_calls/log answered {body:?}: {e}"))
+    }
+
+    /// A Lambda function named `name` in moto (PutSubscriptionFilter accepts it as a destination):
+    /// its ARN.
+    pub fn create_function(&self, name: &str) -> String {
+        let body = self.control("POST", "/_lambda", &serde_json::json!({"name": name}).to_string());
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body:?}: {e}"));
+        v["arn"].as_str().expect("arn").to_string()
+    }
+
+    /// What CloudWatch Logs delivered to Lambda destinations since the last call (taken):
+    /// `{"function", "filter", "logGroup", "event"}` each, `event` the Lambda payload.
+    pub fn deliveries(&self) -> Vec<serde_json::Value> {
+        let body = self.control("GET", "/_deliveries", "");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("/_deliveries answered {body:?}: {e}"))
+    }
+
+    /// Empties moto (every service's state); the harness's own state (faults, counts, deliveries)
+    /// stays. For a test binary whose tests each start from an empty account (tests/sweep.rs).
+    pub fn reset_aws(&self) {
+        let (status, body) = request(&self.moto, "POST", "/moto-api/reset", "");
+        assert_eq!(status, 200, "moto reset: {body}");
+    }
+
+    /// A URL that stands in for a custom resource's pre-signed `ResponseURL`.
+    pub fn cfn_response_url(&self, id: &str) -> String {
+        format!("{}/_cfn/{id}", self.endpoint)
+    }
+
+    /// The custom-resource answers received so far, in order.
+    pub fn cfn_responses(&self) -> Vec<serde_json::Value> {
+        let body = self.control("GET", "/_cfn", "");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("/_cfn answered {body:?}: {e}"))
+    }
+
     /// Forgets the calls counted so far.
     pub fn reset_calls(&self) {
         self.control("POST", "/_calls/reset", "");
@@ -109,10 +149,12 @@ impl Emulator {
     /// - `apply_then_500`: moto applies the call, the client is answered 500 (InternalFailure);
     /// - `apply_then_drop`: moto applies the call, the connection closes without an answer;
     /// - `throttle`: 400 Throttling, not applied; `500`: 500 InternalFailure, not applied;
+    /// - `too_many_requests`: 429 TooManyRequestsException (API Gateway's throttling), not applied;
+    /// - `access_denied`: 400 AccessDeniedException, not applied;
     /// - `hang`: no answer for 30 s, then the connection closes; not applied;
-    /// - StartQuery only: `limit_exceeded` (400 LimitExceededException, not applied), `denied`
-    ///   (400 AccessDeniedException), `query_failed` / `query_timeout` (the query starts and ends
-    ///   `Failed` / `Timeout`), `query_hold` (it runs until stopped).
+    /// - StartQuery only: `limit_exceeded` (400 LimitExceededException, not applied),
+    ///   `query_failed` / `query_timeout` (the query starts and ends `Failed` / `Timeout`),
+    ///   `query_hold` (it runs until stopped).
     pub fn inject(&self, operation: &str, fault: &str, times: u32) {
         self.add_fault(serde_json::json!({"operation": operation, "fault": fault, "times": times}));
     }
@@ -272,14 +314,21 @@ impl Emulator {
 
     /// Messages SNS accepted for `topic_arn`: `(subject, message, attributes)`.
     pub fn sns_messages(&self, topic_arn: &str) -> Vec<SentMessage> {
-        let body = http_get(&self.moto, "/moto-api/data.json");
-        let v: serde_json::Value = serde_json::from_str(&body).expect("data.json");
-        v["sns"]["Topic"]
-            .as_array()
+        let encoded: String = topic_arn
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let body = self.control("GET", &format!("/_sns?topic={encoded}"), "");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("/_sns");
+        v.as_array()
             .into_iter()
             .flatten()
-            .filter(|t| t["arn"] == topic_arn)
-            .flat_map(|t| t["sent_notifications"].as_array().cloned().unwrap_or_default())
             .map(|n| SentMessage {
                 message: n[1].as_str().unwrap_or_default().to_string(),
                 subject: n[2].as_str().unwrap_or_default().to_string(),
@@ -347,12 +396,6 @@ pub struct EmfRejected {
     pub accepted: EmfReport,
     /// One `line N: reason` per refused document.
     pub reasons: Vec<String>,
-}
-
-fn http_get(base: &str, path: &str) -> String {
-    let (status, body) = request(base, "GET", path, "");
-    assert_eq!(status, 200, "GET {path}: {body}");
-    body
 }
 
 /// One HTTP/1.0 request to a loopback server: `(status, body)`.
