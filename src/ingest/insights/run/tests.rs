@@ -110,7 +110,7 @@ fn jobs(n: i64, width: i64) -> Vec<Job> {
 }
 
 fn settings(max_in_flight: usize) -> Settings {
-    Settings { max_in_flight, max_scan_bytes: None, timing: Timing::default() }
+    Settings { max_in_flight, max_scan_bytes: None, spent_bytes: 0.0, timing: Timing::default() }
 }
 
 fn no_cancel() -> watch::Receiver<bool> {
