@@ -91,13 +91,6 @@ impl<M: MetricsStore + Sync, A: AlertSink + Sync, E: EmfSink, X: ContextSource +
         Function { config, plan, writer, metrics, alerts, emf, ledger, format_watch, context }
     }
 
-    /// The same function (configuration and ledger) over another metrics store: a warm container
-    /// whose next call meets different AWS behaviour, for fault tests.
-    pub fn with_metrics<N: MetricsStore>(self, metrics: N) -> Function<N, A, E, X> {
-        let Function { config, plan, writer, alerts, emf, ledger, format_watch, context, .. } = self;
-        Function { config, plan, writer, metrics, alerts, emf, ledger, format_watch, context }
-    }
-
     /// The metrics store.
     pub fn metrics(&self) -> &M {
         &self.metrics

@@ -1,8 +1,9 @@
 //! In-memory stand-ins for CloudWatch and SNS, for hermetic tests and examples: the same traits,
-//! the same sums (and minimum, maximum and sample count), EMF documents applied the way CloudWatch extracts them, and faults on demand
-//! (fail, or apply and then fail, the next calls; a latency per call).
+//! the same sums (and minimum, maximum and sample count), EMF documents applied the way CloudWatch
+//! extracts them, and a latency per publish. Faults are injected by the emulator (tests/emulator),
+//! where the real SDK clients meet them.
 
-use crate::aws::error::{AwsError, AwsErrorKind};
+use crate::aws::error::AwsError;
 use crate::base::time::{window_start, EpochMillis};
 use crate::function::stores::{AlertSink, MetricsStore};
 use crate::metrics::contract::{Datum, Query, Results};
@@ -14,15 +15,6 @@ use std::time::Duration;
 
 /// A metric's identity: name and `(dimension, value)` pairs in written order.
 type Series = (String, Vec<(String, String)>);
-
-/// How the next calls of one kind fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Fail without applying anything.
-    Fail(AwsErrorKind),
-    /// Apply, then fail as if the answer was lost (the caller cannot tell it was applied).
-    ApplyThenFail,
-}
 
 /// One minute of a series: the sum, the minimum, the maximum and the number of the values put.
 #[derive(Debug, Clone, Copy)]
@@ -54,9 +46,6 @@ impl Point {
 #[derive(Debug, Default)]
 struct Inner {
     data: BTreeMap<Series, BTreeMap<EpochMillis, Point>>,
-    read_faults: Vec<Fault>,
-    put_faults: Vec<Fault>,
-    latency: Duration,
 }
 
 /// CloudWatch metrics of one namespace, in memory.
@@ -74,21 +63,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl MemoryMetrics {
-    /// Makes the next `times` reads fail with `fault`.
-    pub fn fail_reads(&self, fault: Fault, times: usize) {
-        lock(&self.inner).read_faults.extend(std::iter::repeat_n(fault, times));
-    }
-
-    /// Makes the next `times` puts fail with `fault`.
-    pub fn fail_puts(&self, fault: Fault, times: usize) {
-        lock(&self.inner).put_faults.extend(std::iter::repeat_n(fault, times));
-    }
-
-    /// Makes every call take `latency`.
-    pub fn latency(&self, latency: Duration) {
-        lock(&self.inner).latency = latency;
-    }
-
     /// GetMetricData calls so far.
     pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
@@ -155,15 +129,6 @@ impl MemoryMetrics {
         let key: Series = (name.to_string(), dimensions.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
         lock(&self.inner).data.get(&key).map_or(0.0, |points| points.range(start..end).map(|(_, p)| p.sum).sum())
     }
-
-    fn call(&self, faults: fn(&mut Inner) -> &mut Vec<Fault>) -> (Option<Fault>, Duration) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        let mut inner = lock(&self.inner);
-        let latency = inner.latency;
-        let queue = faults(&mut inner);
-        let fault = (!queue.is_empty()).then(|| queue.remove(0));
-        (fault, latency)
-    }
 }
 
 impl Inner {
@@ -175,23 +140,13 @@ impl Inner {
     }
 }
 
-fn lost() -> AwsError {
-    AwsError::new(AwsErrorKind::Service, "injected: applied, then answered 500")
-}
-
 impl MetricsStore for MemoryMetrics {
     async fn read(&self, queries: &[Query], start: EpochMillis, end: EpochMillis) -> Result<Results, AwsError> {
         let mut out = Results::new();
         for chunk in queries.chunks(crate::metrics::cloudwatch::MAX_QUERIES_PER_GET) {
             self.reads.fetch_add(1, Ordering::Relaxed);
             self.queries.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            let (fault, latency) = self.call(|i| &mut i.read_faults);
-            if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
-            }
-            if let Some(Fault::Fail(kind)) = fault {
-                return Err(AwsError::new(kind, "injected"));
-            }
+            self.calls.fetch_add(1, Ordering::Relaxed);
             let inner = lock(&self.inner);
             for q in chunk {
                 let key: Series =
@@ -206,23 +161,14 @@ impl MetricsStore for MemoryMetrics {
 
     async fn put(&self, datums: &[Datum]) -> Result<(), AwsError> {
         self.puts.fetch_add(1, Ordering::Relaxed);
-        let (fault, latency) = self.call(|i| &mut i.put_faults);
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        if let Some(Fault::Fail(kind)) = fault {
-            return Err(AwsError::new(kind, "injected"));
-        }
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let mut inner = lock(&self.inner);
         for d in datums {
             let key: Series =
                 (d.name.to_string(), d.dimensions.iter().map(|(n, v)| (n.to_string(), v.clone())).collect());
             inner.add(key, d.timestamp, d.value);
         }
-        match fault {
-            Some(Fault::ApplyThenFail) => Err(lost()),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 
     fn calls(&self) -> u64 {
@@ -234,17 +180,11 @@ impl MetricsStore for MemoryMetrics {
 #[derive(Debug, Default)]
 pub struct MemoryAlerts {
     sent: Mutex<Vec<AlertMessage>>,
-    faults: Mutex<Vec<Fault>>,
     latency: Mutex<Duration>,
     calls: AtomicU64,
 }
 
 impl MemoryAlerts {
-    /// Makes the next `times` publishes fail with `fault`.
-    pub fn fail(&self, fault: Fault, times: usize) {
-        lock(&self.faults).extend(std::iter::repeat_n(fault, times));
-    }
-
     /// Makes every publish take `latency`.
     pub fn latency(&self, latency: Duration) {
         *lock(&self.latency) = latency;
@@ -263,18 +203,8 @@ impl AlertSink for MemoryAlerts {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        let fault = {
-            let mut f = lock(&self.faults);
-            (!f.is_empty()).then(|| f.remove(0))
-        };
-        if let Some(Fault::Fail(kind)) = fault {
-            return Err(AwsError::new(kind, "injected"));
-        }
         lock(&self.sent).push(message.clone());
-        match fault {
-            Some(Fault::ApplyThenFail) => Err(lost()),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 
     fn calls(&self) -> u64 {
