@@ -288,7 +288,7 @@ fn the_evidence_of_an_alerting_finding_is_the_scans() {
         assert_eq!(sum(&insights, "routes"), in_windows);
         // Runs of alerting windows, a query per facet each (ranges of 5 minutes and more).
         let ran = evidence_queries(e);
-        assert!(ran.len() >= 2 && ran.len() % 2 == 0 && ran.len() <= 2 * alerting.len(), "{}", ran.len());
+        assert!(ran.len() >= 2 && ran.len().is_multiple_of(2) && ran.len() <= 2 * alerting.len(), "{}", ran.len());
     }
     let (group, _, first, last) = groups()[2].clone();
     e.insights_reset();

@@ -137,6 +137,12 @@ fn lines_of(row: &Row) -> Result<u64, RowError> {
     row.get(LINES).and_then(|n| n.trim().parse().ok()).ok_or_else(|| row_error(row, "no line count"))
 }
 
+/// The log group of a row of a counting query (see [`group_of`]) and its lines.
+fn group_and_lines<'a>(row: &'a Row, only: Option<&'a str>) -> Result<(&'a str, u64), RowError> {
+    let group = group_of(row, only).ok_or_else(|| row_error(row, "no log group"))?;
+    Ok((group, lines_of(row)?))
+}
+
 /// Adds the rows of a count query over `groups` to `tallies` (one per group, created with
 /// `window` bucketing when missing).
 pub fn fold_counts(
@@ -148,8 +154,7 @@ pub fn fold_counts(
 ) -> Result<(), RowError> {
     let only = (groups.len() == 1).then(|| groups[0].as_str());
     for row in rows {
-        let group = group_of(row, only).ok_or_else(|| row_error(row, "no log group"))?;
-        let lines = lines_of(row)?;
+        let (group, lines) = group_and_lines(row, only)?;
         let at: Option<EpochMillis> = match (window, row.get(WINDOW)) {
             (None, _) => None,
             (Some(_), Some(w)) => Some(parse_iso8601(w).ok_or_else(|| row_error(row, "unreadable window"))?),
@@ -177,8 +182,7 @@ pub fn fold_evidence(
 ) -> Result<(), RowError> {
     let only = (groups.len() == 1).then(|| groups[0].as_str());
     for row in rows {
-        let group = group_of(row, only).ok_or_else(|| row_error(row, "no log group"))?;
-        let lines = lines_of(row)?;
+        let (group, lines) = group_and_lines(row, only)?;
         let status = row.get(STATUS).ok_or_else(|| row_error(row, "no status"))?;
         let fields = EVIDENCE_FIELDS.iter().filter_map(|(name, field)| Some((*field, row.get(name)?)));
         let Some(r) = record_from_fields(std::iter::once((Field::Status, status)).chain(fields)) else {
