@@ -43,7 +43,7 @@
 //! | Metrics (a public contract) | [`metrics::contract`], [`metrics::emf`] |
 //! | Which log groups are watched | [`watch`], [`function::sweep`], [`render::notice`], [`window::format_watch`] |
 //! | The CLI | [`ingest`], [`count::parallel`], [`render::report`], `src/bin/apigw-4xx/` |
-//! | The CLI: the Logs Insights engine | [`ingest::insights`], [`count::insights`], [`render::insights`] |
+//! | The CLI: the Logs Insights engine | [`ingest::insights`], [`count::insights`], [`render::insights`], [`judge::finding::evidence_spans`] |
 
 #![warn(missing_docs)]
 

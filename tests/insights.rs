@@ -130,8 +130,9 @@ fn analyze(e: &Emulator, groups: &[&str], engine: &str, start: i64, end: i64, ex
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The fields both engines must agree on: everything but the evidence (and the recommendation
-/// it sharpens), which only the scan reads.
+/// The fields both engines must agree on whatever the levels: everything but the evidence (and the
+/// recommendation it sharpens), which the insights engine reads only where a finding alerts (see
+/// `the_evidence_of_an_alerting_finding_is_the_scans`).
 fn counted(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
@@ -186,6 +187,114 @@ fn both_engines_give_the_same_answer_on_json_clf_and_execution_logs() {
             assert!(v["by_status"]["401"].as_u64().unwrap() > 0, "authorizer denials count: {v}");
         }
     }
+}
+
+/// `analyze` (text, or `--json`) of one group over `[start, end]` with one engine, stdout and stderr.
+fn analyze_out(e: &Emulator, group: &str, engine: &str, start: i64, end: i64, extra: &[&str]) -> (String, String) {
+    let mut c = cli(e);
+    c.args(["analyze", "--quiet", "--engine", engine, "--log-group", group]);
+    c.args(["--start", &start.to_string(), "--end", &end.to_string()]);
+    let out = c.args(extra).output().unwrap();
+    assert!(out.status.success(), "{engine}: {}", String::from_utf8_lossy(&out.stderr));
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The evidence queries the emulator ran (they sort by count; count queries do not).
+fn evidence_queries(e: &Emulator) -> Vec<Value> {
+    let state = e.insights();
+    state["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["query"].as_str().unwrap().contains("| sort n desc"))
+        .cloned()
+        .collect()
+}
+
+/// A finding that alerts carries the scan's evidence: on JSON and CLF groups with HIGH windows, the
+/// text report (evidence lines, recommendation, windows) and `--json` (`evidence` and all) are the
+/// scan's, byte for byte, also when the evidence queries are cut in halves by a failure. Where only
+/// windows alert, the evidence is theirs: exactly the 4xx of those windows. Execution logs name no
+/// route, method or caller: no evidence query.
+#[test]
+fn the_evidence_of_an_alerting_finding_is_the_scans() {
+    let _x = Emulator::exclusive();
+    let e = Emulator::shared();
+    for (group, format, first, last) in &groups()[..2] {
+        let (first, last) = (*first, *last);
+        let scan_text = analyze_out(e, group, "scan", first, last, &["--window", "5", "--min-requests", "20"]).0;
+        let scan_json =
+            analyze_out(e, group, "scan", first, last, &["--window", "5", "--min-requests", "20", "--json"]).0;
+        let v: Value = serde_json::from_str(&scan_json).unwrap();
+        assert_eq!(v["severity"], "ELEVATED", "{format:?}: the finding over the range alerts");
+        assert!(v["windows"].as_array().unwrap().iter().any(|w| w["severity"] == "HIGH"), "{format:?}");
+        for line in ["Top 4xx routes: ", "4xx by method: ", "Consumers: ip "] {
+            assert!(scan_text.contains(line), "{format:?}: {scan_text}");
+        }
+        for fault in [false, true] {
+            e.insights_reset();
+            if fault {
+                // The first evidence query fails: its halves add up to the same evidence.
+                e.inject_matching("StartQuery", "query_failed", 1, "sort n desc");
+            }
+            let text = analyze_out(e, group, "insights", first, last, &["--window", "5", "--min-requests", "20"]).0;
+            assert_eq!(text, scan_text, "{format:?} fault {fault}");
+            let ran = evidence_queries(e);
+            // One per facet over the whole range, a query a day (the data may cross midnight);
+            // the failed one's halves are two more.
+            let range = apigw_4xx::ingest::time_range::TimeRange { start: first, end: last };
+            let days = apigw_4xx::ingest::insights::plan::chunks(range, Some(5)).len();
+            assert_eq!(ran.len(), 2 * days + if fault { 2 } else { 0 }, "{ran:?}");
+            e.clear_faults();
+            let json =
+                analyze_out(e, group, "insights", first, last, &["--window", "5", "--min-requests", "20", "--json"]).0;
+            assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), v, "{format:?}");
+        }
+        // 256 source IPs and 20 routes and methods a status: past 39 rows a query, the evidence
+        // keeps the most frequent and says so.
+        let (_, err) = analyze_out(
+            e,
+            group,
+            "insights",
+            first,
+            last,
+            &["--window", "5", "--min-requests", "20", "--max-rows-per-query", "40"],
+        );
+        assert!(err.contains(&format!("warning: log group {group}: the evidence from ")), "{err}");
+        assert!(err.contains("lists the 39 most frequent values; rarer ones are left out"), "{err}");
+
+        // Only windows alert (404 and 429 ignored, 403s at 22% in their minutes): the evidence
+        // is the 403s of the ELEVATED windows, where the scan's is every 403.
+        e.insights_reset();
+        let levels = ["--window", "5", "--json", "--ignore-status", "404,429", "--min-requests", "20"];
+        let scan: Value = serde_json::from_str(&analyze_out(e, group, "scan", first, last, &levels).0).unwrap();
+        let insights: Value = serde_json::from_str(&analyze_out(e, group, "insights", first, last, &levels).0).unwrap();
+        assert_eq!(insights["severity"], "OK");
+        assert_eq!(counted(&insights), counted(&scan));
+        let alerting: Vec<&Value> = insights["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["severity"] != "OK" && w["severity"] != "INSUFFICIENT_DATA")
+            .collect();
+        assert!(!alerting.is_empty());
+        let in_windows: u64 = alerting.iter().map(|w| w["by_status"]["403"].as_u64().unwrap_or(0)).sum();
+        let sum = |v: &Value, list: &str| {
+            v["evidence"][list].as_array().unwrap().iter().map(|x| x["count"].as_u64().unwrap()).sum::<u64>()
+        };
+        assert_eq!(sum(&insights, "methods"), in_windows, "{format:?}: the 403s of the alerting windows");
+        assert!(in_windows < sum(&scan, "methods"), "the scan counts every 403");
+        // Four methods and five routes: the JSON's top five list them all.
+        assert_eq!(sum(&insights, "routes"), in_windows);
+        // Runs of alerting windows, a query per facet each (ranges of 5 minutes and more).
+        let ran = evidence_queries(e);
+        assert!(ran.len() >= 2 && ran.len().is_multiple_of(2) && ran.len() <= 2 * alerting.len(), "{}", ran.len());
+    }
+    let (group, _, first, last) = groups()[2].clone();
+    e.insights_reset();
+    let (text, _) = analyze_out(e, &group, "insights", first, last, &["--window", "5"]);
+    assert!(text.contains("ELEVATED") || text.contains("HIGH"), "{text}");
+    assert!(evidence_queries(e).is_empty(), "execution logs: no evidence query");
 }
 
 /// The same range read at once and split: three groups in one query (`by @log`), each its own finding.

@@ -19,6 +19,7 @@ pub(crate) use execution::{
     COMPLETED, DENIALS, RESOURCE_POLICY_DENIAL, RESOURCE_POLICY_PREFIX, RESOURCE_POLICY_STATUS,
 };
 pub use template::{Template, TemplateError, TemplatePart};
+pub(crate) use text::METHODS;
 pub use unrecognised::LineKind;
 
 use crate::base::fields::{Field, OriginField};
@@ -284,6 +285,20 @@ impl<'a> RawFields<'a> {
             Field::Other => return None,
         })
     }
+}
+
+/// The record of fields another reader found by name (a Logs Insights row): each value goes where a
+/// line's own reader would put it (the first of a field wins), and is then read by the rules every
+/// line is read by (`-` and empty values absent, a `routeKey` split into method and route), so that
+/// counting it gives what the scan gives for the lines it stands for. `None` without a valid status.
+pub fn record_from_fields<'a>(fields: impl IntoIterator<Item = (Field, &'a str)>) -> Option<AccessRecord<'a>> {
+    let mut f = RawFields::default();
+    for (field, value) in fields {
+        if let Some(slot) = f.slot(field).filter(|slot| slot.is_none()) {
+            *slot = Some(value);
+        }
+    }
+    record(f)
 }
 
 /// Builds the record once the status is known; `routeKey` (`GET /items/{id}`) is split into method and route.

@@ -217,17 +217,13 @@ fn segments(source: &str) -> Result<Vec<Segment>, TemplateError> {
     Ok(segments)
 }
 
-/// One piece of a template, for code that rewrites it (the Logs Insights query of an alert).
+/// One piece of a template, for code that rewrites it (the Logs Insights queries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TemplatePart<'a> {
     /// Literal text.
     Literal(&'a str),
-    /// `$context.status`.
-    Status,
-    /// `$context.resourcePath` or `$context.routeKey`.
-    Route,
-    /// Any other variable.
-    Other,
+    /// A `$context` variable, by the field it fills ([`Field::Other`] for those not read).
+    Var(Field),
 }
 
 /// A compiled `$context` template.
@@ -278,9 +274,7 @@ impl Template {
     pub fn parts(&self) -> impl Iterator<Item = TemplatePart<'_>> {
         self.segments.iter().map(|s| match s {
             Segment::Literal(text, _) => TemplatePart::Literal(text),
-            Segment::Var(Field::Status, ..) => TemplatePart::Status,
-            Segment::Var(Field::Route | Field::RouteKey, ..) => TemplatePart::Route,
-            Segment::Var(..) => TemplatePart::Other,
+            Segment::Var(field, ..) => TemplatePart::Var(*field),
         })
     }
 

@@ -23,7 +23,9 @@ pub(super) fn parse_clf(line: &str) -> Option<AccessRecord<'_>> {
     record(RawFields { status, method, route, request_time, origin, ..RawFields::default() })
 }
 
-const METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"];
+/// The methods a request line or a CSV field may name (also how the Logs Insights evidence query
+/// tells a route key's method from a path).
+pub(crate) const METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"];
 
 /// The console's CSV: `ip,caller,user,time,method,resourcePath,protocol,status,length,requestId`. The
 /// status follows the protocol field; without one, the console's column order is assumed.

@@ -138,8 +138,85 @@ pub fn variable_field(name: &str) -> Field {
     }
 }
 
+/// The top-level keys (and `key: value` names) read as `field`; none for [`Field::Other`].
+pub fn keys_of(field: Field) -> &'static [&'static str] {
+    match field {
+        Field::Status => STATUS_KEYS,
+        Field::Method => METHOD_KEYS,
+        Field::Route => ROUTE_KEYS,
+        Field::RouteKey => ROUTE_KEY_KEYS,
+        Field::ResponseType => RESPONSE_TYPE_KEYS,
+        Field::RequestTime => TIME_KEYS,
+        Field::Origin(OriginField::ApiKeyId) => API_KEY_ID_KEYS,
+        Field::Origin(OriginField::Principal) => PRINCIPAL_KEYS,
+        Field::Origin(OriginField::Caller) => CALLER_KEYS,
+        Field::Origin(OriginField::User) => USER_KEYS,
+        Field::Origin(OriginField::SourceIp) => SOURCE_IP_KEYS,
+        Field::Origin(OriginField::UserAgent) => USER_AGENT_KEYS,
+        Field::Origin(OriginField::ApiId) => API_ID_KEYS,
+        Field::Origin(OriginField::Stage) => STAGE_KEYS,
+        Field::Other => &[],
+    }
+}
+
+/// The objects whose keys [`nested_field`] reads.
+pub const NESTING_PARENTS: [&str; 3] = ["error", "identity", "authorizer"];
+
+/// The `$context` variable (its name after `$context.`) that fills `field` (`requestTime` for the
+/// request time); `None` for [`Field::Other`]. The inverse of [`variable_field`].
+pub fn variable_of(field: Field) -> Option<&'static str> {
+    Some(match field {
+        Field::Status => "status",
+        Field::Method => "httpMethod",
+        Field::Route => "resourcePath",
+        Field::RouteKey => "routeKey",
+        Field::ResponseType => "error.responseType",
+        Field::RequestTime => "requestTime",
+        Field::Origin(OriginField::ApiKeyId) => "identity.apiKeyId",
+        Field::Origin(OriginField::Principal) => "authorizer.principalId",
+        Field::Origin(OriginField::Caller) => "identity.caller",
+        Field::Origin(OriginField::User) => "identity.user",
+        Field::Origin(OriginField::SourceIp) => "identity.sourceIp",
+        Field::Origin(OriginField::UserAgent) => "identity.userAgent",
+        Field::Origin(OriginField::ApiId) => "apiId",
+        Field::Origin(OriginField::Stage) => "stage",
+        Field::Other => return None,
+    })
+}
+
 /// Whether a top-level key is one access logs carry (the keys above): an object holding one is an
 /// access-log record, not an envelope of unknown shape.
 pub fn is_access_log_key(key: &str) -> bool {
     top_level_field(key).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_variables_name_their_field() {
+        let fields = [
+            Field::Status,
+            Field::Method,
+            Field::Route,
+            Field::RouteKey,
+            Field::ResponseType,
+            Field::RequestTime,
+            Field::Origin(OriginField::ApiKeyId),
+            Field::Origin(OriginField::Principal),
+            Field::Origin(OriginField::Caller),
+            Field::Origin(OriginField::User),
+            Field::Origin(OriginField::SourceIp),
+            Field::Origin(OriginField::UserAgent),
+            Field::Origin(OriginField::ApiId),
+            Field::Origin(OriginField::Stage),
+        ];
+        for f in fields {
+            assert!(!keys_of(f).is_empty(), "{f:?}");
+            assert!(keys_of(f).iter().all(|k| top_level_field(k) == Some(f)), "{f:?}");
+            assert_eq!(variable_of(f).map(variable_field), Some(f));
+        }
+        assert_eq!((keys_of(Field::Other), variable_of(Field::Other)), (&[][..], None));
+    }
 }

@@ -78,13 +78,19 @@ impl Consumers {
     /// Counts one 4xx line.
     pub fn add(&mut self, o: &Origin<'_>) {
         self.client_errors += 1;
-        let found = [o.api_key_id, o.principal, o.caller, o.user, o.source_ip].into_iter().position(|v| v.is_some());
-        if let Some(i) = found {
-            let value = [o.api_key_id, o.principal, o.caller, o.user, o.source_ip][i].unwrap_or_default();
-            self.by_kind[i].add(value, 1);
+        self.add_identity(o, 1);
+    }
+
+    /// Counts the identity and user agent of `n` 4xx lines that share `o`, leaving
+    /// [`Self::client_errors`] to the caller (a Logs Insights row counts lines by identity, another
+    /// query counts every 4xx line).
+    pub fn add_identity(&mut self, o: &Origin<'_>, n: u64) {
+        let identities = [o.api_key_id, o.principal, o.caller, o.user, o.source_ip];
+        if let Some((i, Some(value))) = identities.into_iter().enumerate().find(|(_, v)| v.is_some()) {
+            self.by_kind[i].add(value, n);
         }
         if let Some(ua) = o.user_agent {
-            self.user_agents.add(ua, 1);
+            self.user_agents.add(ua, n);
         }
     }
 

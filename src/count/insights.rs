@@ -7,10 +7,12 @@
 //! that is not the request's last line counts as neither. Rows add up, so how the range was split
 //! into queries changes nothing.
 
-use crate::access_log::{DENIALS, RESOURCE_POLICY_STATUS};
-use crate::base::status::parse_status;
+use crate::access_log::{record_from_fields, DENIALS, RESOURCE_POLICY_STATUS};
+use crate::base::fields::{Field, OriginField};
+use crate::base::status::{is_client_error, parse_status};
 use crate::base::time::{parse_iso8601, EpochMillis};
 use crate::count::tally::Tally;
+use crate::ingest::insights::plan::Facet;
 use crate::ingest::insights::Row;
 use std::collections::BTreeMap;
 
@@ -38,6 +40,43 @@ pub fn execution_markers() -> Vec<String> {
     out.extend((0..DENIALS.len()).map(denial));
     out.push(POLICY.to_string());
     out
+}
+
+/// Evidence queries: the fields a row names and the field of a record each fills. A query reads
+/// them raw (`-` and all) and [`fold_evidence`] reads them by the line parser's own rules, so the
+/// query need not know those rules.
+pub const EVIDENCE_FIELDS: [(&str, Field); 11] = [
+    ("e_method", Field::Method),
+    ("e_route", Field::Route),
+    // A second name for the route, where a regex has two places for it (CLF: the path, or the path
+    // after an HTTP API route key's own method).
+    ("e_path", Field::Route),
+    ("e_routekey", Field::RouteKey),
+    ("e_type", Field::ResponseType),
+    ("e_key", Field::Origin(OriginField::ApiKeyId)),
+    ("e_principal", Field::Origin(OriginField::Principal)),
+    ("e_caller", Field::Origin(OriginField::Caller)),
+    ("e_user", Field::Origin(OriginField::User)),
+    ("e_ip", Field::Origin(OriginField::SourceIp)),
+    ("e_agent", Field::Origin(OriginField::UserAgent)),
+];
+
+/// The name an evidence query gives `field` (`None`: not evidence).
+pub fn evidence_name(field: Field) -> Option<&'static str> {
+    EVIDENCE_FIELDS.iter().find(|(_, f)| *f == field).map(|(name, _)| *name)
+}
+
+/// The field an evidence query's `name` stands for.
+pub fn evidence_field(name: &str) -> Option<Field> {
+    EVIDENCE_FIELDS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
+
+/// Which evidence a field is: the request's (method, route, response type) or who sent it.
+pub fn facet_of(field: Field) -> Facet {
+    match field {
+        Field::Origin(_) => Facet::Consumers,
+        _ => Facet::Requests,
+    }
 }
 
 /// How the lines of one row count.
@@ -98,6 +137,12 @@ fn lines_of(row: &Row) -> Result<u64, RowError> {
     row.get(LINES).and_then(|n| n.trim().parse().ok()).ok_or_else(|| row_error(row, "no line count"))
 }
 
+/// The log group of a row of a counting query (see [`group_of`]) and its lines.
+fn group_and_lines<'a>(row: &'a Row, only: Option<&'a str>) -> Result<(&'a str, u64), RowError> {
+    let group = group_of(row, only).ok_or_else(|| row_error(row, "no log group"))?;
+    Ok((group, lines_of(row)?))
+}
+
 /// Adds the rows of a count query over `groups` to `tallies` (one per group, created with
 /// `window` bucketing when missing).
 pub fn fold_counts(
@@ -109,8 +154,7 @@ pub fn fold_counts(
 ) -> Result<(), RowError> {
     let only = (groups.len() == 1).then(|| groups[0].as_str());
     for row in rows {
-        let group = group_of(row, only).ok_or_else(|| row_error(row, "no log group"))?;
-        let lines = lines_of(row)?;
+        let (group, lines) = group_and_lines(row, only)?;
         let at: Option<EpochMillis> = match (window, row.get(WINDOW)) {
             (None, _) => None,
             (Some(_), Some(w)) => Some(parse_iso8601(w).ok_or_else(|| row_error(row, "unreadable window"))?),
@@ -121,6 +165,41 @@ pub fn fold_counts(
             Key::Status(s) => tally.add_requests(at, s, lines),
             Key::Unparsed => tally.add_unparsed_lines(at, lines),
             Key::NotARequest => tally.not_requests += lines,
+        }
+    }
+    Ok(())
+}
+
+/// Adds the rows of an evidence query of `facet` over `groups` (4xx lines by status and the
+/// facet's fields) to the evidence of each group's tally, as the scan counts those lines: a
+/// [`Facet::Requests`] row adds its lines' method, route and response type and counts them as 4xx
+/// of the consumers' shares; a [`Facet::Consumers`] row adds their identity and user agent.
+pub fn fold_evidence(
+    rows: &[Row],
+    groups: &[String],
+    facet: Facet,
+    tallies: &mut BTreeMap<String, Tally>,
+) -> Result<(), RowError> {
+    let only = (groups.len() == 1).then(|| groups[0].as_str());
+    for row in rows {
+        let (group, lines) = group_and_lines(row, only)?;
+        let status = row.get(STATUS).ok_or_else(|| row_error(row, "no status"))?;
+        let fields = EVIDENCE_FIELDS.iter().filter_map(|(name, field)| Some((*field, row.get(name)?)));
+        let Some(r) = record_from_fields(std::iter::once((Field::Status, status)).chain(fields)) else {
+            return Err(row_error(row, "no valid status"));
+        };
+        if !is_client_error(r.status) {
+            return Err(row_error(row, "not a 4xx"));
+        }
+        // Evidence is asked only of groups whose counts alerted: their tallies exist.
+        let tally = tallies.get_mut(group).ok_or_else(|| row_error(row, "a log group that was not counted"))?;
+        let e = tally.evidence.entry(r.status).or_default();
+        match facet {
+            Facet::Requests => {
+                e.add_request_fields(&r, lines);
+                e.consumers.client_errors += lines;
+            }
+            Facet::Consumers => e.consumers.add_identity(&r.origin, lines),
         }
     }
     Ok(())

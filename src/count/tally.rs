@@ -89,6 +89,25 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// Counts `n` 4xx lines of record `r`: its method, route, response type and consumer.
+    pub fn add(&mut self, r: &AccessRecord<'_>, n: u64) {
+        self.add_request_fields(r, n);
+        self.consumers.client_errors += n;
+        self.consumers.add_identity(&r.origin, n);
+    }
+
+    /// Counts the method, route and response type of `n` 4xx lines of record `r` (not their
+    /// consumer: see [`crate::count::consumers::Consumers::add_identity`]).
+    pub fn add_request_fields(&mut self, r: &AccessRecord<'_>, n: u64) {
+        for (counts, value) in
+            [(&mut self.methods, r.method), (&mut self.routes, r.route), (&mut self.response_types, r.response_type)]
+        {
+            if let Some(v) = value {
+                counts.add(v, n);
+            }
+        }
+    }
+
     /// Adds another evidence record.
     pub fn merge(&mut self, other: &Evidence) {
         self.methods.merge(&other.methods);
@@ -240,15 +259,7 @@ impl Tally {
             b.add_status(r.status, 1);
         }
         if is_client_error(r.status) {
-            let e = self.evidence.entry(r.status).or_default();
-            e.consumers.add(&r.origin);
-            for (counts, value) in
-                [(&mut e.methods, r.method), (&mut e.routes, r.route), (&mut e.response_types, r.response_type)]
-            {
-                if let Some(v) = value {
-                    counts.add(v, 1);
-                }
-            }
+            self.evidence.entry(r.status).or_default().add(r, 1);
         }
     }
 

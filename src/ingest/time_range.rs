@@ -12,6 +12,22 @@ pub struct TimeRange {
     pub end: EpochMillis,
 }
 
+impl TimeRange {
+    /// The milliseconds of any of `spans`, as few sorted, disjoint spans (overlapping and adjacent
+    /// ones joined).
+    pub fn union(mut spans: Vec<TimeRange>) -> Vec<TimeRange> {
+        spans.sort_by_key(|s| s.start);
+        let mut out: Vec<TimeRange> = Vec::with_capacity(spans.len());
+        for s in spans {
+            match out.last_mut() {
+                Some(last) if s.start <= last.end.saturating_add(1) => last.end = last.end.max(s.end),
+                _ => out.push(s),
+            }
+        }
+        out
+    }
+}
+
 /// Why a time range is not valid.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TimeRangeError {

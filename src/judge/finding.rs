@@ -3,8 +3,9 @@
 
 use crate::base::numbers::thousands;
 use crate::base::status::{is_client_error, status_label};
-use crate::count::tally::{Counts, Evidence};
+use crate::count::tally::{Counts, Evidence, Tally};
 use crate::count::values::{shown, Markup, ValueCounts};
+use crate::ingest::time_range::TimeRange;
 use crate::judge::recommendation::{recommendation, Recommendation};
 use crate::judge::severity::{ClientErrorRate, IgnoredStatuses, Severity, Thresholds};
 use serde::Serialize;
@@ -260,6 +261,31 @@ impl Finding {
             deployment: None,
         }
     }
+}
+
+/// The spans whose 4xx the evidence of a read of `range`, counted into `tally` and judged by
+/// `rules`, must describe (sorted, disjoint, within `range`): all of `range` when the finding over it
+/// alerts, since its evidence lines then explain all of its 4xx (as a scan's do); otherwise each run
+/// of consecutive ELEVATED or HIGH windows (their 4xx, in `--json`); nothing when nothing alerts.
+/// A read that counts elsewhere (Logs Insights) asks for evidence over just these spans.
+pub fn evidence_spans(tally: &Tally, rules: &Rules, range: TimeRange) -> Vec<TimeRange> {
+    let alerting = |c: &Counts| rules.thresholds.classify(Totals::from(c).rate(&rules.ignored)).is_alerting();
+    if alerting(&tally.overall) {
+        return vec![range];
+    }
+    let Some(minutes) = tally.bucket_minutes() else { return vec![] };
+    let mut out: Vec<TimeRange> = Vec::new();
+    for (start, _) in tally.buckets.iter().filter(|(_, c)| alerting(c)) {
+        let span = TimeRange {
+            start: (*start).max(range.start),
+            end: (crate::base::time::window_end(*start, minutes) - 1).min(range.end),
+        };
+        match out.last_mut() {
+            Some(last) if last.end + 1 == span.start => last.end = span.end,
+            _ => out.push(span),
+        }
+    }
+    out
 }
 
 /// The JSON form of a finding. Field names are a stable contract (see the README).

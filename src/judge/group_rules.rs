@@ -12,9 +12,12 @@
 //! validated once, when the rules are read, against those global values.
 
 use crate::base::pattern::NamePattern;
-use crate::judge::finding::Rules;
+use crate::count::tally::Tally;
+use crate::ingest::time_range::TimeRange;
+use crate::judge::finding::{evidence_spans, Rules};
 use crate::judge::severity::{IgnoredStatuses, Percent, Thresholds};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The keys an entry may set.
 const KEYS: [&str; 4] = ["elevated_percent", "high_percent", "min_requests", "ignore_status"];
@@ -154,6 +157,35 @@ impl GroupRules {
                 .max_by_key(|e| e.pattern.text.len())
         });
         entry.map_or_else(|| self.base.clone(), |e| e.set.apply(&self.base))
+    }
+
+    /// Where a read that counts elsewhere (Logs Insights) must ask for evidence, per log group of
+    /// `tallies` (read over `range`): every span in which a finding of the report alerts
+    /// ([`evidence_spans`]): the group's own under its rules and under the global ones, and, with
+    /// several groups, the finding over all of them (under the global rules). Groups with nothing
+    /// alerting are left out.
+    pub fn evidence_spans(
+        &self,
+        tallies: &BTreeMap<String, Tally>,
+        range: TimeRange,
+    ) -> BTreeMap<String, Vec<TimeRange>> {
+        let merged = (tallies.len() > 1).then(|| {
+            let mut all = Tally::new(tallies.values().next().and_then(Tally::bucket_minutes));
+            for t in tallies.values() {
+                all.merge(t.clone());
+            }
+            evidence_spans(&all.finish(), &self.base, range)
+        });
+        tallies
+            .iter()
+            .filter_map(|(group, t)| {
+                let mut spans = evidence_spans(t, &self.for_group(group), range);
+                spans.extend(evidence_spans(t, &self.base, range));
+                spans.extend(merged.iter().flatten().copied());
+                let spans = TimeRange::union(spans);
+                (!spans.is_empty()).then(|| (group.clone(), spans))
+            })
+            .collect()
     }
 
     /// The global rules.

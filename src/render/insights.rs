@@ -6,22 +6,33 @@
 //! line is written, so it wins over detection. Every query starts with the same [`Reading`].
 
 use crate::access_log::{
-    LineParser, LineShape, Template, TemplatePart, COMPLETED, DENIALS, RESOURCE_POLICY_DENIAL, RESOURCE_POLICY_PREFIX,
+    LineParser, LineShape, Template, TemplatePart, COMPLETED, DENIALS, METHODS, RESOURCE_POLICY_DENIAL,
+    RESOURCE_POLICY_PREFIX,
 };
-use crate::base::fields::{ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS};
+use crate::base::fields::{
+    keys_of, nested_field, variable_of, Field, OriginField, NESTING_PARENTS, ROUTE_KEYS, ROUTE_KEY_KEYS, STATUS_KEYS,
+};
+use crate::base::status::CLIENT_ERROR_CODES;
 use crate::base::time::EpochMillis;
 use crate::count::insights::{
-    denial, execution_markers, COMPLETED as COMPLETED_FIELD, LINES, LOG, POLICY, STATUS, STEP, WINDOW,
+    denial, evidence_field, evidence_name, execution_markers, facet_of, COMPLETED as COMPLETED_FIELD, EVIDENCE_FIELDS,
+    LINES, LOG, POLICY, STATUS, STEP, WINDOW,
 };
+use crate::ingest::insights::plan::Facet;
 use crate::ingest::time_range::TimeRange;
 
 /// How a query reads a log group's lines: its first commands, which name the status `code` (and
-/// the route `resource`, when the format has one).
+/// the route `resource`, when the format has one), and the commands that name the evidence fields
+/// of a 4xx line (`count::insights::EVIDENCE_FIELDS`), when the format has any.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Reading {
     head: String,
     route: bool,
     execution: bool,
+    /// Commands after the status is read: they name the evidence fields.
+    evidence: String,
+    /// The evidence fields they name, each with its facet.
+    evidence_fields: Vec<(Facet, &'static str)>,
 }
 
 /// Valid statuses (100..=599): the most a window's rows can differ by status.
@@ -31,17 +42,29 @@ impl Reading {
     /// The reading for lines read by `parser`; `shape` is the detected format of the group's lines
     /// (JSON when unknown).
     pub fn new(parser: &LineParser, shape: Option<LineShape>) -> Reading {
-        match parser {
+        let (head, route, execution, evidence) = match parser {
             LineParser::Template(t) => {
                 let (head, route) = from_template(t);
-                Reading { head, route, execution: false }
+                (head, route, false, evidence_from_template(t))
             }
             LineParser::Auto => {
                 let shape = shape.unwrap_or(LineShape::Json);
                 let execution = shape == LineShape::Execution;
-                Reading { head: from_shape(shape), route: !execution, execution }
+                (from_shape(shape), !execution, execution, evidence_from_shape(shape))
             }
-        }
+        };
+        let (evidence, names) = evidence;
+        let evidence_fields = names.into_iter().filter_map(|n| Some((facet_of(evidence_field(n)?), n))).collect();
+        Reading { head, route, execution, evidence, evidence_fields }
+    }
+
+    /// The evidence queries this reading can make: a facet each of whose fields the lines can carry
+    /// (none for execution logs, whose lines name no route, method, response type or caller).
+    pub fn evidence_facets(&self) -> Vec<Facet> {
+        [Facet::Requests, Facet::Consumers]
+            .into_iter()
+            .filter(|f| self.evidence_fields.iter().any(|(g, _)| g == f))
+            .collect()
     }
 
     /// Whether the lines are execution logs (whose rows are read by their markers).
@@ -81,17 +104,48 @@ pub fn census_query(reading: &Reading, range: TimeRange, by_log: bool) -> String
     counting(reading, range, None, by_log)
 }
 
-fn counting(reading: &Reading, range: TimeRange, bin: Option<String>, by_log: bool) -> String {
+/// The evidence query of `facet` over `range` (both ends inclusive, to the millisecond): 4xx lines
+/// per status and the facet's fields, the most frequent `limit` rows. Evidence is asked only for
+/// spans that alert, so these queries read a fraction of what the counts read; each facet is one
+/// query because a query is charged for its span, not its fields, and splitting further (a query
+/// per field) would read the span once per field, while one query for both facets would group by
+/// every route and caller at once: the request fields' combinations are bounded by the API's
+/// routes, methods and response types (hundreds), the callers' are not (one row per source IP), so
+/// apart the first stays exact and the second, sorted by count, keeps its most frequent rows.
+pub fn evidence_query(reading: &Reading, range: TimeRange, facet: Facet, limit: u64) -> String {
+    let mut q = reading_status(reading);
+    q.push_str(&reading.evidence);
+    q.push_str(&time_filter(range));
+    let (low, high) = (CLIENT_ERROR_CODES.start(), CLIENT_ERROR_CODES.end());
+    q.push_str(&format!("\n| filter {STATUS} >= {low} and {STATUS} <= {high}"));
+    let mut by = vec![STATUS];
+    by.extend(reading.evidence_fields.iter().filter(|(f, _)| *f == facet).map(|(_, name)| *name));
+    q.push_str(&format!("\n| stats count(*) as {LINES} by {}\n| sort {LINES} desc\n| limit {limit}", by.join(", ")));
+    q
+}
+
+/// The reading's head and the status the scan would accept: three digits, 100 to 599, white
+/// space around allowed.
+fn reading_status(reading: &Reading) -> String {
     let mut q = reading.head.clone();
-    // The status the scan would accept: three digits, 100 to 599, white space around allowed.
     q.push_str(&format!("\n| parse code /^\\s*(?<{STATUS}>[1-5][0-9][0-9])\\s*$/"));
+    q
+}
+
+/// The filter that keeps a query to `range` to the millisecond (StartQuery takes whole seconds).
+fn time_filter(range: TimeRange) -> String {
+    let (start, end): (EpochMillis, EpochMillis) = (range.start, range.end);
+    format!("\n| filter toMillis(@timestamp) >= {start} and toMillis(@timestamp) <= {end}")
+}
+
+fn counting(reading: &Reading, range: TimeRange, bin: Option<String>, by_log: bool) -> String {
+    let mut q = reading_status(reading);
     let mut by = vec![STATUS.to_string()];
     if reading.execution {
         q.push_str(&execution_markers_parse());
         by.extend(execution_markers());
     }
-    let (start, end): (EpochMillis, EpochMillis) = (range.start, range.end);
-    q.push_str(&format!("\n| filter toMillis(@timestamp) >= {start} and toMillis(@timestamp) <= {end}"));
+    q.push_str(&time_filter(range));
     if by_log {
         by.push(LOG.to_string());
     }
@@ -226,26 +280,163 @@ fn from_template(t: &Template) -> (String, bool) {
             None => (format!("fields @timestamp, {}", alias(status, "code")), false),
         };
     }
+    let (regex, names) = template_regex(t, |field| match field {
+        Field::Status => Some("code"),
+        Field::Route | Field::RouteKey => Some("resource"),
+        _ => None,
+    });
+    (format!("parse @message /{regex}/"), names.contains(&"resource"))
+}
+
+/// The template as a regex, literal by literal, each variable a lazy `.*?` (`.*` at the end) and
+/// the first status `\d{3}`; the first variable of each name `name_of` gives is captured under that
+/// name (a group name may occur once in a regex: a repeated one matches, uncaptured). The regex
+/// and the names captured.
+fn template_regex(t: &Template, name_of: impl Fn(Field) -> Option<&'static str>) -> (String, Vec<&'static str>) {
     let mut regex = String::from("^");
-    let (mut status_seen, mut route_seen) = (false, false);
+    let mut names: Vec<&'static str> = Vec::new();
+    let mut status_seen = false;
     let parts: Vec<TemplatePart<'_>> = t.parts().collect();
     for (i, part) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
-        match part {
-            TemplatePart::Literal(literal) => escape_into(&mut regex, literal),
-            // A group name may occur once in a regex: a repeated variable matches, uncaptured.
-            TemplatePart::Status if !status_seen => {
-                status_seen = true;
-                regex.push_str(r"(?<code>\d{3})");
+        let any = if i + 1 == parts.len() { ".*" } else { ".*?" };
+        let TemplatePart::Var(field) = *part else {
+            if let TemplatePart::Literal(literal) = part {
+                escape_into(&mut regex, literal);
             }
-            TemplatePart::Route if !route_seen => {
-                route_seen = true;
-                regex.push_str(if last { "(?<resource>.*)" } else { "(?<resource>.*?)" });
+            continue;
+        };
+        let first_status = field == Field::Status && !status_seen;
+        status_seen |= field == Field::Status;
+        let value = if first_status { r"\d{3}" } else { any };
+        match name_of(field).filter(|n| !names.contains(n)) {
+            Some(name) => {
+                names.push(name);
+                regex.push_str(&format!("(?<{name}>{value})"));
             }
-            _ => regex.push_str(if last { ".*" } else { ".*?" }),
+            None => regex.push_str(value),
         }
     }
-    (format!("parse @message /{regex}/"), route_seen)
+    (regex, names)
+}
+
+/// The evidence fields every line format the detection knows carries, as commands after the
+/// status, and the names they give (none for execution logs). Each reads its value raw, as the
+/// line parser finds it before its rules (`-` is absent, a route key splits) apply: those rules
+/// are applied to the rows (`count::insights::fold_evidence`), so they live in one place.
+fn evidence_from_shape(shape: LineShape) -> (String, Vec<&'static str>) {
+    let named = |fields: &[Field]| fields.iter().filter_map(|f| evidence_name(*f)).collect::<Vec<_>>();
+    let element = |tag: &str, name: &str| format!("\n| parse @message /<{tag}>(?<{name}>[^<]*)</");
+    match shape {
+        // Logs Insights discovers JSON keys (nested ones joined with dots): every name the line
+        // parser reads a field under, first found first.
+        LineShape::Json => {
+            let (items, names): (Vec<String>, Vec<&'static str>) = primary_evidence_fields()
+                .map(|(name, field)| match json_names(field).as_slice() {
+                    [one] => (format!("{one} as {name}"), name),
+                    keys => (format!("coalesce({}) as {name}", keys.join(", ")), name),
+                })
+                .unzip();
+            (format!("\n| fields {}", items.join(", ")), names)
+        }
+        // `ip caller user [time]"METHOD route protocol"`: the identities are the first three words
+        // before a `[` (and before the first `"`); the route is the request line's second word, or
+        // its third after an HTTP API route key's own method.
+        LineShape::Clf => {
+            let word = r#"[^\s"\[]+"#;
+            let methods = METHODS.join("|");
+            (
+                format!(
+                    "\n| parse @message /^\\s*(?<e_ip>{word})(?:\\s+(?<e_caller>{word}))?(?:\\s+(?<e_user>{word}))?[^\"\\[]*\\[/\n| parse @message /\"(?<e_method>[^\\s\"]+)\\s+(?:(?:{methods})\\s+(?<e_path>[^\\s\"]+)|(?<e_route>[^\\s\"]+))/"
+                ),
+                vec!["e_ip", "e_caller", "e_user", "e_method", "e_path", "e_route"],
+            )
+        }
+        // The first field that is a method, the first that is a path, the first that is a route key.
+        LineShape::Csv => {
+            let methods = METHODS.join("|");
+            let field =
+                |name: &str, value: &str| format!("\n| parse @message /(?:^|,)\\s*(?<{name}>{value})\\s*(?:,|$)/");
+            (
+                [
+                    field("e_method", &format!("(?:{methods})")),
+                    field("e_route", r"\/[^,]*?"),
+                    field("e_routekey", &format!(r"\$default|(?:{methods}) \/[^,]*?")),
+                ]
+                .concat(),
+                named(&[Field::Method, Field::Route, Field::RouteKey]),
+            )
+        }
+        LineShape::Xml => {
+            let tags = [
+                ("httpMethod", Field::Method),
+                ("resourcePath", Field::Route),
+                ("routeKey", Field::RouteKey),
+                ("responseType", Field::ResponseType),
+                ("ip", Field::Origin(OriginField::SourceIp)),
+                ("caller", Field::Origin(OriginField::Caller)),
+                ("user", Field::Origin(OriginField::User)),
+            ];
+            let names = named(&tags.map(|(_, f)| f));
+            (tags.iter().zip(&names).map(|((tag, _), name)| element(tag, name)).collect(), names)
+        }
+        // `name: value` pairs: a value runs to the next `, name: ` or the end.
+        LineShape::KeyValue => {
+            let fields: Vec<Field> = primary_evidence_fields().map(|(_, f)| f).collect();
+            let names = named(&fields);
+            let commands = fields
+                .iter()
+                .zip(&names)
+                .map(|(field, name)| {
+                    format!(
+                        "\n| parse @message /(?:^|, )(?:{}): (?<{name}>.*?)(?:, [A-Za-z_][\\w.-]*: |$)/",
+                        keys_of(*field).iter().map(|k| k.replace('.', "\\.")).collect::<Vec<_>>().join("|")
+                    )
+                })
+                .collect();
+            (commands, names)
+        }
+        LineShape::Execution => (String::new(), vec![]),
+    }
+}
+
+/// The evidence fields of the stage's template: its own JSON keys, or captures in the regex that
+/// follows it literal by literal.
+fn evidence_from_template(t: &Template) -> (String, Vec<&'static str>) {
+    if t.json_key_of("status").is_some() {
+        let found: Vec<(&str, &'static str)> = primary_evidence_fields()
+            .filter_map(|(name, field)| Some((t.json_key_of(variable_of(field)?)?, name)))
+            .collect();
+        if found.is_empty() {
+            return (String::new(), vec![]);
+        }
+        let items: Vec<String> = found.iter().map(|(key, name)| format!("{key} as {name}")).collect();
+        return (format!("\n| fields {}", items.join(", ")), found.iter().map(|(_, n)| *n).collect());
+    }
+    let (regex, names) = template_regex(t, evidence_name);
+    if names.is_empty() {
+        return (String::new(), vec![]);
+    }
+    (format!("\n| parse @message /{regex}/"), names)
+}
+
+/// Each evidence field once, under its first name.
+fn primary_evidence_fields() -> impl Iterator<Item = (&'static str, Field)> {
+    EVIDENCE_FIELDS.iter().filter(|(name, field)| evidence_name(*field) == Some(*name)).copied()
+}
+
+/// The names Logs Insights knows a JSON field by: every top-level key the line parser reads it
+/// under, then the nested ones (`identity.sourceIp`), each once.
+fn json_names(field: Field) -> Vec<String> {
+    let mut out: Vec<String> = keys_of(field).iter().map(|k| k.to_string()).collect();
+    for parent in NESTING_PARENTS {
+        for key in keys_of(field) {
+            let nested = format!("{parent}.{key}");
+            if nested_field(parent, key) == Some(field) && !out.contains(&nested) {
+                out.push(nested);
+            }
+        }
+    }
+    out
 }
 
 /// Appends `literal` to a regex between `/` delimiters, its metacharacters escaped.
@@ -436,6 +627,185 @@ mod tests {
             let expected = if shape == LineShape::Execution { 507 } else { 501 };
             assert_eq!(reading.max_keys_per_window(), expected);
         }
+    }
+
+    /// Runs a query's `fields` and `parse` commands over `line` as Logs Insights would (JSON keys
+    /// discovered, nested ones joined with dots; a `parse` that matches sets the groups that took
+    /// part), then its `filter status` and the fields of its `stats … by`: the row of that line.
+    fn evaluated(query: &str, line: &str) -> Option<crate::ingest::insights::Row> {
+        fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+            match v {
+                serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| walk(&format!("{prefix}{k}."), v, out)),
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => out.push((prefix.trim_end_matches('.').to_string(), s.clone())),
+                other => out.push((prefix.trim_end_matches('.').to_string(), other.to_string())),
+            }
+        }
+        let mut fields: Vec<(String, String)> = Vec::new();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+            walk("", &v, &mut fields);
+        }
+        let get =
+            |fields: &[(String, String)], name: &str| fields.iter().find(|(f, _)| f == name).map(|(_, v)| v.clone());
+        let mut by: Vec<String> = Vec::new();
+        for command in query.lines().map(|l| l.trim_start_matches("| ")) {
+            if let Some(items) = command.strip_prefix("fields ") {
+                // Items are split at the commas outside parentheses.
+                let mut split: Vec<String> = vec![String::new()];
+                let mut depth = 0;
+                for c in items.chars() {
+                    match c {
+                        '(' | ')' => depth += if c == '(' { 1 } else { -1 },
+                        ',' if depth == 0 => {
+                            split.push(String::new());
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    split.last_mut().unwrap().push(c);
+                }
+                for item in split.iter().map(|i| i.trim()).filter(|i| *i != "@timestamp") {
+                    let (expr, name) = item.split_once(" as ").unwrap_or((item, item));
+                    let names = expr.strip_prefix("coalesce(").map_or(expr, |e| e.trim_end_matches(')'));
+                    let value = names.split(", ").find_map(|n| get(&fields, n));
+                    fields.retain(|(f, _)| f != name);
+                    fields.extend(value.map(|v| (name.to_string(), v)));
+                }
+            } else if let Some(rest) = command.strip_prefix("parse ") {
+                let (source, re) = rest.split_once(" /").unwrap();
+                let text = if source == "@message" { Some(line.to_string()) } else { get(&fields, source) };
+                let re = regex::Regex::new(re.strip_suffix('/').unwrap()).unwrap();
+                if let Some(c) = text.as_deref().and_then(|t| re.captures(t)) {
+                    for name in re.capture_names().flatten() {
+                        if let Some(m) = c.name(name) {
+                            fields.retain(|(f, _)| f != name);
+                            fields.push((name.to_string(), m.as_str().to_string()));
+                        }
+                    }
+                }
+            } else if command.starts_with("filter status >= 400 and status <= 499") {
+                let status: u16 = get(&fields, "status")?.parse().ok()?;
+                if !(400..=499).contains(&status) {
+                    return None;
+                }
+            } else if let Some(keys) = command.strip_prefix("stats count(*) as n by ") {
+                by = keys.split(", ").map(str::to_string).collect();
+            }
+        }
+        let mut row: Vec<(String, String)> = fields.into_iter().filter(|(f, _)| by.contains(f)).collect();
+        row.push(("n".into(), "1".into()));
+        Some(crate::ingest::insights::Row(row))
+    }
+
+    /// The evidence the queries give equals the scan's, line by line, on every format that has
+    /// evidence fields, the stage's templates included: `-` values absent, HTTP API route keys
+    /// split, the most specific identity named, nested JSON keys read.
+    #[test]
+    fn evidence_queries_read_each_4xx_line_as_the_line_parser_does() {
+        use crate::count::insights::fold_evidence;
+        use crate::count::tally::Tally;
+        use std::collections::BTreeMap;
+        let range = TimeRange { start: 1_764_000_000_000, end: 1_764_000_299_999 };
+        let cases: Vec<(LineParser, Option<LineShape>, Vec<&str>)> = vec![
+            (
+                LineParser::Auto,
+                Some(LineShape::Json),
+                vec![
+                    r#"{ "requestId":"c0ffee", "ip": "203.0.113.9", "caller":"-", "user":"-", "httpMethod":"OPTIONS", "resourcePath":"/v1/orders/{id}", "status":"403", "errorResponseType":"MISSING_AUTHENTICATION_TOKEN" }"#,
+                    r#"{"status":403,"identity":{"apiKeyId":"k2","sourceIp":"-","caller":"c","userAgent":"curl/8"},"authorizer":{"principalId":"bob"}}"#,
+                    r#"{"requestId":"x","routeKey":"GET /pets/{id}","status":"404","sourceIp":"198.51.100.1","userAgent":"-"}"#,
+                    r#"{"requestId":"y","routeKey":"$default","status":"429","apiKeyId":"-","principalId":"alice"}"#,
+                    r#"{"requestId":"z","status":"200","ip":"203.0.113.1","httpMethod":"GET"}"#,
+                ],
+            ),
+            (
+                LineParser::Auto,
+                Some(LineShape::Clf),
+                vec![
+                    r#"203.0.113.9 - - [25/Nov/2026:10:00:00 +0000]"DELETE /v1/users/{id} HTTP/1.1" 403 42 c0ffee ext="#,
+                    r#"203.0.113.8 AROAEXAMPLE alice [25/Nov/2026:10:00:00 +0000] "GET GET /pets/{id} HTTP/1.1" 404 42 c0ffee"#,
+                    r#"198.51.100.7 - - [25/Nov/2026:10:00:00 +0000]"POST $default HTTP/1.1" 401 42 c0ffee"#,
+                    r#"- - - [25/Nov/2026:10:00:00 +0000]"GET /a HTTP/1.1" 400 42 c0ffee"#,
+                ],
+            ),
+            (
+                LineParser::Auto,
+                Some(LineShape::Csv),
+                vec![
+                    "203.0.113.9,-,-,25/Nov/2026:10:00:00 +0000,DELETE,/v1/users/{id},HTTP/1.1,404,42,c0ffee",
+                    "198.51.100.2,-,-,25/Nov/2026:10:00:00 +0000,PATCH,/pets/{id},HTTP/1.1,403,42,c0ffee",
+                ],
+            ),
+            (
+                LineParser::Auto,
+                Some(LineShape::Xml),
+                vec![
+                    r#"<request id="c0ffee"> <ip>203.0.113.9</ip> <caller>-</caller> <user>bob</user> <httpMethod>DELETE</httpMethod> <resourcePath>/v1/users/{id}</resourcePath> <status>403</status> <responseType>WAF_FILTERED</responseType> </request>"#,
+                ],
+            ),
+            (
+                LineParser::Auto,
+                Some(LineShape::KeyValue),
+                vec![
+                    "requestId: c0ffee, ip: 203.0.113.9, caller: -, user: -, requestTime: 25/Nov/2026:10:00:00 +0000, httpMethod: DELETE, resourcePath: /sub/{proxy+}, status: 404, protocol: HTTP/1.1, responseLength: 43",
+                    "requestId: c1, apiKeyId: k9, ip: 203.0.113.9, userAgent: Mozilla/5.0 (X11, Linux), status: 429, errorResponseType: THROTTLED",
+                ],
+            ),
+            (
+                template(r#"{"rid":"$context.requestId","code":$context.status,"r":"$context.routeKey","k":"$context.identity.apiKeyId","t":"$context.error.responseType"}"#),
+                None,
+                vec![
+                    r#"{"rid":"a","code":403,"r":"ANY /x","k":"key1","t":"INVALID_API_KEY"}"#,
+                    r#"{"rid":"b","code":403,"r":"ANY /x","k":"-","t":"-"}"#,
+                ],
+            ),
+            (
+                template("$context.identity.sourceIp [$context.requestTime]\"$context.httpMethod $context.resourcePath $context.protocol\" $context.status $context.error.responseType $context.requestId"),
+                Some(LineShape::Json),
+                vec![
+                    r#"203.0.113.9 [25/Nov/2026:10:00:00 +0000]"GET /a/{id} HTTP/1.1" 404 - c0ffee"#,
+                    r#"- [25/Nov/2026:10:00:00 +0000]"PUT /b HTTP/1.1" 403 ACCESS_DENIED c0ffee"#,
+                ],
+            ),
+        ];
+        for (parser, shape, lines) in cases {
+            let reading = Reading::new(&parser, shape);
+            assert_eq!(reading.evidence_facets().len(), if shape == Some(LineShape::Csv) { 1 } else { 2 });
+            let mut scan = Tally::new(None);
+            let mut insights = BTreeMap::from([("/g".to_string(), Tally::new(None))]);
+            for line in &lines {
+                scan.add_line(&parser, None, line);
+                for facet in reading.evidence_facets() {
+                    let q = evidence_query(&reading, range, facet, 9_999);
+                    assert!(q.ends_with("\n| sort n desc\n| limit 9999"), "{q}");
+                    if let Some(row) = evaluated(&q, line) {
+                        fold_evidence(&[row], &["/g".to_string()], facet, &mut insights).unwrap();
+                    }
+                }
+            }
+            let scan = scan.finish().evidence;
+            assert!(!scan.is_empty());
+            assert_eq!(insights["/g"].evidence, scan, "{parser:?} {shape:?}");
+        }
+        let exec = Reading::new(&LineParser::Auto, Some(LineShape::Execution));
+        assert_eq!(exec.evidence_facets(), vec![], "execution logs name no route, method or caller");
+    }
+
+    #[test]
+    fn evidence_queries_keep_to_their_span_and_the_4xx() {
+        let reading = Reading::new(&LineParser::Auto, Some(LineShape::Clf));
+        let range = TimeRange { start: 1_764_000_000_000, end: 1_764_000_299_999 };
+        let q = evidence_query(&reading, range, crate::ingest::insights::plan::Facet::Consumers, 42);
+        let count = count_query(&reading, range, Some(5), false);
+        let head = &count[..count.find("\n| filter").unwrap()];
+        assert!(q.starts_with(head), "the count query's reading:\n{q}");
+        assert!(q.contains(
+            "\n| filter toMillis(@timestamp) >= 1764000000000 and toMillis(@timestamp) <= 1764000299999\n| filter status >= 400 and status <= 499\n"
+        ));
+        assert!(
+            q.ends_with("| stats count(*) as n by status, e_ip, e_caller, e_user\n| sort n desc\n| limit 42"),
+            "{q}"
+        );
     }
 
     /// Reads a JSURL value back (`'string`, `(key~value…)` or `(~item…)`), the console's way.

@@ -27,17 +27,22 @@ pub struct ContextArgs {
 }
 
 impl ContextArgs {
-    /// The findings per log group: with --rules, or when the input names several groups.
-    pub fn groups(&self, base: &Rules, tallies: &BTreeMap<String, Tally>) -> Result<Option<Vec<GroupFinding>>> {
-        let rules = match &self.rules {
-            None => GroupRules::new(base.clone()),
+    /// The levels per log group: --rules over `base`, or `base` for every group.
+    pub fn group_rules(&self, base: &Rules) -> Result<GroupRules> {
+        match &self.rules {
+            None => Ok(GroupRules::new(base.clone())),
             Some(f) => {
                 let text = std::fs::read_to_string(f).with_context(|| format!("--rules {}", f.display()))?;
-                GroupRules::parse(&text, base.clone()).with_context(|| format!("--rules {}", f.display()))?
+                GroupRules::parse(&text, base.clone()).with_context(|| format!("--rules {}", f.display()))
             }
-        };
+        }
+    }
+
+    /// The findings per log group under `rules` (from [`Self::group_rules`]): with --rules, or when
+    /// the input names several groups.
+    pub fn groups(&self, rules: &GroupRules, tallies: &BTreeMap<String, Tally>) -> Option<Vec<GroupFinding>> {
         let named = tallies.keys().filter(|g| !g.is_empty()).count();
-        Ok((named > 0 && (self.rules.is_some() || named > 1)).then(|| by_group(tallies, &rules)))
+        (named > 0 && (self.rules.is_some() || named > 1)).then(|| by_group(tallies, rules))
     }
 
     /// The deployment line, when asked for and found.

@@ -89,6 +89,7 @@ pub fn run(args: &HistoryArgs) -> Result<ExitCode> {
                 &parser,
                 Some(args.window),
                 &args.insights,
+                None,
                 args.quiet,
             )
             .await?;

@@ -6,6 +6,7 @@ use apigw_4xx::access_log::{LineParser, Template};
 use apigw_4xx::count::analysis::Analyzer;
 use apigw_4xx::count::parallel::{self, Settings, Source};
 use apigw_4xx::ingest::decode::{Limits, DEFAULT_MAX_INNER_BYTES, DEFAULT_MAX_LINE_BYTES};
+use apigw_4xx::judge::group_rules::GroupRules;
 use apigw_4xx::judge::severity::Severity;
 use apigw_4xx::render::report::Report;
 use apigw_4xx::render::warnings::{warnings, Reading};
@@ -159,9 +160,13 @@ fn analyze(args: &Analyze) -> Result<ExitCode> {
         max_line_bytes: usize::try_from(args.max_line_kib * 1024).unwrap_or(usize::MAX),
     };
     let parser = parser(args.log_format.as_deref())?;
-    let analyzer =
-        if args.reads_cloudwatch() { from_cloudwatch(args, parser)? } else { from_files(args, parser, limits)? };
-    let groups = args.context.groups(&rules, &analyzer.by_log_group)?;
+    let group_rules = args.context.group_rules(&rules)?;
+    let analyzer = if args.reads_cloudwatch() {
+        from_cloudwatch(args, parser, &group_rules)?
+    } else {
+        from_files(args, parser, limits)?
+    };
+    let groups = args.context.groups(&group_rules, &analyzer.by_log_group);
     let deployment = args.context.deployment();
     let tally = analyzer.merged();
     let report = Report::new(&tally, &rules);
@@ -316,7 +321,7 @@ impl Meter {
 }
 
 #[cfg(feature = "aws")]
-fn from_cloudwatch(args: &Analyze, parser: LineParser) -> Result<Analyzer> {
+fn from_cloudwatch(args: &Analyze, parser: LineParser, rules: &GroupRules) -> Result<Analyzer> {
     use apigw_4xx::ingest::log_group::{client_from_env, read_log_group};
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let range =
@@ -328,7 +333,8 @@ fn from_cloudwatch(args: &Analyze, parser: LineParser) -> Result<Analyzer> {
         let groups = log_groups(&client, args).await?;
         if args.engine.for_range(range) == insights::Engine::Insights {
             let (tallies, _) =
-                insights::read(&client, &groups, range, &parser, args.window, &args.insights, args.quiet).await?;
+                insights::read(&client, &groups, range, &parser, args.window, &args.insights, Some(rules), args.quiet)
+                    .await?;
             let mut analyzer = Analyzer::new(parser, args.window);
             analyzer.by_log_group = tallies;
             return Ok(analyzer);
@@ -378,7 +384,7 @@ async fn log_groups(client: &aws_sdk_cloudwatchlogs::Client, args: &Analyze) -> 
 }
 
 #[cfg(not(feature = "aws"))]
-fn from_cloudwatch(_: &Analyze, _: LineParser) -> Result<Analyzer> {
+fn from_cloudwatch(_: &Analyze, _: LineParser, _: &GroupRules) -> Result<Analyzer> {
     anyhow::bail!("--log-group: this build has no AWS support (built without the `aws` feature)")
 }
 

@@ -50,6 +50,15 @@ pub fn cost_usd(bytes: f64) -> f64 {
     bytes / BYTES_PER_GB * USD_PER_GB
 }
 
+/// What an evidence query reads of the 4xx lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Facet {
+    /// Method, route and gateway response type.
+    Requests,
+    /// Who sent them: API key id, principal, caller, user, source IP, user agent.
+    Consumers,
+}
+
 /// What a query asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobKind {
@@ -57,6 +66,9 @@ pub enum JobKind {
     Census,
     /// Lines per log group, window and key.
     Count,
+    /// 4xx lines per status and the facet's fields, the most frequent first (the evidence of a
+    /// finding that alerts).
+    Evidence(Facet),
 }
 
 /// One query to run: its kind, log groups and span.
@@ -95,7 +107,36 @@ pub fn rows_bound(job: &Job, window: Option<u32>, keys_of: impl Fn(&str) -> u64)
     match job.kind {
         JobKind::Census => keys,
         JobKind::Count => windows_touched(job.range, window) * keys,
+        // Not bounded by keys: by the query's own `limit` ([`evidence_limit`]).
+        JobKind::Evidence(_) => u64::MAX,
     }
+}
+
+/// The `limit` of an evidence query under `row_cap`: one row under the cap, so that a result that
+/// fills it is known to be cut (it keeps the most frequent values: the query sorts by count).
+pub fn evidence_limit(row_cap: u64) -> u64 {
+    row_cap.saturating_sub(1).max(1)
+}
+
+/// The evidence queries of `group` over `spans` (sorted, disjoint, each a run of whole windows or
+/// the whole range): each span cut into chunks (no query should come near the 60 minutes), one
+/// query per chunk and facet. A query's span is what it is charged for, so spans are queried
+/// apart rather than as one range with a filter.
+pub fn evidence_jobs(group: &str, spans: &[TimeRange], window: Option<u32>, facets: &[Facet]) -> Vec<Job> {
+    let mut out = Vec::new();
+    for span in spans {
+        for chunk in chunks(*span, window) {
+            for facet in facets {
+                out.push(Job {
+                    kind: JobKind::Evidence(*facet),
+                    groups: vec![group.to_string()],
+                    range: chunk,
+                    retried: false,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// `range` cut at multiples of [`CHUNK_MS`] (rounded up to whole windows): chunks never split a

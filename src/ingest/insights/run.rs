@@ -174,6 +174,9 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// Bytes scanned at most; past it, every running query is stopped and the read fails.
     pub max_scan_bytes: Option<f64>,
+    /// Bytes earlier runs of the same read scanned (its count queries, before its evidence): they
+    /// count against `max_scan_bytes`.
+    pub spent_bytes: f64,
     /// Poll and backoff waits.
     pub timing: Timing,
 }
@@ -189,6 +192,16 @@ pub struct Totals {
     pub throttled: u64,
     /// What every query read (failed ones included: they are charged too).
     pub scanned: Scanned,
+}
+
+impl Totals {
+    /// Adds the totals of another run of the same read.
+    pub fn merge(&mut self, other: &Totals) {
+        self.queries += other.queries;
+        self.split += other.split;
+        self.throttled += other.throttled;
+        self.scanned.add(other.scanned);
+    }
 }
 
 /// Why a read failed. Each names the log groups (and, for a query, its time range).
@@ -442,10 +455,11 @@ pub async fn run<A: InsightsApi, H: Hooks>(
         for r in &running {
             scanned.add(r.scanned);
         }
-        if let Some(cap) = settings.max_scan_bytes.filter(|cap| scanned.bytes_scanned > *cap) {
+        let spent = scanned.bytes_scanned + settings.spent_bytes;
+        if let Some(cap) = settings.max_scan_bytes.filter(|cap| spent > *cap) {
             let stopped = stop_all(api, &mut running).await;
             let gb = super::plan::BYTES_PER_GB;
-            return Err(RunError::ScanBudget { scanned_gb: scanned.bytes_scanned / gb, cap_gb: cap / gb, stopped });
+            return Err(RunError::ScanBudget { scanned_gb: spent / gb, cap_gb: cap / gb, stopped });
         }
         let waiting = queue.len() as u64;
         hooks.progress(&Progress { done, running: running.len() as u64, waiting, scanned });

@@ -82,3 +82,37 @@ fn a_spike_escalates_an_ok_finding_with_its_recommendation() {
         .starts_with("ELEVATED Elevated Client Error Rate (4xx)\n\n3.0% of API Gateway"));
     assert!(spiked.recommendation.unwrap().text(Markup::Text).contains("The high 403 count"));
 }
+
+/// Evidence is asked for where a finding alerts: the whole range when the finding over it does,
+/// else each run of alerting windows (clipped to the range); nothing when nothing alerts.
+#[test]
+fn evidence_spans_cover_what_alerts() {
+    let p = crate::access_log::LineParser::Auto;
+    let minute = 60_000;
+    let mut t = Tally::new(Some(1));
+    // Ten minutes of 200 requests each; minutes 3, 4 and 7 are 30% 403.
+    for m in 0..10i64 {
+        for k in 0..200i64 {
+            let status = if [3, 4, 7].contains(&m) && k < 60 { 403 } else { 200 };
+            t.add_line(&p, Some(m * minute + k), &format!(r#"{{"status":"{status}"}}"#));
+        }
+    }
+    let t = t.finish();
+    let range = TimeRange { start: 30_000, end: 10 * minute - 1 };
+    let rules = Rules::default();
+    assert_eq!(
+        evidence_spans(&t, &rules, range),
+        [TimeRange { start: 3 * minute, end: 5 * minute - 1 }, TimeRange { start: 7 * minute, end: 8 * minute - 1 }],
+        "two runs of alerting windows, the overall 9% does not alert"
+    );
+    let low = Rules {
+        thresholds: crate::judge::severity::Thresholds { elevated: "5".parse().unwrap(), ..Default::default() },
+        ..Rules::default()
+    };
+    assert_eq!(evidence_spans(&t, &low, range), [range], "the finding over the range alerts");
+    let quiet = Rules { ignored: "403".parse().unwrap(), ..Rules::default() };
+    assert_eq!(evidence_spans(&t, &quiet, range), []);
+    let clipped = TimeRange { start: 3 * minute + 500, end: 7 * minute + 9 };
+    assert_eq!(evidence_spans(&t, &rules, clipped)[0].start, clipped.start);
+    assert_eq!(evidence_spans(&t, &rules, clipped)[1].end, clipped.end);
+}

@@ -110,7 +110,7 @@ fn jobs(n: i64, width: i64) -> Vec<Job> {
 }
 
 fn settings(max_in_flight: usize) -> Settings {
-    Settings { max_in_flight, max_scan_bytes: None, timing: Timing::default() }
+    Settings { max_in_flight, max_scan_bytes: None, spent_bytes: 0.0, timing: Timing::default() }
 }
 
 fn no_cancel() -> watch::Receiver<bool> {
@@ -201,6 +201,14 @@ async fn the_scan_budget_stops_every_running_query() {
     assert_eq!(e, RunError::ScanBudget { scanned_gb: 3.0, cap_gb: 2.5, stopped: 3 });
     assert!(fake.0.borrow().queries.is_empty());
     assert!(e.to_string().starts_with("Logs Insights scanned 3.000 GB, past --max-scan-gb 2.5: stopped 3"), "{e}");
+
+    // A second run of the same read (the evidence, after the counts) starts with what the first
+    // scanned: its first poll passes the budget.
+    let fake = Fake::default();
+    fake.0.borrow_mut().bytes_per_poll = super::super::plan::BYTES_PER_GB;
+    let s = Settings { spent_bytes: 2.0 * super::super::plan::BYTES_PER_GB, ..s };
+    let e = run(&fake, jobs(1, 10), &s, &mut Sum::default(), &mut no_cancel()).await.unwrap_err();
+    assert_eq!(e, RunError::ScanBudget { scanned_gb: 3.0, cap_gb: 2.5, stopped: 0 });
 }
 
 #[tokio::test(start_paused = true)]
