@@ -189,6 +189,39 @@ fn both_engines_give_the_same_answer_on_json_clf_and_execution_logs() {
     }
 }
 
+/// Every other format the count query reads by `parse` or by its keys gives the scan's answer too:
+/// XML, the console's CSV, the older CLF, HTTP API JSON, minimal JSON, and HTTP API CSV whose route
+/// field is a route key (`GET /pets/{id}`), read once with 5-minute windows.
+#[test]
+fn the_other_formats_give_the_same_answer() {
+    let _x = Emulator::exclusive();
+    let e = Emulator::shared();
+    let t0 = apigw_4xx::base::time::window_start(now_ms() - 5 * 3_600_000 - 20 * 60_000, 60) + 17_345;
+    // `ip,-,-,time,method,route,protocol,status,…` as an HTTP API logs it: `ip,time,method,routeKey,…`.
+    let route_key_csv = |line: &str| {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 10 {
+            return line.to_string();
+        }
+        format!("{},{},{},{} {},{}", f[0], f[3], f[4], f[4], f[5], f[6..].join(","))
+    };
+    let formats = [Format::Xml, Format::Csv, Format::ClfOld, Format::HttpApi, Format::MinimalJson];
+    let mut cases: Vec<(String, Vec<(i64, String)>)> =
+        formats.iter().map(|f| (format!("{f:?}"), traffic(*f, t0))).collect();
+    cases
+        .push(("http-csv".into(), traffic(Format::Csv, t0).into_iter().map(|(t, l)| (t, route_key_csv(&l))).collect()));
+    for (name, events) in cases {
+        let group = format!("/aws/apigateway/insights-other-{name}").to_lowercase();
+        put(&group, &events);
+        let (first, last) = (events.iter().map(|e| e.0).min().unwrap(), events.iter().map(|e| e.0).max().unwrap());
+        e.insights_reset();
+        let v = same_answer(e, &[&group], first, last, &["--window", "5", "--min-requests", "20"], &[]);
+        let requests = v["requests"].as_u64().unwrap();
+        assert!(requests > 1_000 && v["by_status"]["403"].as_u64().unwrap() > 0, "{name}: {v}");
+        assert!(v["unparsed"].as_u64().unwrap() > 0, "{name}: the odd lines are unparsed in both: {v}");
+    }
+}
+
 /// `analyze` (text, or `--json`) of one group over `[start, end]` with one engine, stdout and stderr.
 fn analyze_out(e: &Emulator, group: &str, engine: &str, start: i64, end: i64, extra: &[&str]) -> (String, String) {
     let mut c = cli(e);

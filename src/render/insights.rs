@@ -249,7 +249,14 @@ fn from_shape(shape: LineShape) -> String {
             );
         }
         LineShape::Clf => r#"parse @message /"(?<method>[A-Z]+) (?<resource>\S+)[^"]*" (?<code>\d{3}) /"#,
-        LineShape::Csv => r"parse @message /,(?<method>[A-Z]+),(?<resource>\/[^,]*),HTTP\/[^,]*,(?<code>\d{3}),/",
+        // The status follows the protocol field, as the line parser reads it; the route is the first
+        // field that is a path, or a path behind an HTTP API route key's method (`GET /pets/{id}`).
+        LineShape::Csv => {
+            return format!(
+                "parse @message /,HTTP\\/[^,]*,(?<code>\\d{{3}}),/\n| parse @message /(?:^|,)(?:(?:{}) )?(?<resource>\\/[^,]*),/",
+                METHODS.join("|")
+            );
+        }
         LineShape::Xml => {
             r"parse @message /<status>(?<code>\d{3})<\/status>/
 | parse @message /<resourcePath>(?<resource>[^<]*)<\/resourcePath>/"
