@@ -499,6 +499,43 @@ async fn three_hundred_apis_throttled_complete_over_several_runs_within_the_pace
     assert_eq!(writes().keys().filter(|k| k.starts_with("logs:")).count(), 0, "nothing changed: no filter written");
 }
 
+/// An API deleted after a pass listed it (a pass over many APIs takes minutes): its GetStages answers
+/// NotFoundException, the API has no stages, and the pass goes on instead of failing at that step
+/// run after run.
+#[tokio::test]
+async fn an_api_deleted_after_its_listing_does_not_stop_the_pass() {
+    let w = world().await;
+    let groups: Vec<String> = (0..4).map(|i| format!("/aws/apigateway/gone-{i}")).collect();
+    for g in &groups {
+        w.group(g).await;
+    }
+    w.bulk("gone", 40, |i| groups[i / 10].clone()).await;
+    let mut config = w.config(&[]);
+    (config.apigateway_per_second, config.logs_per_second) = (10, 10);
+    let s = w.sweeper(config);
+    // A run too short for 40 APIs at 10 calls a second: the APIs are listed, few stages are.
+    let first = s.sweep(Invocation::now().with_remaining(Duration::from_millis(1_500))).await.unwrap();
+    assert!(!first.complete && first.remaining >= 20, "{first:?}");
+    // The APIs of the last group go, before the pass reaches them.
+    let apis = w.http.get_apis().send().await.unwrap();
+    let last: Vec<&str> =
+        apis.items().iter().filter(|a| a.name().is_some_and(|n| n >= "gone-0030")).filter_map(|a| a.api_id()).collect();
+    assert_eq!(last.len(), 10);
+    for id in last {
+        w.http.delete_api().api_id(id).send().await.unwrap();
+    }
+    let mut sum = first;
+    for _ in 0..5 {
+        sum = run(&s).await;
+        if sum.complete {
+            break;
+        }
+    }
+    assert!(sum.complete, "{sum:?}");
+    let refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+    assert_eq!(w.watched(&refs).await, &refs[..3], "the deleted APIs' group is not watched");
+}
+
 #[tokio::test]
 async fn a_batch_from_a_discovered_group_reaches_the_function_and_alerts() {
     let w = world().await;

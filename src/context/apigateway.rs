@@ -149,10 +149,17 @@ impl StageLister for ApiGateway {
             destination_arn: arn.map(str::to_string),
             tags,
         };
+        // An API deleted between its listing and this call (a pass over many APIs takes minutes) has
+        // no stages: failing here would stop every later run at the same step.
+        let gone = || Page { items: Vec::new(), next: None };
         match api.kind {
             // REST GetStages answers every stage at once.
             ApiKind::Rest => {
-                let stages = self.rest.get_stages().rest_api_id(&api.id).send().await.map_err(lookup_error)?;
+                let stages = match self.rest.get_stages().rest_api_id(&api.id).send().await {
+                    Ok(stages) => stages,
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => return Ok(gone()),
+                    Err(e) => return Err(lookup_error(e)),
+                };
                 let items = stages
                     .item()
                     .iter()
@@ -164,8 +171,11 @@ impl StageLister for ApiGateway {
                 Ok(Page { items, next: None })
             }
             ApiKind::Http => {
-                let stages =
-                    self.http.get_stages().api_id(&api.id).set_next_token(token).send().await.map_err(lookup_error)?;
+                let stages = match self.http.get_stages().api_id(&api.id).set_next_token(token).send().await {
+                    Ok(stages) => stages,
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => return Ok(gone()),
+                    Err(e) => return Err(lookup_error(e)),
+                };
                 let items = stages
                     .items()
                     .iter()
