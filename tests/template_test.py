@@ -163,7 +163,8 @@ class WatchedGroupsTest(unittest.TestCase):
         self.assertEqual(TEMPLATE["Parameters"]["WatchStages"]["Default"], "all")
         for ok in ("", "orders-*", "orders,billing-*, team=legacy", "apigw-4xx=off"):
             self.assertTrue(self.accepts("StageFilter", ok), ok)
-        self.assertFalse(self.accepts("StageFilter", "a*b"))
+        for bad in ("a*b", "=off", "orders, =off", "**"):
+            self.assertFalse(self.accepts("StageFilter", bad), bad)
 
     def test_no_resource_per_group(self):
         self.assertEqual(of_type("AWS::Logs::SubscriptionFilter"), {})

@@ -34,6 +34,13 @@ impl Invocation {
         self.deadline = Some(Instant::now() + remaining);
         self
     }
+
+    /// The same invocation with at most `most` left (an earlier deadline stays).
+    pub fn capped(mut self, most: Duration) -> Invocation {
+        let cap = Instant::now() + most;
+        self.deadline = Some(self.deadline.map_or(cap, |d| d.min(cap)));
+        self
+    }
 }
 
 /// The system clock in epoch milliseconds.
@@ -67,4 +74,19 @@ pub async fn with_deadline<T: Default>(inv: Invocation, lookup: impl std::future
         tracing::warn!("alert context omitted: the invocation's deadline is near");
         T::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_keeps_the_earlier_deadline() {
+        let unbounded = Invocation::at(0).capped(Duration::from_secs(120));
+        let left = unbounded.deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        assert!(left.is_some_and(|l| l > Duration::from_secs(110) && l <= Duration::from_secs(120)), "{left:?}");
+        let short = Invocation::at(0).with_remaining(Duration::from_secs(5)).capped(Duration::from_secs(120));
+        let left = short.deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        assert!(left.is_some_and(|l| l <= Duration::from_secs(5)), "{left:?}");
+    }
 }

@@ -24,7 +24,7 @@ pub fn unwatchable(
     let (reason, fix) = match why {
         Unwatchable::NoFreeSlot { others } => (
             format!(
-                "every subscription-filter slot of the group is taken by other filters ({}); CloudWatch Logs allows 2 per log group",
+                "every subscription-filter slot of the group is taken by other filters ({}); the quota is per log group (see Service Quotas)",
                 others.iter().map(|o| escape(o)).collect::<Vec<_>>().join(", ")
             ),
             "Remove one of those filters, or send the group's lines on from the tool that holds the slot",
@@ -41,7 +41,7 @@ pub fn unwatchable(
     let by: Vec<String> = wanted_by.iter().map(|w| escape(w)).collect();
     let description = format!(
         "apigw-4xx cannot watch the log group {shown}: {reason}. Wanted by: {}.\n\n{fix}; the next sweep picks it up. \
-         To stop watching a stage, tag it (or its API) apigw-4xx=off.",
+         To stop trying: tag the stage (or its API) apigw-4xx=off, or take the group out of LogGroupNames if it is named there.",
         if by.is_empty() { "-".to_string() } else { by.join(", ") }
     );
     let subject = subject_line("NOT WATCHED: ", group, &format!(" ({})", why.code()));

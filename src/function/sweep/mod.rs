@@ -344,6 +344,11 @@ where
 
         // 4. Notices, then the state, then the gauges.
         for (group, why) in &newly {
+            // Inside the reserve the state must still be saved: the rest are reported next pass.
+            if !run.has_time(Duration::ZERO) {
+                state.unwatchable.remove(group);
+                continue;
+            }
             let by: Vec<&str> = pass.wanted_by(group).collect();
             let message =
                 notice::unwatchable(group, why, &by, self.config.outputs.alert_format, &self.config.outputs.region);
@@ -506,7 +511,7 @@ where
         let result = match *request {
             CloudFormationCustomResourceRequest::Delete(_) => self.close(inv).await,
             _ => match self.reopen().await {
-                Ok(()) => self.sweep(inv).await,
+                Ok(()) => self.sweep(inv.capped(DEPLOY_SWEEP)).await,
                 Err(e) => Err(e),
             },
         };
@@ -519,6 +524,11 @@ where
         result
     }
 }
+
+/// How long a Create or Update sweeps before it answers CloudFormation: the deploy waits for the
+/// answer, and may already have waited behind a scheduled run (one run at a time); the schedule
+/// resumes the pass where this part stopped.
+pub const DEPLOY_SWEEP: Duration = Duration::from_secs(120);
 
 /// Answers a custom-resource request when the sweep's configuration does not read: Create and
 /// Update fail with the configuration's line; Delete succeeds (a stack whose sweep never ran under
