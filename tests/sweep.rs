@@ -379,13 +379,19 @@ async fn named_groups_and_prefixes_any_number_and_the_role_refused() {
         w.sweeper(w.config(&[("WATCH_STAGES", "none"), ("LOG_GROUP_NAMES", &list), ("SWEEP_LOGS_PER_SECOND", "10")]));
     // The role may not change one group (a resource policy, an SCP): reported, never retried blindly.
     Emulator::shared().inject_matching("logs:PutSubscriptionFilter", "access_denied", 1, "/team/b");
+    // CloudWatch Logs refuses the filter for one group as invalid, at every try: reported once.
+    Emulator::shared().inject_matching("logs:PutSubscriptionFilter", "invalid_parameter", 2, "/custom/named-03");
     let sum = run(&s).await;
-    assert_eq!(sum.watched, 26, "25 named and /team/a: {sum:?}");
+    assert_eq!(sum.watched, 25, "24 named and /team/a: {sum:?}");
     assert_eq!(w.watched(&["/team/a", "/team/b", "/aws/lambda/apigw-4xx"]).await, ["/team/a"], "never its own group");
     let mut reasons = sum.unwatchable_groups.clone();
     reasons.sort();
-    assert_eq!(reasons, ["/custom/missing (no_such_group)", "/team/b (access_denied)"]);
-    assert_eq!(w.notices().len(), 2);
+    assert_eq!(reasons, ["/custom/missing (no_such_group)", "/custom/named-03 (refused)", "/team/b (access_denied)"]);
+    assert_eq!(w.notices().len(), 3);
+    assert!(w.notices().iter().any(|n| n.message.contains("InvalidParameterException: emulated fault")));
+    let again = run(&s).await;
+    assert!(again.unwatchable_groups.contains(&"/custom/named-03 (refused)".to_string()), "{again:?}");
+    assert_eq!(w.notices().len(), 3, "one notice per group, not one per sweep");
 }
 
 #[tokio::test]

@@ -33,6 +33,13 @@ pub fn unwatchable(
             format!("the sweep's role may not call {operation} on it (an SCP, a permissions boundary or a resource policy refuses it)"),
             "Allow the call for this group",
         ),
+        Unwatchable::Refused { message } => (
+            format!(
+                "CloudWatch Logs refused this stack's subscription filter on it (InvalidParameterException: {})",
+                escape(message)
+            ),
+            "Correct what the message names for this group; the sweep tries again each pass",
+        ),
         Unwatchable::Missing => (
             "no log group of that name exists in this account and Region".to_string(),
             "Create the group, or correct the name in the stage's access-log settings or LOG_GROUP_NAMES",

@@ -51,7 +51,7 @@ pub enum Decision {
 
 /// How a PutSubscriptionFilter or DeleteSubscriptionFilter call ended, besides throttling (which
 /// the caller retries) and other failures (left for the next run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// Done (a delete of a filter already gone counts as done).
     Done,
@@ -61,6 +61,8 @@ pub enum Applied {
     Denied,
     /// `ResourceNotFoundException` on a put: the group is gone.
     Missing,
+    /// `InvalidParameterException`: the filter is refused for this group (the service's message).
+    Refused(String),
 }
 
 /// Decides for `group` (wanted or not) from what it holds. `known` is how it was last reported:
@@ -128,6 +130,7 @@ pub fn outcome(decision: &Decision, applied: Applied, seen: &Seen, target: &Targ
             }
         }
         (_, Applied::Missing) => Outcome::Unwatchable(Unwatchable::Missing),
+        (_, Applied::Refused(message)) => Outcome::Unwatchable(Unwatchable::Refused { message }),
     }
 }
 

@@ -27,6 +27,12 @@ pub enum Unwatchable {
     },
     /// No log group of that name exists (yet).
     Missing,
+    /// CloudWatch Logs refused the filter as invalid for this group (`InvalidParameterException`,
+    /// its message kept): tried again each pass, reported once.
+    Refused {
+        /// The service's message.
+        message: String,
+    },
 }
 
 impl Unwatchable {
@@ -36,6 +42,7 @@ impl Unwatchable {
             Unwatchable::NoFreeSlot { .. } => "no_free_slot",
             Unwatchable::Denied { .. } => "access_denied",
             Unwatchable::Missing => "no_such_group",
+            Unwatchable::Refused { .. } => "refused",
         }
     }
 }

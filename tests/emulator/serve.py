@@ -80,7 +80,7 @@ UTC = datetime.timezone.utc
 # Signing names that differ from the names tests use for a service.
 SERVICE_NAMES = {"monitoring": "cloudwatch", "execute-api": "apigateway"}
 FAULTS = ("apply_then_500", "apply_then_drop", "hang", "throttle", "too_many_requests", "access_denied", "500",
-          "limit_exceeded", "query_failed", "query_timeout", "query_hold")
+          "invalid_parameter", "limit_exceeded", "query_failed", "query_timeout", "query_hold")
 # Faults that StartQuery applies: the query starts, and ends so (or runs until stopped).
 QUERY_FATES = {"query_failed": "Failed", "query_timeout": "Timeout", "query_hold": "hold"}
 
@@ -1061,10 +1061,11 @@ class Proxy(BaseHTTPRequestHandler):
         if kind == "hang":
             fault["cleared"].wait(fault["hang_seconds"])
             return self._drop()
-        if kind in ("throttle", "too_many_requests", "access_denied", "500", "limit_exceeded"):
+        if kind in ("throttle", "too_many_requests", "access_denied", "500", "limit_exceeded", "invalid_parameter"):
             status, code = {"throttle": (400, "Throttling"), "too_many_requests": (429, "TooManyRequestsException"),
                             "access_denied": (400, "AccessDeniedException"), "500": (500, "InternalFailure"),
-                            "limit_exceeded": (400, "LimitExceededException")}[kind]
+                            "limit_exceeded": (400, "LimitExceededException"),
+                            "invalid_parameter": (400, "InvalidParameterException")}[kind]
             return self._send(*error_reply(self.path, self.headers, status, code, f"emulated fault: {kind}"))
         if name in INSIGHTS_OPERATIONS:
             return self._send(*self._insights(name, body, QUERY_FATES.get(kind)))

@@ -151,6 +151,7 @@ impl Emulator {
     /// - `throttle`: 400 Throttling, not applied; `500`: 500 InternalFailure, not applied;
     /// - `too_many_requests`: 429 TooManyRequestsException (API Gateway's throttling), not applied;
     /// - `access_denied`: 400 AccessDeniedException, not applied;
+    /// - `invalid_parameter`: 400 InvalidParameterException, not applied;
     /// - `hang`: no answer for 30 s, then the connection closes; not applied;
     /// - StartQuery only: `limit_exceeded` (400 LimitExceededException, not applied),
     ///   `query_failed` / `query_timeout` (the query starts and ends `Failed` / `Timeout`),

@@ -35,6 +35,10 @@ fn planned<E: ProvideErrorMetadata>(
         "AccessDeniedException" | "AccessDenied" => Some(Applied::Denied),
         // CloudWatch Logs' answer when every filter slot of the group is taken.
         "LimitExceededException" => Some(Applied::NoFreeSlot),
+        // A filter this group cannot take: left for a notice, not retried as if it were transient.
+        "InvalidParameterException" => Some(Applied::Refused(
+            e.as_service_error().and_then(|s| s.message()).unwrap_or("InvalidParameterException").to_string(),
+        )),
         _ => None,
     }
 }

@@ -320,7 +320,7 @@ where
             };
             match answer {
                 Ok(applied) => {
-                    match (&decision, applied) {
+                    match (&decision, &applied) {
                         (Decision::Put, Applied::Done) => sum.added += 1,
                         (Decision::Delete, Applied::Done) => sum.removed += 1,
                         _ => {}
