@@ -436,6 +436,37 @@ async fn stack_deletion_removes_every_filter_of_the_stack_and_no_other() {
     assert_eq!(w.watched(&GROUPS).await, Vec::<String>::new());
 }
 
+/// A setting edited by hand into one the sweep refuses: stack deletion still removes every filter
+/// of the stack, from the state table and the filter name alone.
+#[tokio::test]
+async fn stack_deletion_under_a_refused_setting_still_removes_the_filters() {
+    let w = world().await;
+    account(&w).await;
+    let s = w.sweeper(w.config(&[("SWEEP_APIGATEWAY_PER_SECOND", "10"), ("SWEEP_LOGS_PER_SECOND", "10")]));
+    assert_eq!(run(&s).await.watched, 4);
+    let vars = [
+        ("SWEEP_STATE_TABLE", "sweep-state"),
+        ("SUBSCRIPTION_FILTER_NAME", FILTER),
+        ("DESTINATION_ARN", w.function.as_str()),
+        ("STAGE_FILTER", "=off"),
+    ];
+    let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+    assert!(SweepConfig::from_lookup(lookup).is_err(), "the sweep refuses the setting");
+    let closer = w.sweeper(SweepConfig::for_deletion(lookup).unwrap());
+    let e = Emulator::shared();
+    let delete = SweepEvent::from_value(json!({
+        "RequestType": "Delete", "ServiceToken": "arn", "ResponseURL": e.cfn_response_url("d-refused"),
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1", "RequestId": "d-refused",
+        "LogicalResourceId": "Sweep", "PhysicalResourceId": FILTER, "ResourceType": "Custom::Sweep",
+        "ResourceProperties": {"ServiceToken": "arn"}
+    }))
+    .unwrap();
+    let closed = closer.handle(delete, Invocation::now(), &HttpResponder::new().unwrap()).await.unwrap();
+    assert_eq!((closed.removed, closed.error.as_deref()), (4, None));
+    assert_eq!(w.watched(&GROUPS).await, Vec::<String>::new(), "no filter of the stack is left");
+    assert_eq!(e.cfn_responses().last().unwrap()["Status"], "SUCCESS");
+}
+
 #[tokio::test]
 async fn a_put_applied_then_lost_is_still_removed_at_stack_deletion_and_a_refused_delete_fails_it() {
     let w = world().await;

@@ -74,6 +74,55 @@ fn invocation(context: &Context) -> (Invocation, u64) {
     }
 }
 
+/// The sweep over the SDK's clients (without SDK retries: the sweep paces and retries its calls).
+type Sweep = Sweeper<ApiGateway, CloudWatchLogs, DynamoState, SnsAlerts, StdoutEmf>;
+
+async fn sweeper(config: SweepConfig) -> Sweep {
+    let sdk = load_config().await;
+    let clients = Clients::new(&sdk).unretried();
+    let table = config.table.clone();
+    let alerts = SnsAlerts::new(&Clients::new(&sdk), config.outputs.alert_topic_arn.clone());
+    Sweeper::new(
+        config,
+        ApiGateway::new(&clients),
+        CloudWatchLogs::new(&clients),
+        DynamoState::new(&clients, table),
+        alerts,
+        StdoutEmf,
+        clients.calls().clone(),
+    )
+}
+
+/// The sweep whose settings do not read: every invocation fails naming the setting, and every
+/// custom-resource request is answered. A Delete still removes this stack's filters when the state
+/// table and the filter name read (all a deletion uses), so no filter outlives the function.
+async fn unconfigured(problem: String, responder: &HttpResponder) -> Result<(), lambda_runtime::Error> {
+    tracing::error!(error = %problem, "invalid configuration");
+    let closer = match SweepConfig::for_deletion(|k| std::env::var(k).ok()) {
+        Some(c) => Some(sweeper(c).await),
+        None => None,
+    };
+    let (problem, closer) = (&problem, &closer);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let (inv, _) = invocation(&event.context);
+        let refused = || Diagnostic { error_type: "Sweep.Config".into(), error_message: problem.clone() };
+        let Ok(event) = SweepEvent::from_value(event.payload) else { return Err(refused()) };
+        if let (true, Some(closer)) = (event.is_delete(), closer) {
+            return match closer.handle(event, inv, responder).await {
+                Ok(s) => {
+                    s.error.map_or(Ok(()), |e| Err(Diagnostic { error_type: "Sweep.Call".into(), error_message: e }))
+                }
+                Err(e) => Err(Diagnostic { error_type: e.error_type().into(), error_message: e.to_string() }),
+            };
+        }
+        if let Err(e) = answer_unconfigured(event, problem, responder).await {
+            tracing::error!(error = %e, "no answer delivered");
+        }
+        Err(refused())
+    }))
+    .await
+}
+
 /// The sweep mode: its own configuration (a bad one still answers CloudFormation), its clients
 /// without SDK retries (the sweep paces and retries its calls), one summary line per run.
 async fn sweep() -> Result<(), lambda_runtime::Error> {
@@ -87,34 +136,9 @@ async fn sweep() -> Result<(), lambda_runtime::Error> {
     let responder = &responder;
     let config = match SweepConfig::from_lookup(|k| std::env::var(k).ok()) {
         Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "invalid configuration");
-            let problem = e.to_string();
-            let problem = &problem;
-            return lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-                if let Ok(event) = SweepEvent::from_value(event.payload) {
-                    if let Err(e) = answer_unconfigured(event, problem, responder).await {
-                        tracing::error!(error = %e, "no answer delivered");
-                    }
-                }
-                Err::<(), _>(Diagnostic { error_type: "Sweep.Config".into(), error_message: problem.clone() })
-            }))
-            .await;
-        }
+        Err(e) => return unconfigured(e.to_string(), responder).await,
     };
-    let sdk = load_config().await;
-    let clients = Clients::new(&sdk).unretried();
-    let table = config.table.clone();
-    let alerts = SnsAlerts::new(&Clients::new(&sdk), config.outputs.alert_topic_arn.clone());
-    let sweeper = Sweeper::new(
-        config,
-        ApiGateway::new(&clients),
-        CloudWatchLogs::new(&clients),
-        DynamoState::new(&clients, table),
-        alerts,
-        StdoutEmf,
-        clients.calls().clone(),
-    );
+    let sweeper = sweeper(config).await;
     let sweeper = &sweeper;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let started = Instant::now();

@@ -88,6 +88,29 @@ impl SweepConfig {
             logs_per_second: rate("SWEEP_LOGS_PER_SECOND", DEFAULT_LOGS_PER_SECOND)?,
         })
     }
+
+    /// What stack deletion needs when the full configuration does not read (a setting edited by
+    /// hand, a failed update): the state table and this stack's filter name, which are all a
+    /// deletion uses. Nothing is selected and nothing is published. `None` without those two.
+    pub fn for_deletion(var: impl Fn(&str) -> Option<String>) -> Option<SweepConfig> {
+        let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let filter_name = get("SUBSCRIPTION_FILTER_NAME")
+            .filter(|n| n.len() <= MAX_FILTER_NAME && !n.contains(':') && !n.contains('*'))?;
+        let region = get("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
+        Some(SweepConfig {
+            table: get(STATE_TABLE_VAR)?,
+            selection: Selection::parse(Some("none"), None, None).ok()?,
+            target: Target { filter_name, destination_arn: get("DESTINATION_ARN").unwrap_or_default() },
+            outputs: Outputs::from_lookup(&get).unwrap_or(Outputs {
+                alert_topic_arn: String::new(),
+                namespace: crate::metrics::contract::DEFAULT_NAMESPACE.into(),
+                alert_format: crate::render::alert::AlertFormat::Text,
+                region,
+            }),
+            apigateway_per_second: DEFAULT_APIGATEWAY_PER_SECOND,
+            logs_per_second: DEFAULT_LOGS_PER_SECOND,
+        })
+    }
 }
 
 #[cfg(test)]

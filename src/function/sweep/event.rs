@@ -27,6 +27,11 @@ impl SweepEvent {
         }
         Err("expected a scheduled EventBridge event or a CloudFormation custom-resource request".into())
     }
+
+    /// True for a custom-resource Delete (the stack, or this resource, is going).
+    pub fn is_delete(&self) -> bool {
+        matches!(self, SweepEvent::Resource(r) if matches!(**r, CloudFormationCustomResourceRequest::Delete(_)))
+    }
 }
 
 #[cfg(test)]
@@ -44,8 +49,7 @@ mod tests {
                             "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1", "RequestId": "r",
                             "LogicalResourceId": "Sweep", "PhysicalResourceId": "p", "ResourceType": "Custom::Sweep",
                             "ResourceProperties": {"ServiceToken": "arn"}});
-        assert!(matches!(SweepEvent::from_value(delete), Ok(SweepEvent::Resource(r))
-            if matches!(*r, CloudFormationCustomResourceRequest::Delete(_))));
+        assert!(SweepEvent::from_value(delete).is_ok_and(|e| e.is_delete()));
         assert!(SweepEvent::from_value(json!({"RequestType": "Create"})).unwrap_err().contains("does not read"));
         assert!(SweepEvent::from_value(json!({"awslogs": {"data": ""}})).is_err());
     }

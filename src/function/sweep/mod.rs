@@ -531,8 +531,9 @@ where
 pub const DEPLOY_SWEEP: Duration = Duration::from_secs(120);
 
 /// Answers a custom-resource request when the sweep's configuration does not read: Create and
-/// Update fail with the configuration's line; Delete succeeds (a stack whose sweep never ran under
-/// this configuration holds no filter of it).
+/// Update fail with the configuration's line; Delete succeeds. (A Delete is handed here only when
+/// not even the state table and the filter name read, [`config::SweepConfig::for_deletion`]: no
+/// filter of the stack can be found then.)
 pub async fn answer_unconfigured<R: Responder + Sync>(
     event: SweepEvent,
     problem: &str,
