@@ -56,8 +56,7 @@ build-host: venv ## sam build with the template switched to the host architectur
 	# What matters here is that the path works: a release build without LTO is quicker.
 	CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
 		sam build --template-file $(HOST_TEMPLATE) --build-dir target/sam-build --beta-features
-	test -x target/sam-build/Function/bootstrap
-	test -x target/sam-build/SweepFunction/bootstrap
+	$(PY) tools/check_sam_build.py target/sam-build Function SweepFunction
 
 invoke: venv ## Invoke the function locally once with EVENT (starts the emulator)
 	cargo build --bin bootstrap
