@@ -459,6 +459,7 @@ fn the_scan_budget_and_ctrl_c_stop_every_running_query() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("past --max-scan-gb 0.000001: stopped"), "{err}");
+    assert!(err.contains("GB scanned") && err.contains(", before it stopped"), "what the stopped read cost: {err}");
     let s = e.insights();
     assert!(s["running"].as_array().unwrap().is_empty(), "nothing left running: {s}");
     assert!(!s["stopped"].as_array().unwrap().is_empty(), "{s}");
@@ -482,7 +483,8 @@ fn the_scan_budget_and_ctrl_c_stop_every_running_query() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
-    assert_eq!(err.trim_end(), "error: interrupted: stopped 4 running Logs Insights queries");
+    assert_eq!(err.trim_end().lines().last(), Some("error: interrupted: stopped 4 running Logs Insights queries"));
+    assert!(err.starts_with("Logs Insights: 4 queries") && err.contains(", before it stopped"), "{err}");
     let s = e.insights();
     let mut stopped = s["stopped"].as_array().unwrap().clone();
     stopped.sort_by_key(|v| v.to_string());

@@ -65,6 +65,8 @@ struct Engine {
     cut: Vec<(String, TimeRange)>,
     /// What earlier runs of this read cost (the counts, while the evidence runs).
     before: Totals,
+    /// What the read has cost so far, as last reported: said even when it ends in an error.
+    spent: Totals,
     bar: ProgressBar,
 }
 
@@ -118,6 +120,8 @@ impl Hooks for Engine {
         let mut spent = self.before;
         spent.scanned.bytes_scanned += p.scanned.bytes_scanned;
         spent.scanned.records_scanned += p.scanned.records_scanned;
+        spent.queries += p.done + p.running;
+        self.spent = spent;
         self.bar.set_message(format!(
             "{} queries done, {} running, {} waiting: {}",
             self.before.queries + p.done,
@@ -179,6 +183,7 @@ pub async fn read(
         tallies: BTreeMap::new(),
         cut: Vec::new(),
         before: Totals::default(),
+        spent: Totals::default(),
         bar,
     };
     let mut settings = Settings {
@@ -212,6 +217,11 @@ pub async fn read(
     }
     interrupt.abort();
     engine.bar.finish_and_clear();
+    if result.is_err() && !quiet {
+        // The queries are charged whether or not the read finished.
+        let s = engine.spent;
+        eprintln!("{}, before it stopped", cost_text(s.queries, s.scanned.bytes_scanned, s.scanned.records_scanned));
+    }
     let totals = result?;
     for (group, span) in &engine.cut {
         eprintln!(
