@@ -228,6 +228,17 @@ impl World {
         }
     }
 
+    /// `n` groups `/aws/apigateway/{prefix}-{i}`, each written by `per_group` HTTP APIs, in listing
+    /// order (a partial listing has found only the first groups).
+    async fn bulk_groups(&self, prefix: &str, n: usize, per_group: usize) -> Vec<String> {
+        let groups: Vec<String> = (0..n).map(|i| format!("/aws/apigateway/{prefix}-{i}")).collect();
+        for g in &groups {
+            self.group(g).await;
+        }
+        self.bulk(prefix, n * per_group, |i| groups[i / per_group].clone()).await;
+        groups
+    }
+
     fn notices(&self) -> Vec<support::emulator::SentMessage> {
         Emulator::shared().sns_messages(&self.topic)
     }
@@ -288,6 +299,17 @@ fn assert_paced(log: &[(f64, String)], prefix: &str, per_second: usize) -> usize
         }
     }
     times.len()
+}
+
+/// A custom-resource request of `kind` whose answer the emulator keeps under `id`.
+fn request(kind: &str, id: &str) -> SweepEvent {
+    SweepEvent::from_value(json!({
+        "RequestType": kind, "ServiceToken": "arn", "ResponseURL": Emulator::shared().cfn_response_url(id),
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1", "RequestId": id,
+        "LogicalResourceId": "Sweep", "PhysicalResourceId": FILTER, "ResourceType": "Custom::Sweep",
+        "ResourceProperties": {"ServiceToken": "arn"}
+    }))
+    .unwrap()
 }
 
 async fn run(s: &Sweep) -> SweepSummary {
@@ -402,15 +424,6 @@ async fn stack_deletion_removes_every_filter_of_the_stack_and_no_other() {
     let s = w.sweeper(w.config(&[("SWEEP_APIGATEWAY_PER_SECOND", "10"), ("SWEEP_LOGS_PER_SECOND", "10")]));
     let responder = HttpResponder::new().unwrap();
     let e = Emulator::shared();
-    let request = |kind: &str, id: &str| {
-        SweepEvent::from_value(json!({
-            "RequestType": kind, "ServiceToken": "arn", "ResponseURL": e.cfn_response_url(id),
-            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1", "RequestId": id,
-            "LogicalResourceId": "Sweep", "PhysicalResourceId": FILTER, "ResourceType": "Custom::Sweep",
-            "ResourceProperties": {"ServiceToken": "arn"}
-        }))
-        .unwrap()
-    };
     // Deploy: the custom resource's Create sweeps once and answers.
     let created = s.handle(request("Create", "c1"), Invocation::now(), &responder).await.unwrap();
     assert_eq!(created.watched, 4);
@@ -454,13 +467,7 @@ async fn stack_deletion_under_a_refused_setting_still_removes_the_filters() {
     assert!(SweepConfig::from_lookup(lookup).is_err(), "the sweep refuses the setting");
     let closer = w.sweeper(SweepConfig::for_deletion(lookup).unwrap());
     let e = Emulator::shared();
-    let delete = SweepEvent::from_value(json!({
-        "RequestType": "Delete", "ServiceToken": "arn", "ResponseURL": e.cfn_response_url("d-refused"),
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1", "RequestId": "d-refused",
-        "LogicalResourceId": "Sweep", "PhysicalResourceId": FILTER, "ResourceType": "Custom::Sweep",
-        "ResourceProperties": {"ServiceToken": "arn"}
-    }))
-    .unwrap();
+    let delete = request("Delete", "d-refused");
     let closed = closer.handle(delete, Invocation::now(), &HttpResponder::new().unwrap()).await.unwrap();
     assert_eq!((closed.removed, closed.error.as_deref()), (4, None));
     assert_eq!(w.watched(&GROUPS).await, Vec::<String>::new(), "no filter of the stack is left");
@@ -495,12 +502,7 @@ async fn a_put_applied_then_lost_is_still_removed_at_stack_deletion_and_a_refuse
 #[tokio::test]
 async fn three_hundred_apis_throttled_complete_over_several_runs_within_the_pace() {
     let w = world().await;
-    let groups: Vec<String> = (0..10).map(|i| format!("/aws/apigateway/bulk-{i}")).collect();
-    for g in &groups {
-        w.group(g).await;
-    }
-    // Thirty APIs a group, in listing order: a partial listing has found only the first groups.
-    w.bulk("bulk", 300, |i| groups[i / 30].clone()).await;
+    let groups = w.bulk_groups("bulk", 10, 30).await;
     let refs: Vec<&str> = groups.iter().map(String::as_str).collect();
     let mut config = w.config(&[]);
     config.apigateway_per_second = 40;
@@ -542,11 +544,7 @@ async fn three_hundred_apis_throttled_complete_over_several_runs_within_the_pace
 #[tokio::test]
 async fn an_api_deleted_after_its_listing_does_not_stop_the_pass() {
     let w = world().await;
-    let groups: Vec<String> = (0..4).map(|i| format!("/aws/apigateway/gone-{i}")).collect();
-    for g in &groups {
-        w.group(g).await;
-    }
-    w.bulk("gone", 40, |i| groups[i / 10].clone()).await;
+    let groups = w.bulk_groups("gone", 4, 10).await;
     let mut config = w.config(&[]);
     (config.apigateway_per_second, config.logs_per_second) = (10, 10);
     let s = w.sweeper(config);
