@@ -93,6 +93,16 @@ async fn sweeper(config: SweepConfig) -> Sweep {
     )
 }
 
+/// A sweep that ran but left a call failed (named in its summary) fails the invocation.
+fn call_failed(error: Option<String>) -> Result<(), Diagnostic> {
+    error.map_or(Ok(()), |e| Err(Diagnostic { error_type: "Sweep.Call".into(), error_message: e }))
+}
+
+/// A sweep that could not run, as Lambda reports it.
+fn sweep_failed(e: &SweepError) -> Diagnostic {
+    Diagnostic { error_type: e.error_type().into(), error_message: e.to_string() }
+}
+
 /// The sweep whose settings do not read: every invocation fails naming the setting, and every
 /// custom-resource request is answered. A Delete still removes this stack's filters when the state
 /// table and the filter name read (all a deletion uses), so no filter outlives the function.
@@ -109,10 +119,8 @@ async fn unconfigured(problem: String, responder: &HttpResponder) -> Result<(), 
         let Ok(event) = SweepEvent::from_value(event.payload) else { return Err(refused()) };
         if let (true, Some(closer)) = (event.is_delete(), closer) {
             return match closer.handle(event, inv, responder).await {
-                Ok(s) => {
-                    s.error.map_or(Ok(()), |e| Err(Diagnostic { error_type: "Sweep.Call".into(), error_message: e }))
-                }
-                Err(e) => Err(Diagnostic { error_type: e.error_type().into(), error_message: e.to_string() }),
+                Ok(s) => call_failed(s.error),
+                Err(e) => Err(sweep_failed(&e)),
             };
         }
         if let Err(e) = answer_unconfigured(event, problem, responder).await {
@@ -171,14 +179,11 @@ async fn sweep() -> Result<(), lambda_runtime::Error> {
                     ms,
                     "sweep"
                 );
-                match s.error {
-                    None => Ok(()),
-                    Some(e) => Err(Diagnostic { error_type: "Sweep.Call".into(), error_message: e }),
-                }
+                call_failed(s.error)
             }
             Err(e) => {
                 tracing::error!(error = %e, error_type = e.error_type(), ms, "sweep failed");
-                Err(Diagnostic { error_type: e.error_type().into(), error_message: e.to_string() })
+                Err(sweep_failed(&e))
             }
         }
     }))
